@@ -16,7 +16,7 @@ from .formulas import memory as M
 from .formulas import params as P
 from .formulas import power as W
 from .formulas import time as T
-from .formulas._array import minimum
+from .formulas._array import any_true, is_array, minimum, show
 from .report import Metric, Report
 from .scenario import Scenario
 from .units import format_quantity
@@ -90,8 +90,8 @@ def _model(b: _Builder, s: dict, layers: _Layers) -> None:
     h, L, nq, d, V = s["model.hidden"], s["model.layers"], s["model.heads"], s["model.head_dim"], s["model.vocab"]
     tied = s["model.tied_embeddings"]
     b.term("full_attention_layers", layers.full, "count", "layers with full attention",
-           "{model.layers}" + (" - {model.linear_attention.layers}" if layers.linear else "")
-           + (" - {model.attention.sliding_layers}" if layers.sliding else ""))
+           "{model.layers}" + (" - {model.linear_attention.layers}" if any_true(layers.linear) else "")
+           + (" - {model.attention.sliding_layers}" if any_true(layers.sliding) else ""))
     if s["model.attention.kind"] == "mla":
         attn = b.term("attention_params", P.mla_attention_params(
             h, nq, d, s["model.attention.rope_head_dim"], s["model.attention.v_head_dim"],
@@ -108,7 +108,7 @@ def _model(b: _Builder, s: dict, layers: _Layers) -> None:
             "{model.kv_heads}) [+ bias, QK-norm]", P.attention_params)
     attention_total = (L - layers.linear) * attn
     attention_formula = "({model.layers} - {model.linear_attention.layers}) × {attention_params}"
-    if layers.linear:
+    if any_true(layers.linear):
         linear = b.term("linear_attention_params", P.linear_attention_params(
             h, s["model.linear_attention.key_heads"], s["model.linear_attention.value_heads"],
             s["model.linear_attention.key_head_dim"], s["model.linear_attention.value_head_dim"],
@@ -186,16 +186,16 @@ def _model(b: _Builder, s: dict, layers: _Layers) -> None:
     b.put("model.attention_flops_per_key", F.attention_flops_per_key(layers.full, nq, qk, v), "FLOP",
           "attention FLOPs per token per attended token", "2 × {full_attention_layers} × {model.heads} × " + dims,
           F.attention_flops_per_key)
-    if layers.sliding:
+    if any_true(layers.sliding):
         b.put("model.sliding_attention_flops_per_key", F.attention_flops_per_key(layers.sliding, nq, qk, v), "FLOP",
               "the same, sliding-window layers (keys within the window)",
               "2 × {model.attention.sliding_layers} × {model.heads} × " + dims, F.attention_flops_per_key)
-    if layers.full:
+    if any_true(layers.full):
         b.put("model.attention_crossover_tokens", F.attention_crossover_tokens(
             b.report["model.matmul_params"], b.report["model.attention_flops_per_key"]), "count",
             "context where causal attention FLOPs pass the weights' (prefill; one decode step at about half)",
             "4 × {model.matmul_params} / {model.attention_flops_per_key} - 1", F.attention_crossover_tokens)
-    if layers.linear:
+    if any_true(layers.linear):
         b.put("model.linear_attention_flops_per_token", F.linear_attention_flops_per_token(
             layers.linear, s["model.linear_attention.value_heads"], s["model.linear_attention.key_head_dim"],
             s["model.linear_attention.value_head_dim"]), "FLOP", "linear-attention state FLOPs per token",
@@ -209,16 +209,19 @@ def _check_given_counts(scenario: Scenario, total, active, embedding, tied) -> N
     if "model.params" not in scenario and "model.active_params" not in scenario:
         return  # both derived from the architecture: consistent by construction
     key = "model.active_params" if "model.active_params" in scenario else "model.params"
-    if active > total:
-        raise QwenfeasError(f"{format_quantity(active, 'count')} active parameters exceed the "
-                            f"{format_quantity(total, 'count')} total", **scenario.where(key),
+    def largest(x):  # a sweep's worst point, for the message
+        return float(x.max()) if is_array(x) else x
+
+    if any_true(active > total):
+        raise QwenfeasError(f"{format_quantity(largest(active), 'count')} active parameters exceed the "
+                            f"{format_quantity(largest(total), 'count')} total", **scenario.where(key),
                             hint="active_params counts the weights one token uses; it cannot exceed params")
     tables = embedding * (2 - tied)
     for name, count, least in (("model.params", total, tables), (key, active, tables)):
-        if name in scenario and count <= least:
+        if name in scenario and any_true(count <= least):
             raise QwenfeasError(
-                f"{format_quantity(count, 'count')} is not more than this architecture's embedding matrices "
-                f"({format_quantity(least, 'count')})", **scenario.where(name),
+                f"{format_quantity(largest(count), 'count')} is not more than this architecture's embedding "
+                f"matrices ({format_quantity(largest(least), 'count')})", **scenario.where(name),
                 hint="give the whole count, or drop the key to derive it from the architecture")
 
 
@@ -227,11 +230,11 @@ def _attention_work(r: Report, layers: _Layers, start, steps):
     keys = F.attended_keys(start, steps)
     flops = r["model.attention_flops_per_key"] * keys
     read = r.terms["full_kv_bytes_per_token"].value * keys
-    if layers.sliding:
+    if any_true(layers.sliding):
         window_keys = F.attended_keys(start, steps, layers.window)
         flops = flops + r["model.sliding_attention_flops_per_key"] * window_keys
         read = read + r.terms["sliding_kv_bytes_per_token"].value * window_keys
-    if layers.linear:
+    if any_true(layers.linear):
         flops = flops + r["model.linear_attention_flops_per_token"] * steps
         read = read + r["kv_cache.state_bytes_per_sequence"] * steps
     return flops, read
@@ -257,7 +260,7 @@ def _kv_and_memory(b: _Builder, s: dict, layers: _Layers) -> None:
            kv_function)
     per_token, per_token_formula = full, kv_formula
     per_sequence, per_sequence_formula = full * C, "{full_kv_bytes_per_token} × {context}"
-    if layers.sliding:
+    if any_true(layers.sliding):
         sliding = b.term("sliding_kv_bytes_per_token", M.kv_cache_bytes_per_token(
             layers.sliding, s["model.kv_heads"], s["model.head_dim"], kv_bytes), "B",
             "KV cache per token, sliding-window layers",
@@ -267,8 +270,8 @@ def _kv_and_memory(b: _Builder, s: dict, layers: _Layers) -> None:
         per_sequence = per_sequence + sliding * minimum(C, layers.window)
         per_sequence_formula += " + {sliding_kv_bytes_per_token} × min({context}, {model.attention.sliding_window})"
     b.put("kv_cache.bytes_per_token", per_token, "B", "per token, all layers", per_token_formula,
-          None if layers.sliding else kv_function)
-    if layers.linear:
+          None if any_true(layers.sliding) else kv_function)
+    if any_true(layers.linear):
         state = b.put("kv_cache.state_bytes_per_sequence", M.linear_attention_state_bytes(
             layers.linear, s["model.linear_attention.key_heads"], s["model.linear_attention.value_heads"],
             s["model.linear_attention.key_head_dim"], s["model.linear_attention.value_head_dim"],
@@ -347,8 +350,8 @@ def _batched_decode(b: _Builder, s: dict, n, step_flops, kv_read, w_bytes) -> No
           "floor(({inference.accelerators} × {usable_memory} - {memory.weights_bytes}) / "
           "{kv_cache.bytes_per_sequence})")
     batch = s["inference.batch"]
-    if batch > r["inference.max_batch"]:
-        r.notes.append(f"inference.batch {batch:g} does not fit: at most {r['inference.max_batch']:g} sequences' "
+    if any_true(batch > r["inference.max_batch"]):
+        r.notes.append(f"inference.batch {show(batch)} does not fit: at most {show(r['inference.max_batch'])} sequences' "
                        "caches fit beside the weights; the throughput shown assumes more memory")
     weights_read = r["model.matmul_params"] * w_bytes
     if "model.moe.experts" in s:
@@ -360,7 +363,7 @@ def _batched_decode(b: _Builder, s: dict, n, step_flops, kv_read, w_bytes) -> No
     seconds = T.roofline_seconds(batch * step_flops, step_bytes, n, s["hardware.peak_flops"], s["hardware.mfu"],
                                  s["hardware.bandwidth"])
     b.put("inference.batch_tokens_per_second", batch / seconds, "tokens/s",
-          f"decode throughput at batch {batch:g}",
+          f"decode throughput at batch {show(batch)}",
           "{inference.batch} / max({inference.batch} × {inference.flops_per_token} / ({inference.accelerators} × "
           "{hardware.peak_flops} × {hardware.mfu}), (weights read + {inference.batch} × KV read) / "
           "({inference.accelerators} × {hardware.bandwidth}))", M.experts_touched)
@@ -426,3 +429,4 @@ def _power(b: _Builder, s: dict) -> None:
     b.put("training.electricity_cost_usd", W.electricity_cost_usd(energy, s["datacenter.electricity"]), "USD",
           "training electricity (owner-operator)", "{training.energy_kwh} × {datacenter.electricity}",
           W.electricity_cost_usd, table="power")
+

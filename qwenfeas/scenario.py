@@ -14,11 +14,13 @@ from pathlib import Path
 from . import catalogue
 from .errors import Problem, QwenfeasError, did_you_mean
 from .fields import PRECISION_BYTES, SCENARIO, Field, all_keys
+from .formulas._array import any_true, show
 from .source import Node, load_text, merge, override_node
 from .units import parse_quantity
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
+VARY = "--vary"
 
 
 class Scenario:
@@ -48,13 +50,19 @@ class Scenario:
         return key in self.values
 
 
-def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read, layer, validate and complete one scenario file (`-` reads stdin)."""
-    label, text = _read(path)
-    return loads(text, label, overrides)
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = (), vary: dict | None = None) -> Scenario:
+    """Read, layer, validate and complete one scenario file (`-` reads stdin).
+
+    `vary` maps numeric keys to numpy arrays (a sweep's axes, broadcastable against each
+    other); they replace the file's values before defaults are derived and checked, so
+    derived keys (training.sequence, parallel.data, ...) follow them point by point.
+    """
+    label, text = read_text(path)
+    return loads(text, label, overrides, vary)
 
 
-def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, ...] = (),
+          vary: dict | None = None) -> Scenario:
     """The same as `load`, from text; relative paths resolve against the working directory."""
     root = _load_with_extends(label, text, [])
     for assignment in overrides:
@@ -63,7 +71,7 @@ def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, 
             node = Node({key: node}, "--set", None, key_lines={key: None})
         root = merge(root, node)
     root = _apply_presets(root)
-    return _validate(root, label)
+    return _validate(root, label, vary or {})
 
 
 def load_all(paths, overrides=()) -> list[Scenario]:
@@ -102,7 +110,8 @@ def expand_paths(paths) -> list[str]:
     return files
 
 
-def _read(path: str | Path) -> tuple[str, str]:
+def read_text(path: str | Path) -> tuple[str, str]:
+    """(label, text) of a scenario file, or of stdin for `-`."""
     if str(path) == STDIN:
         if sys.stdin is None or sys.stdin.isatty():
             raise QwenfeasError(
@@ -151,7 +160,7 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
         raise QwenfeasError(f"extends {base_node.value!r} makes a cycle", file=label,
                             line=base_node.line, key="extends")
     try:
-        base_label, base_text = _read(base_path)
+        base_label, base_text = read_text(base_path)
     except QwenfeasError as error:
         problem = error.problems[0]
         raise QwenfeasError(f"cannot load {base_node.value!r}: {problem.message}", file=label,
@@ -213,6 +222,8 @@ class _Collector:
         else:
             written = [k for k in (key, *related) if not self.origins.get(k, "").startswith("preset ")]
             file, line = self.locate(written[0] if written else key)
+            if any(self.origins.get(k) == VARY for k in (key, *related)):
+                file, line = VARY, None  # a clash the sweep's values make, not the file
             origin = self.origins.get(key, "")
             if written and written[0] != key and origin.startswith("preset "):
                 hint = (hint + "; " if hint else "") + f"{key} comes from {origin}"
@@ -316,16 +327,10 @@ class _Collector:
         return value if self.in_range(path, spec, value, where) else None
 
     def in_range(self, path: str, spec: Field, value: float, where: Node | None = None) -> bool:
-        low, high = spec.minimum, spec.maximum
-        if low is not None and (value < low or (spec.strict and value == low)):
-            relation = "greater than" if spec.strict else "at least"
-            self.problem(path, f"must be {relation} {low:g}, got {value:g}", None, where)
-            return False
-        if high is not None and value > high:
-            self.problem(path, f"must be at most {high:g}, got {value:g}",
-                         "a fraction is written 0.4 or 40%" if spec.kind == "fraction" else None, where)
-            return False
-        return True
+        problem = range_problem(spec, value)
+        if problem:
+            self.problem(path, *problem, where)
+        return problem is None
 
     def store(self, path: str, value, node: Node) -> None:
         self.values[path] = value
@@ -343,6 +348,18 @@ class _Collector:
         self.origins[path] = how
 
 
+def range_problem(spec: Field, value: float) -> tuple[str, str | None] | None:
+    """(message, hint) when `value` lies outside the field's limits, else None."""
+    low, high = spec.minimum, spec.maximum
+    if low is not None and (value < low or (spec.strict and value == low)):
+        relation = "greater than" if spec.strict else "at least"
+        return f"must be {relation} {low:g}, got {value:g}", None
+    if high is not None and value > high:
+        return f"must be at most {high:g}, got {value:g}", ("a fraction is written 0.4 or 40%"
+                                                             if spec.kind == "fraction" else None)
+    return None
+
+
 def _unknown_key_hint(path: str, table: dict) -> str | None:
     name = path.rsplit(".", 1)[-1]
     hint = did_you_mean(name, table)
@@ -354,9 +371,13 @@ def _unknown_key_hint(path: str, table: dict) -> str | None:
     return "known keys here: " + ", ".join(table)
 
 
-def _validate(root: Node, label: str) -> Scenario:
+def _validate(root: Node, label: str, vary: dict) -> Scenario:
     c = _Collector(root, label)
     c.walk(root, SCENARIO, "")
+    for key, values in vary.items():
+        c.values[key] = values
+        c.origins[key] = VARY
+        c.locations[key] = (VARY, None)
     if not c.problems:
         _complete(c)
     if c.problems:
@@ -395,9 +416,9 @@ def _complete_model(c: _Collector) -> None:
     if not all([_require(c, f"model.{key}", model_hint) for key in ("layers", "hidden", "heads", "vocab")]):
         return
     if "model.head_dim" not in v:
-        if v["model.hidden"] % v["model.heads"]:
-            c.problem("model.head_dim", f"missing, and hidden ({v['model.hidden']:g}) is not a multiple "
-                      f"of heads ({v['model.heads']:g})", "give model.head_dim",
+        if any_true(v["model.hidden"] % v["model.heads"]):
+            c.problem("model.head_dim", f"missing, and hidden ({show(v['model.hidden'])}) is not a multiple "
+                      f"of heads ({show(v['model.heads'])})", "give model.head_dim",
                       related=("model.heads", "model.hidden"))
             return
         c.derive("model.head_dim", v["model.hidden"] / v["model.heads"], "= model.hidden / model.heads")
@@ -424,17 +445,17 @@ def _complete_model(c: _Collector) -> None:
                 return
             c.derive("model.kv_heads", default_kv, f"= {'1 (MQA)' if kind == 'mqa' else 'model.heads'}")
         kv = v["model.kv_heads"]
-        if kv > heads or heads % kv:
-            c.problem("model.kv_heads", f"must divide model.heads ({heads:g}); got {kv:g}",
+        if any_true((kv > heads) | (heads % kv != 0)):
+            c.problem("model.kv_heads", f"must divide model.heads ({show(heads)}); got {show(kv)}",
                       related=("model.heads",))
-        elif kind == "mha" and kv != heads:
-            c.problem("model.kv_heads", f"MHA has kv_heads = heads ({heads:g}); got {kv:g}",
+        elif kind == "mha" and any_true(kv != heads):
+            c.problem("model.kv_heads", f"MHA has kv_heads = heads ({show(heads)}); got {show(kv)}",
                       "use model.attention.kind: gqa, or drop kv_heads", related=("model.attention.kind",))
-        elif kind == "mqa" and kv != 1:
-            c.problem("model.kv_heads", f"MQA has one KV head; got {kv:g}", "use model.attention.kind: gqa",
+        elif kind == "mqa" and any_true(kv != 1):
+            c.problem("model.kv_heads", f"MQA has one KV head; got {show(kv)}", "use model.attention.kind: gqa",
                       related=("model.attention.kind",))
         if kind is None:
-            kind = "mha" if kv == heads else ("mqa" if kv == 1 else "gqa")
+            kind = "mha" if not any_true(kv != heads) else ("mqa" if not any_true(kv != 1) else "gqa")
     c.derive("model.attention.kind", kind, c.origins.get("model.attention.kind", "derived from kv_heads"))
     _complete_layer_kinds(c, kind)
 
@@ -442,8 +463,8 @@ def _complete_model(c: _Collector) -> None:
     if moe_keys:
         for key in ("experts", "top_k", "expert_ffn_hidden"):
             _require(c, f"model.moe.{key}", "an MoE model needs experts, top_k and expert_ffn_hidden")
-        if "model.moe.top_k" in v and "model.moe.experts" in v and v["model.moe.top_k"] > v["model.moe.experts"]:
-            c.problem("model.moe.top_k", f"must not exceed model.moe.experts ({v['model.moe.experts']:g})",
+        if "model.moe.top_k" in v and "model.moe.experts" in v and any_true(v["model.moe.top_k"] > v["model.moe.experts"]):
+            c.problem("model.moe.top_k", f"must not exceed model.moe.experts ({show(v['model.moe.experts'])})",
                       related=("model.moe.experts",))
         if "model.moe.shared_experts" not in v:
             c.derive("model.moe.shared_experts", 0.0, "default: no shared expert")
@@ -452,10 +473,10 @@ def _complete_model(c: _Collector) -> None:
                      "= model.moe.expert_ffn_hidden")
         if "model.moe.dense_layers" not in v:
             c.derive("model.moe.dense_layers", 0.0, "default: every layer is MoE")
-        elif v["model.moe.dense_layers"] > v["model.layers"]:
-            c.problem("model.moe.dense_layers", f"must not exceed model.layers ({v['model.layers']:g})",
+        elif any_true(v["model.moe.dense_layers"] > v["model.layers"]):
+            c.problem("model.moe.dense_layers", f"must not exceed model.layers ({show(v['model.layers'])})",
                       related=("model.layers",))
-    if not moe_keys or v.get("model.moe.dense_layers", 0) > 0:
+    if not moe_keys or any_true(v.get("model.moe.dense_layers", 0) > 0):
         _require(c, "model.ffn_hidden", "a dense FFN needs its width (Llama-2-70B: 28672)")
 
 
@@ -468,8 +489,8 @@ def _complete_layer_kinds(c: _Collector, kind: str) -> None:
             _require(c, f"model.linear_attention.{key}", "a linear-attention block needs its layer count and "
                      "head shapes (Qwen3-Next: 36 layers, 16 key heads and 32 value heads of 128, kernel 4)")
     linear = v.get("model.linear_attention.layers", 0.0)
-    if linear > v["model.layers"]:
-        c.problem("model.linear_attention.layers", f"must not exceed model.layers ({v['model.layers']:g})",
+    if any_true(linear > v["model.layers"]):
+        c.problem("model.linear_attention.layers", f"must not exceed model.layers ({show(v['model.layers'])})",
                   related=("model.layers",))
         return
     if "model.attention.sliding_layers" in v and "model.attention.sliding_window" not in v:
@@ -481,8 +502,8 @@ def _complete_layer_kinds(c: _Collector, kind: str) -> None:
         softmax = v["model.layers"] - linear
         if "model.attention.sliding_layers" not in v:
             c.derive("model.attention.sliding_layers", softmax, "= every softmax-attention layer")
-        elif v["model.attention.sliding_layers"] > softmax:
-            c.problem("model.attention.sliding_layers", f"must not exceed the {softmax:g} softmax-attention layers",
+        elif any_true(v["model.attention.sliding_layers"] > softmax):
+            c.problem("model.attention.sliding_layers", f"must not exceed the {show(softmax)} softmax-attention layers",
                       related=("model.layers", "model.linear_attention.layers"))
 
 
@@ -491,13 +512,13 @@ def _complete_workload(c: _Collector) -> None:
     if _require(c, "context", "add context: the tokens held per sequence, e.g. context: 128K") \
             and "training.sequence" not in v:
         c.derive("training.sequence", v["context"], "= context")
-    if "test_time" in v and "context" in v and v["test_time"] > v["context"]:
-        c.problem("test_time", f"must fit in the context ({v['context']:g} tokens); got {v['test_time']:g}",
+    if "test_time" in v and "context" in v and any_true(v["test_time"] > v["context"]):
+        c.problem("test_time", f"must fit in the context ({show(v['context'])} tokens); got {show(v['test_time'])}",
                   "the generated tokens are held in the context window: raise context to at least test_time",
                   related=("context",))
     window = v.get("model.max_context")
-    if window and "context" in v and v["context"] > window:
-        c.warnings.append(f"context {v['context']:,.0f} exceeds the model's window of {window:,.0f} tokens")
+    if window is not None and "context" in v and any_true(v["context"] > window):
+        c.warnings.append(f"context {show(v['context'], ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
 
 
 def _complete_hardware(c: _Collector) -> None:
@@ -528,16 +549,16 @@ def _complete_parallel(c: _Collector) -> None:
     model_parallel = v["parallel.tensor"] * v["parallel.pipeline"] * v["parallel.context"]
     count = v["hardware.count"]
     if "parallel.data" not in v:
-        if count % model_parallel:
-            c.problem("parallel.tensor", f"tensor x pipeline x context ({model_parallel:g}) must divide "
-                      f"hardware.count ({count:g})", related=("hardware.count",))
+        if any_true(count % model_parallel):
+            c.problem("parallel.tensor", f"tensor x pipeline x context ({show(model_parallel)}) must divide "
+                      f"hardware.count ({show(count)})", related=("hardware.count",))
             return
         c.derive("parallel.data", count / model_parallel, "= hardware.count / (tensor x pipeline x context)")
-    elif v["parallel.data"] * model_parallel != count:
-        c.problem("parallel.data", f"tensor x pipeline x context x data = {model_parallel * v['parallel.data']:g}, "
-                  f"but hardware.count is {count:g}", "make the degrees multiply to hardware.count",
+    elif any_true(v["parallel.data"] * model_parallel != count):
+        c.problem("parallel.data", f"tensor x pipeline x context x data = {show(model_parallel * v['parallel.data'])}, "
+                  f"but hardware.count is {show(count)}", "make the degrees multiply to hardware.count",
                   related=("hardware.count",))
         return
-    if v["parallel.data"] % v["parallel.expert"]:
-        c.problem("parallel.expert", f"must divide the data-parallel degree ({v['parallel.data']:g}): expert "
+    if any_true(v["parallel.data"] % v["parallel.expert"]):
+        c.problem("parallel.expert", f"must divide the data-parallel degree ({show(v['parallel.data'])}): expert "
                   "parallelism is carved out of it", related=("parallel.data",))

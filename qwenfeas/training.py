@@ -7,7 +7,7 @@ from .formulas import communication as C
 from .formulas import flops as F
 from .formulas import time as T
 from .formulas import training_memory as TM
-from .formulas._array import maximum, minimum
+from .formulas._array import any_true, is_array, maximum, minimum, show, where
 
 
 def add_training(b, s: dict, layers) -> None:
@@ -28,11 +28,11 @@ def _training(b, s: dict, layers) -> None:
     T_ = s["training.sequence"]
     attention = F.training_attention_flops(r["model.attention_flops_per_key"], T_, s["tokens"], convention)
     formula = "3 × {model.attention_flops_per_key} × " + _KEYS_PER_TOKEN[convention] + " × {tokens}"
-    if layers.sliding:
+    if any_true(layers.sliding):
         attention = attention + F.training_attention_flops(
             r["model.sliding_attention_flops_per_key"], T_, s["tokens"], convention, layers.window)
         formula += " + sliding-window layers (keys capped at {model.attention.sliding_window})"
-    if layers.linear and convention != "none":
+    if any_true(layers.linear) and convention != "none":
         attention = attention + 3 * r["model.linear_attention_flops_per_token"] * s["tokens"]
         formula += " + 3 × {model.linear_attention_flops_per_token} × {tokens}"
     attention = b.put("training.attention_flops", attention, "FLOP", f"attention scores ({convention})", formula,
@@ -114,19 +114,18 @@ def _training_memory(b, s: dict, layers) -> None:
             return TM.activation_bytes_per_layer(
                 s["training.sequence"] / cp, s["parallel.micro_batch"], h, s["model.heads"], shape.q_dim, shape.kv_dim,
                 width, gated, tp, s["parallel.sequence_parallel"], recompute, top_k)
-        dense = per_layer(s["model.ffn_hidden"]) if shape.dense_layers else 0.0
-        total = shape.dense_layers * dense
-        moe = 0.0
+        has_dense = any_true(shape.dense_layers)
+        total = shape.dense_layers * per_layer(s["model.ffn_hidden"]) if has_dense else 0.0
         if shape.moe:
             width = (s["model.moe.top_k"] * s["model.moe.expert_ffn_hidden"]
                      + s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"])
-            moe = per_layer(width, s["model.moe.top_k"])
-            total = total + shape.moe_layers * moe
+            total = total + shape.moe_layers * per_layer(width, s["model.moe.top_k"])
         if s["training.recompute"] == "full":  # the one layer being replayed holds its full activations
-            replayed = [per_layer(s["model.ffn_hidden"], recompute="selective")] if shape.dense_layers else []
-            if shape.moe:
-                replayed.append(per_layer(width, s["model.moe.top_k"], recompute="selective"))
-            total = total + max(replayed)
+            replayed = per_layer(width, s["model.moe.top_k"], recompute="selective") if shape.moe else 0.0
+            if has_dense:
+                dense = per_layer(s["model.ffn_hidden"], recompute="selective")
+                replayed = where(shape.dense_layers > 0, maximum(dense, replayed), replayed)
+            total = total + replayed
         # 1F1B: the first stage keeps min(pp, m) micro-batches of L/pp layers
         fraction = in_flight if in_flight is not None else minimum(maximum(_micro_batches(s, dp), 1.0) / pp, 1.0)
         return total * fraction
@@ -135,12 +134,12 @@ def _training_memory(b, s: dict, layers) -> None:
     weights, grads, opt = states(tp, pp, dp, cp)
     acts = activations(tp, pp, dp, cp)
     micro = _micro_batches(s, dp)
-    if micro < 1:
-        r.notes.append(f"the global batch ({s['training.batch_tokens'] / s['training.sequence']:.3g} sequences) is "
-                       f"smaller than the {dp:g} data-parallel replicas: some would sit idle")
-    elif micro < pp:
-        r.notes.append(f"only {micro:.3g} micro-batches per step reach a {pp:g}-stage pipeline: its bubble idles "
-                       f"about {(pp - 1) / micro:.0%} of compute time, which the MFU must absorb")
+    if any_true(micro < 1):
+        r.notes.append(f"the global batch ({show(s['training.batch_tokens'] / s['training.sequence'], '.3g')} "
+                       f"sequences) is smaller than the {show(dp)} data-parallel replicas: some would sit idle")
+    elif any_true(micro < pp):
+        r.notes.append(f"only {show(micro, '.3g')} micro-batches per step reach a {show(pp)}-stage pipeline: its "
+                       f"bubble idles up to {show((pp - 1) / micro, '.0%')} of compute time, which the MFU must absorb")
     b.put("training_memory.weights_bytes", weights, "B", "weights",
           "dense params / ({parallel.tensor} × {parallel.pipeline}) + routed experts / ({parallel.expert} × "
           "{parallel.tensor} × {parallel.pipeline}), × {bytes_per_weight}; ZeRO-{parallel.zero} shards over "
@@ -158,10 +157,15 @@ def _training_memory(b, s: dict, layers) -> None:
                   "{training_memory.optimizer_bytes} + {training_memory.activations_bytes}")
     usable = r.terms["usable_memory"].value
     fill = total / usable
-    largest = max(zip((weights, grads, opt, acts), _TERMS.values(), strict=True))[1]
-    verdict = f"fits ({fill:.0%} of usable memory)" if fill <= 1 else f"overflows {fill:.2g}x; largest: {largest}"
+    if is_array(fill):  # a sweep: one label for every point, and no per-point layout search
+        verdict = "share of usable memory (above 1 overflows)"
+    elif fill <= 1:
+        verdict = f"fits ({fill:.0%} of usable memory)"
+    else:
+        largest = max(zip((weights, grads, opt, acts), _TERMS.values(), strict=True))[1]
+        verdict = f"overflows {fill:.2g}x; largest: {largest}"
     b.put("training_memory.fill", fill, "fraction", verdict, "{training_memory.total_bytes} / {usable_memory}")
-    if fill > 1:
+    if not is_array(fill) and fill > 1:
         _smallest_training_layout(b, s, states, activations, usable)
 
 
@@ -221,7 +225,7 @@ def _communication(b, s: dict) -> None:
     up, out = s["hardware.scale_up_bandwidth"], s["hardware.scale_out_bandwidth"]
 
     def link(span):  # ranks ordered tensor, context, expert, data: a group spanning <= domain stays on NVLink
-        return up if span <= domain else out
+        return where(span <= domain, up, out)
 
     replays = 1.5 if s["training.recompute"] == "full" else 1.0  # full recompute replays the forward collectives
     tokens = s["tokens"] / (dp * cp)  # tokens one accelerator's replica shard processes
@@ -229,8 +233,8 @@ def _communication(b, s: dict) -> None:
                    / link(tp), "s", "tensor-parallel all-reduces",
                    "4 × {model.layers} / {parallel.pipeline} × tokens / (data × context) × {model.hidden} × 2 B × "
                    "2 ({parallel.tensor} - 1) / {parallel.tensor} / link", C.tensor_parallel_bytes)]
-    if cp > 1:
-        kv_layer = r.terms["full_kv_bytes_per_token"].value / max(r.terms["full_attention_layers"].value, 1)
+    if any_true(cp > 1):
+        kv_layer = r.terms["full_kv_bytes_per_token"].value / maximum(r.terms["full_attention_layers"].value, 1.0)
         parts.append(b.put("communication.context_seconds", C.context_parallel_bytes(
             r.terms["full_attention_layers"].value / pp, tokens, kv_layer / tp, cp) / link(tp * cp), "s",
             "context-parallel K/V ring", "3 × attention layers / {parallel.pipeline} × tokens × K,V bytes / "
@@ -251,7 +255,8 @@ def _communication(b, s: dict) -> None:
                        "({parallel.data} × {parallel.context} - 1) / ({parallel.data} × {parallel.context}) / link",
                        C.data_parallel_bytes))
     ratio = sum(parts) / r["training.seconds"]
-    verdict = ("can hide under compute if overlapped" if ratio < 1
+    verdict = ("above 1 is communication-bound" if is_array(ratio)
+               else "can hide under compute if overlapped" if ratio < 1
                else "exceeds compute time: communication-bound")
     b.put("communication.fraction_of_compute", ratio, "fraction", f"all of it, over compute time: {verdict}",
           "(sum of the traffic times above) / {training.seconds}")

@@ -40,3 +40,22 @@ def where(condition, a, b):
     """Element-wise `a if condition else b`."""
     np = _numpy(condition, a, b)
     return np.where(condition, a, b) if np else (a if condition else b)
+
+
+def any_true(condition) -> bool:
+    """Whether a condition holds anywhere: at any point of a sweep, or for one scenario."""
+    np = _numpy(condition)
+    return bool(np.any(condition)) if np else bool(condition)
+
+
+def is_array(value) -> bool:
+    """Whether a value is a numpy array (a sweep) rather than one number."""
+    return _numpy(value) is not None and getattr(value, "ndim", 0) > 0
+
+
+def show(value, spec: str = "g") -> str:
+    """A number for a message; a swept array as its range, "1 to 64"."""
+    if is_array(value):
+        low, high = float(value.min()), float(value.max())
+        return format(low, spec) if low == high else f"{low:{spec}} to {high:{spec}}"
+    return format(value, spec)
