@@ -34,6 +34,7 @@ app = typer.Typer(
 class Format(enum.StrEnum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"
     csv = "csv"
     yaml = "yaml"
 
@@ -64,6 +65,8 @@ def estimate(
         help="Read the model architecture from a Hugging Face config.json (no network needed)."),
     explain: bool = typer.Option(False, "--explain", "-e",
                                  help="Show each formula with the scenario's values, and its source."),
+    field: str | None = typer.Option(None, "--field", metavar="NAME",
+                                     help="Print only this output (or input) as a bare number, one line per file."),
     no_color: bool = typer.Option(False, "--no-color", help="No colour in tables (NO_COLOR is honoured too)."),
 ) -> None:
     """Estimate FLOPs, KV cache, memory, time, power, energy, CO2 and cost for scenarios.
@@ -75,22 +78,14 @@ def estimate(
     - `qwenfeas estimate plan.yaml --format json | jq .training.seconds`
     - `cat plan.yaml | qwenfeas estimate - --set hardware.count=4096 --explain`
     - `qwenfeas estimate plan.yaml --hf-config ~/models/Qwen3-8B/config.json`
+    - `days=$(qwenfeas estimate plan.yaml --field training.seconds)`
+    - `qwenfeas estimate plans/*.yaml --format jsonl | jq -c '{name, s: .training.seconds}'`
     """
     with _errors_to_exit():
-        from .estimates import estimate as run_estimate
-        from .scenario import load_all
-
-        assignments = list(overrides or [])
-        if hf_config:
-            assignments.insert(0, f"model.hf_config={os.path.abspath(hf_config)}")
-        scenarios = load_all(files, assignments)
-        for scenario in scenarios:
-            for warning in scenario.warnings:
-                sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
-        reports = [run_estimate(scenario) for scenario in scenarios]
-        for report in reports:
-            for note in report.notes:
-                sys.stderr.write(f"note: {report.scenario.file}: {note}\n")
+        reports = _estimates(files, _assignments(overrides, hf_config))
+        if field:
+            sys.stdout.write("".join(_bare(report, field) + "\n" for report in reports))
+            return
         _write(reports, output_format, explain, no_color)
         judged = [r for r in reports if any(k.startswith(("limits.", "expect")) for k in r.scenario.values)]
         if judged and output_format is Format.table:
@@ -98,6 +93,318 @@ def estimate(
             from .verdict import judge
 
             render_verdicts([judge(r) for r in judged], make_console(no_color))
+
+
+class SweepFormat(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    jsonl = "jsonl"
+    json = "json"
+
+
+# A sweep this large takes about a second or more: worth a progress bar on a terminal.
+_PROGRESS_POINTS = 2_000_000
+
+
+@app.command()
+def sweep(
+    file: str = typer.Argument(..., metavar="FILE", help="Scenario YAML file; '-' reads standard input."),
+    vary: list[str] = typer.Option(..., "--vary", "-v", metavar="KEY=VALUES",
+                                   help="An axis: a list (context=32K,128K,1M) or a range (1M..100M:log:9, "
+                                   "0.3..0.5:5); presets and choices as lists (hardware.preset=h200,b200). "
+                                   "Repeat for a grid."),
+    output_format: SweepFormat = typer.Option(SweepFormat.table, "--format", "-f",
+                                              help="table (first rows), csv, jsonl or json (all rows, streamed)."),
+    columns: list[str] | None = typer.Option(None, "--columns", "-c", metavar="NAMES",
+                                             help="Output names, comma-separated, or 'all' (default: the axes, "
+                                             "headline outputs, feasible, binding)."),
+    where: list[str] | None = typer.Option(None, "--where", "-w", metavar="EXPR",
+                                           help="Keep rows where NAME OP VALUE holds, as in expect: "
+                                           "(e.g. 'training.seconds < 90d'; repeat to require all)."),
+    feasible_only: bool = typer.Option(False, "--feasible", help="Keep only feasible rows."),
+    frontier: bool = typer.Option(False, "--frontier",
+                                  help="Print the feasibility boundary along each numeric axis instead of rows."),
+    plot: bool = typer.Option(False, "--plot", help="Draw --y against the first numeric axis in the terminal."),
+    plot_file: str | None = typer.Option(None, "--plot-file", metavar="PATH",
+                                         help="Also write the chart to PATH (.png, .svg, .pdf; needs "
+                                         "pip install 'qwenfeas[plot]')."),
+    y: str | None = typer.Option(None, "--y", metavar="NAME", help="The output to plot (default: the first "
+                                 "headline output)."),
+    limit: int = typer.Option(20, "--limit", "-n", min=0, help="Rows shown by the table format."),
+    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                                               help="Override a scenario key (repeatable)."),
+    hf_config: str | None = typer.Option(None, "--hf-config", metavar="PATH",
+                                         help="Read the model architecture from a Hugging Face config.json."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+) -> None:
+    """Evaluate a scenario over a grid of values, vectorised: a million points in about a second.
+
+    Numeric axes go through the formulas as numpy arrays; each text value (a preset, a
+    precision) is one more pass. Every row carries its verdict: `feasible` and the `binding` check.
+
+    Examples:
+
+    - `qwenfeas sweep plan.yaml --vary context=128K..100M:log:9 --vary hardware.preset=h200,b200`
+    - `qwenfeas sweep plan.yaml --vary hardware.count=8K,16K,32K --vary hardware.mfu=0.3..0.5:5 --frontier`
+    - `qwenfeas sweep plan.yaml -v model.params=100B..10T:log:50 -f csv --where 'training.seconds < 90d' | head`
+    - `qwenfeas sweep plan.yaml -v context=1M..100M:log:30 --plot --y kv_cache.bytes_per_sequence`
+    """
+    with _errors_to_exit():
+        import itertools
+
+        from .sweep import Filter, Sweep, column_names, column_unit, frontiers, parse_axis
+
+        axes = [parse_axis(text) for text in vary]
+        grid = Sweep(file, axes, _assignments(overrides, hf_config))
+        for warning in grid.warnings:
+            sys.stderr.write(f"warning: {grid.groups[0][1].file}: {warning}\n")
+        chunks = grid.chunks()
+        first = next(chunks)
+        names = column_names(first, _split(columns))
+        keep = Filter(where or [], feasible_only)
+        keep.mask(first)  # reads the conditions: a mistake is reported before any output
+        drawing = _plot_request(grid, first, names, y) if (plot or plot_file) else None
+        notes: dict[str, None] = {}
+        everything = _noting(itertools.chain([first], chunks), notes)
+        streaming = output_format is not SweepFormat.table and not frontier and not plot
+        if not streaming and sys.stdout.isatty() and sys.stderr.isatty() and grid.size >= _PROGRESS_POINTS:
+            everything = _with_progress(everything, grid.size)
+        if drawing or frontier:
+            everything = _collecting(everything, grid, drawing)
+        if streaming:
+            from .render import write_rows
+
+            write_rows(everything, names, output_format.value, sys.stdout.buffer, keep.mask)
+        else:
+            rows, matched = _first_rows(everything, names, keep.mask, limit)
+        for note in notes.values():
+            sys.stderr.write(f"note: {grid.groups[0][1].file}: at some points of the sweep: {note}\n")
+        units = {name: column_unit(first, name) for name in {*names, *(a.key for a in axes)}}
+        if frontier:
+            _write_frontiers(frontiers(grid, _all_feasible(everything)), units, output_format, no_color)
+        elif plot:
+            sys.stdout.write(_draw(everything, drawing, grid, units))
+        elif not streaming:
+            from .tables import make_console, render_sweep
+
+            render_sweep(names, [units[n] for n in names], rows, matched, grid.size, make_console(no_color))
+        if plot_file:
+            _draw(everything, drawing, grid, units, plot_file)
+            sys.stderr.write(f"wrote {plot_file}\n")
+
+
+def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
+    """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
+    from .estimates import estimate as run_estimate
+    from .scenario import load, load_all
+
+    scenarios = load_all(files, assignments)
+    for variant in variants:  # compare --with: the first file again, with one more override
+        scenario = load(files[0], [*assignments, variant])
+        scenario.name = f"{scenarios[0].name} [{variant}]"
+        scenarios.append(scenario)
+    for scenario in scenarios:
+        for warning in scenario.warnings:
+            sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
+    reports = [run_estimate(scenario) for scenario in scenarios]
+    for report in reports:
+        for note in report.notes:
+            sys.stderr.write(f"note: {report.scenario.file}: {note}\n")
+    return reports
+
+
+def _bare(report, name: str) -> str:
+    """One output or input of a report as a bare number (whole numbers without a decimal point)."""
+    from .errors import QwenfeasError, did_you_mean
+    from .render import plain
+
+    if name in report.metrics:
+        value = report[name]
+    elif isinstance(report.scenario.get(name), (int, float, str)):
+        value = report.scenario[name]
+    else:
+        raise QwenfeasError("not an output or input of this scenario", file=report.scenario.file, key=name,
+                            hint=did_you_mean(name, [*report.metrics, *report.scenario.values])
+                            or "list the outputs with: qwenfeas estimate FILE --format json")
+    value = plain(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _assignments(overrides, hf_config) -> list[str]:
+    assignments = list(overrides or [])
+    if hf_config:
+        assignments.insert(0, f"model.hf_config={os.path.abspath(hf_config)}")
+    return assignments
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Comma-separated and repeated option values as one list."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _noting(chunks, notes: dict):
+    """Pass chunks through, keeping the first note of each kind (chunks differ only in their numbers)."""
+    import re
+
+    for chunk in chunks:
+        for note in chunk.report.notes:
+            notes.setdefault(re.split(r"\d", note, maxsplit=1)[0], note)
+        yield chunk
+
+
+def _with_progress(chunks, total: int):
+    """A transient progress bar on stderr (only when both streams are terminals)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("sweeping", total=total)
+        for chunk in chunks:
+            yield chunk
+            progress.advance(task, chunk.size)
+
+
+class _collecting:
+    """Pass chunks through while keeping every point's verdict and the plotted output, in grid order."""
+
+    def __init__(self, chunks, grid, drawing) -> None:
+        import numpy as np
+
+        self.chunks, self.drawing = chunks, drawing
+        self.feasible = np.zeros(grid.size, bool)
+        self.y = np.zeros(grid.size) if drawing else None
+        self.done = False
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            stop = chunk.start + chunk.size
+            self.feasible[chunk.start:stop] = chunk.verdict()[0]
+            if self.drawing:
+                self.y[chunk.start:stop] = chunk.column(self.drawing[1])
+            yield chunk
+        self.done = True
+
+
+def _all_feasible(collected):
+    """Every point's verdict, in grid order."""
+    if not collected.done:  # rows were not iterated (frontier only): run the sweep now
+        for _ in collected:
+            pass
+    return collected.feasible
+
+
+def _first_rows(chunks, names, keep, limit: int) -> tuple[list[list], int]:
+    """The first `limit` kept rows, and how many rows are kept in all."""
+    rows, matched = [], 0
+    for chunk in chunks:
+        mask = keep(chunk)
+        count = chunk.size if mask is None else int(mask.sum())
+        if len(rows) < limit and count:
+            columns = [chunk.column(n) if mask is None else chunk.column(n)[mask] for n in names]
+            rows.extend(map(list, zip(*(c[:limit - len(rows)] for c in columns), strict=True)))
+        matched += count
+    return rows, matched
+
+
+def _plot_request(grid, first, names, y) -> tuple[str, str]:
+    """(x axis, y output) of a plot, checked before the sweep runs."""
+    from .errors import QwenfeasError, did_you_mean
+
+    numeric = [a.key for a in grid.axes if a.numeric]
+    if not numeric:
+        raise QwenfeasError("a plot needs a numeric axis", key="--plot", hint="vary a number, e.g. --vary context=1M..100M:log:9")
+    if y is None:
+        y = next((n for n in names if n in first.report.metrics and n not in numeric), None)
+    if y not in first.report.metrics:
+        raise QwenfeasError("not an output of this scenario", key=f"--y {y}",
+                            hint=did_you_mean(str(y), first.report.metrics) or "see --columns all")
+    series = grid.size // len(grid.axes[[a.key for a in grid.axes].index(numeric[0])].values)
+    if series > 8:
+        raise QwenfeasError(f"the plot would have {series} series (one per combination of the other axes); at most 8",
+                            key="--plot", hint="give the other axes fewer values, or plot a smaller sweep")
+    return numeric[0], y
+
+
+def _draw(collected, drawing, grid, units, path: str | None = None) -> str:
+    """The terminal chart, or the chart file at `path`, from the collected points."""
+    import numpy as np
+
+    from . import plot as charts
+
+    feasible = _all_feasible(collected)
+    x_key, y_name = drawing
+    d = [a.key for a in grid.axes].index(x_key)
+    x = np.asarray(grid.axes[d].values, float)
+    order = np.argsort(x)
+    ys = np.moveaxis(collected.y.reshape(grid.shape), d, -1)
+    ok = np.moveaxis(feasible.reshape(grid.shape), d, -1)
+    others = [a for a in grid.axes if a.key != x_key]
+    series = []
+    for index in np.ndindex(ys.shape[:-1]):
+        label = ", ".join(f"{a.key}={a.values[i]}" for a, i in zip(others, index, strict=True))
+        series.append(charts.Series(label, x[order], ys[index][order], ok[index][order]))
+    args = (series, x_key, units.get(x_key, ""), y_name, units.get(y_name, ""))
+    if path:
+        charts.write_plot_file(path, *args, title=grid.name)
+        return ""
+    unicode = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") == "utf8"
+    return charts.terminal_plot(*args, ascii_only=not unicode)
+
+
+def _write_frontiers(found, units, output_format, no_color: bool) -> None:
+    from . import render as machine
+
+    if output_format is SweepFormat.table:
+        from .tables import make_console, render_frontiers
+
+        render_frontiers(found, units, make_console(no_color))
+    elif output_format is SweepFormat.csv:
+        sys.stdout.write(machine.frontiers_csv(found))
+    else:
+        sys.stdout.write(machine.frontiers_json(found))
+
+
+@app.command()
+def compare(
+    files: list[str] = typer.Argument(..., metavar="FILE...", help="Scenario files; the first is the baseline."),
+    variants: list[str] | None = typer.Option(
+        None, "--with", "-w", metavar="KEY=VALUE",
+        help="Compare the first file with itself under this override (repeatable: one variant each)."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                                               help="Override a scenario key in every file (repeatable)."),
+    hf_config: str | None = typer.Option(None, "--hf-config", metavar="PATH",
+                                         help="Read the model architecture from a Hugging Face config.json."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+) -> None:
+    """Put the estimates of several scenarios side by side, with ratios against the first.
+
+    Examples:
+
+    - `qwenfeas compare plan-h100.yaml plan-b200.yaml`
+    - `qwenfeas compare plan.yaml --with hardware.preset=b200 --with hardware.preset=gb200`
+    - `qwenfeas compare plan.yaml --with precision.compute=fp8 --format json | jq .outputs.training.seconds`
+    """
+    with _errors_to_exit():
+        from . import render as machine
+        from .compare import compare as side_by_side
+        from .errors import QwenfeasError
+
+        reports = _estimates(files, _assignments(overrides, hf_config), variants or [])
+        if len(reports) < 2:
+            raise QwenfeasError("nothing to compare with", key="compare",
+                                hint="name a second file, or add a variant: --with hardware.preset=b200")
+        comparison = side_by_side(reports)
+        if output_format is Format.table:
+            from .tables import make_console, render_comparison
+
+            render_comparison(comparison, make_console(no_color))
+        elif output_format is Format.csv:
+            sys.stdout.write(machine.comparison_csv(comparison))
+        else:
+            sys.stdout.write(machine.comparison_json(comparison))
 
 
 class PresetKind(enum.StrEnum):
@@ -178,7 +485,7 @@ def show_preset(
 def check(
     paths: list[str] = typer.Argument(..., metavar="PATH...",
                                       help="Scenario files, directories (searched for *.yaml, *.yml) or globs."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table, json or jsonl."),
     junit: str | None = typer.Option(None, "--junit", metavar="FILE",
                                      help="Also write JUnit XML (one test case per check), atomically."),
     overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
@@ -209,7 +516,7 @@ def check(
 
             render_verdicts(verdicts, make_console(no_color))
         else:
-            sys.stdout.write(machine.verdicts_json(verdicts))
+            sys.stdout.write(machine.verdicts_json(verdicts, lines=output_format is Format.jsonl))
         if junit:
             machine.write_atomically(junit, machine.to_junit(verdicts))
         if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -290,6 +597,8 @@ def _write(reports, output_format: Format, explain: bool, no_color: bool) -> Non
 
     if output_format is Format.json:
         text = machine.to_json(reports, explain)
+    elif output_format is Format.jsonl:
+        text = machine.to_jsonl(reports, explain)
     elif output_format is Format.yaml:
         text = machine.to_yaml(reports, explain)
     else:

@@ -15,8 +15,10 @@ def plain(value):
     """A JSON-safe number: whole floats as ints, numpy values as Python numbers or lists."""
     if hasattr(value, "tolist"):
         return plain(value.tolist())
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, bool) or not isinstance(value, float):
         return value
     if math.isfinite(value) and value == int(value) and abs(value) < 2**53:
@@ -71,6 +73,89 @@ def _csv_cell(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def write_rows(chunks, names: list[str], output_format: str, out, keep) -> int:
+    """Stream a sweep's rows to the binary stream `out`, chunk by chunk: CSV, JSON Lines or a JSON array.
+
+    `keep(chunk)` gives the rows to write (a mask, or None for all). Numbers are written with
+    15 significant digits, whole numbers without a decimal point. Returns the rows written.
+    """
+    from .textformat import format_column, join_rows
+
+    quote = "csv" if output_format == "csv" else "json"
+    keys = [json.dumps(name).encode() for name in names]
+    prefixes = None if quote == "csv" else [b"{" + keys[0] + b": ", *(b", " + k + b": " for k in keys[1:])]
+    suffix = b"\n" if quote == "csv" else b"}\n"
+    if output_format == "csv":
+        out.write((",".join(names) + "\n").encode())
+    elif output_format == "json":
+        out.write(b"[")
+    written = 0
+    for chunk in chunks:
+        mask = keep(chunk)
+        columns = [chunk.column(name) for name in names]
+        if mask is not None:
+            columns = [column[mask] for column in columns]
+        if not len(columns[0]):
+            continue
+        text = join_rows([format_column(c, quote=quote) for c in columns], prefixes=prefixes, suffix=suffix)
+        if output_format == "json":  # rows of an array: a comma between rows (a raw newline never occurs in JSON text)
+            text = (b",\n" if written else b"\n") + text[:-1].replace(b"}\n{", b"},\n{")
+        out.write(text)
+        written += len(columns[0])
+    if output_format == "json":
+        out.write(b"\n]\n")
+    out.flush()
+    return written
+
+
+def frontiers_json(frontiers) -> str:
+    """The sweep's feasibility boundaries as JSON: one object per numeric axis."""
+    return json.dumps([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers], indent=2) + "\n"
+
+
+def frontiers_csv(frontiers) -> str:
+    """The boundaries as CSV: the axis, the other axes' values, and the feasible range along it."""
+    import csv
+
+    others = list(dict.fromkeys(k for f in frontiers for k in f.others))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["axis", *others, "min_feasible", "max_feasible", "feasible_points"])
+    for frontier in frontiers:
+        for row in frontier.rows:
+            writer.writerow([frontier.axis, *(_csv_cell(row.get(k)) for k in others),
+                             *(_csv_cell(row[k]) for k in ("min_feasible", "max_feasible", "feasible_points"))])
+    return buffer.getvalue()
+
+
+def comparison_json(comparison) -> str:
+    """A comparison as JSON: the scenarios with their verdicts, and each output's values and ratios."""
+    scenarios = [{"name": n, "file": f, "feasible": ok, "binding": b} for n, f, ok, b in
+                 zip(comparison.names, comparison.files, comparison.feasible, comparison.binding, strict=True)]
+    outputs = {row.name: {"unit": row.unit, "values": plain(row.values), "ratios": plain(row.ratios)}
+               for row in comparison.rows}
+    return json.dumps({"baseline": comparison.names[0], "scenarios": scenarios, "outputs": outputs},
+                      indent=2, allow_nan=False) + "\n"
+
+
+def comparison_csv(comparison) -> str:
+    """One row per output: its unit, each scenario's value, then each ratio to the first scenario."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    base = comparison.names[0]
+    writer.writerow(["output", "unit", *comparison.names, *(f"{n} / {base}" for n in comparison.names[1:])])
+    for row in comparison.rows:
+        writer.writerow([row.name, row.unit, *map(_csv_cell, row.values), *map(_csv_cell, row.ratios[1:])])
+    return buffer.getvalue()
+
+
+def to_jsonl(reports, explain: bool = False) -> str:
+    """JSON Lines: one compact object per report, for shell pipelines and jq -c."""
+    return "".join(json.dumps(_nested(r, explain), allow_nan=False) + "\n" for r in reports)
+
+
 def to_junit(verdicts) -> str:
     """JUnit XML: one test suite per scenario, one test case per check (failures carry the reason)."""
     import xml.etree.ElementTree as ET
@@ -90,8 +175,8 @@ def to_junit(verdicts) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def verdicts_json(verdicts) -> str:
-    """The check results as JSON: one object per scenario."""
+def verdicts_json(verdicts, lines: bool = False) -> str:
+    """The check results as JSON: a list of one object per scenario, or JSON Lines."""
     rows = []
     for verdict in verdicts:
         binding = verdict.binding
@@ -99,6 +184,8 @@ def verdicts_json(verdicts) -> str:
                      "binding": binding.name if binding else None,
                      "checks": [{**c._asdict(), "ratio": plain(c.ratio) if math.isfinite(c.ratio) else None}
                                 for c in verdict.checks]})
+    if lines:
+        return "".join(json.dumps(row) + "\n" for row in rows)
     return json.dumps(rows, indent=2) + "\n"
 
 

@@ -13,11 +13,11 @@ from .report import SECTIONS, Report
 from .units import format_quantity
 
 
-def make_console(no_color: bool = False) -> Console:
+def make_console(no_color: bool = False, width: int = 120) -> Console:
     """A stdout console; wide enough not to wrap rows when output is piped."""
     console = Console(no_color=no_color or None, highlight=False, soft_wrap=False)
     if not console.is_terminal:
-        console = Console(no_color=True, highlight=False, width=120)
+        console = Console(no_color=True, highlight=False, width=width)
     return console
 
 
@@ -183,3 +183,64 @@ def render_verdicts(verdicts, console: Console) -> None:
             where = f"{check.file}:{check.line}" if check.line else check.file
             console.print(Text(f"  ✗ {verdict.name}: {check.name}: {check.message}", style="red"))
             console.print(Text(f"    {where}" + (f" — {check.remedy}" if check.remedy else ""), style="dim"))
+
+
+def _cell(value, unit: str) -> str:
+    if isinstance(value, (bool, str)) or value is None or not unit:
+        return "yes" if value is True else "no" if value is False else "—" if value is None else (
+            value if isinstance(value, str) else format_quantity(value, "count"))
+    return format_quantity(value, unit)
+
+
+def render_sweep(names: list[str], units: list[str], rows: list[list], matched: int, total: int,
+                 console: Console) -> None:
+    """The first rows of a sweep, in human units, and how many rows there are in all."""
+    table = Table(show_edge=False, header_style="bold")
+    for name, unit in zip(names, units, strict=True):
+        table.add_column(name + (f" ({unit})" if unit and unit != "count" else ""), justify="right")
+    for row in rows:
+        table.add_row(*(_cell(v.item() if hasattr(v, "item") else v, u) for v, u in zip(row, units, strict=True)))
+    console.print(table)
+    shown = f"{len(rows):,} of {matched:,} rows" + (f" ({total:,} points swept)" if matched != total else "")
+    more = "; all rows with --format csv or jsonl, or raise --limit" if len(rows) < matched else ""
+    console.print(Text(shown + more, style="dim"))
+
+
+def render_frontiers(frontiers, units: dict[str, str], console: Console) -> None:
+    """One table per numeric axis: for each combination of the other axes, the feasible range along it."""
+    for frontier in frontiers:
+        unit = units.get(frontier.axis, "")
+        table = Table(title=f"Feasible {frontier.axis} for each {' × '.join(frontier.others) or 'sweep'}",
+                      title_justify="left", title_style="bold cyan", show_edge=False, header_style="bold")
+        for key in frontier.others:
+            table.add_column(key, justify="right")
+        for label in ("smallest feasible", "largest feasible", "feasible points"):
+            table.add_column(label, justify="right")
+        for row in frontier.rows:
+            table.add_row(*(_cell(row[k], units.get(k, "")) for k in frontier.others),
+                          _cell(row["min_feasible"], unit), _cell(row["max_feasible"], unit),
+                          f"{row['feasible_points']:,}")
+        console.print(table)
+
+
+def render_comparison(comparison, console: Console) -> None:
+    """Outputs down, scenarios across, then each scenario's ratio to the first; unchanged rows dimmed."""
+    base = comparison.names[0]
+    table = Table(title=f"Compared with {base}", title_justify="left", title_style="bold cyan", show_edge=False,
+                  header_style="bold")
+    table.add_column("output", no_wrap=True)
+    headers = [Text(name.replace(" [", "\n[")) for name in comparison.names]  # Text: "[...]" is not markup
+    for header in headers:
+        table.add_column(header, justify="right")
+    for header in headers[1:]:
+        table.add_column(header + "\n÷ first", justify="right")
+    for row in comparison.rows:
+        cells = [_cell(v, row.unit) if v is not None else "—" for v in row.values]
+        ratios = ["—" if r is None else f"{r:.3g}×" for r in row.ratios[1:]]
+        same = all(r is not None and abs(r - 1) < 1e-9 for r in row.ratios)
+        table.add_row(row.name, *cells, *ratios, style="dim" if same else None)
+    verdicts = [("feasible" if ok else "infeasible") + (f" ({b})" if b else "")
+                for ok, b in zip(comparison.feasible, comparison.binding, strict=True)]
+    table.add_row(Text("verdict (binding)", style="bold"), *verdicts, *([""] * (len(comparison.names) - 1)))
+    console.print(table)
+

@@ -15,13 +15,21 @@ import re
 from typing import NamedTuple
 
 from .errors import QwenfeasError, did_you_mean
+from .formulas._array import ceil, is_array, maximum, where
 from .report import SECTIONS, Report
 from .units import format_quantity, parse_quantity
 
 _EXPECTATION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|==|!=|<|>)\s*(.+?)\s*$")
+
+
+def _close(a, b):
+    """a == b to 1e-9 relative, element-wise over a sweep."""
+    return abs(a - b) <= 1e-9 * maximum(abs(a), abs(b))
+
+
 _OPERATORS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-              ">=": lambda a, b: a >= b, "==": lambda a, b: math.isclose(a, b, rel_tol=1e-9),
-              "!=": lambda a, b: not math.isclose(a, b, rel_tol=1e-9)}
+              ">=": lambda a, b: a >= b, "==": _close, "!=": lambda a, b: ~_close(a, b) if is_array(a)
+              else not _close(a, b)}
 # display unit of a metric -> unit kind its bound is read as
 _KINDS = {"s": "duration", "B": "bytes", "W": "power", "USD": "money", "kWh": "energy", "kg": "mass",
           "fraction": "fraction", "FLOP": "count", "count": "count", "h": "count", "tokens/s": "count"}
@@ -76,8 +84,9 @@ def _where(report: Report, key: str) -> tuple[str, int | None]:
     return report.scenario.locations.get(key, (report.scenario.file, None))
 
 
-def _upper(report, key: str, metric: str, limit: float, what: str, remedy) -> Check | None:
-    """A check that `metric` stays at or below `limit`."""
+def _upper(report, key: str, limit: float, what: str, remedy) -> Check | None:
+    """A check that the output `limits.KEY` bounds stays at or below `limit`."""
+    metric = LIMIT_METRICS[key]
     if metric not in report.metrics:
         return None
     value = report[metric]
@@ -104,7 +113,7 @@ def _deadline(report, limit):
             options.append(f"MFU {s['hardware.mfu'] * ratio:.0%}")
         options.append(f"at most {format_quantity(s['tokens'] / ratio, 'count')} tokens")
         return "would pass with " + " or ".join(options)
-    return _upper(report, "deadline", "training.seconds", limit, "deadline", remedy)
+    return _upper(report, "deadline", limit, "deadline", remedy)
 
 
 def _budget(report, limit):
@@ -113,7 +122,7 @@ def _budget(report, limit):
     def remedy(ratio):
         return (f"would pass at {format_quantity(s['datacenter.gpu_hour'] / ratio, 'USD/h')} per accelerator-hour "
                 f"or with at most {format_quantity(s['tokens'] / ratio, 'count')} tokens")
-    return _upper(report, "budget", "training.cost_usd", limit, "budget", remedy)
+    return _upper(report, "budget", limit, "budget", remedy)
 
 
 def _power(report, limit):
@@ -125,7 +134,7 @@ def _power(report, limit):
         if s["datacenter.pue"] / ratio >= 1:
             text += f", or all of them at a PUE of {s['datacenter.pue'] / ratio:.2f}"
         return text
-    return _upper(report, "power", "power.facility_watts", limit, "power", remedy)
+    return _upper(report, "power", limit, "power", remedy)
 
 
 def _accelerators(report, limit):
@@ -134,23 +143,56 @@ def _accelerators(report, limit):
             return (f"with {limit:,.0f} accelerators training takes "
                     f"{format_quantity(report['training.seconds'] * ratio, 's')}")
         return "serve a smaller model or a shorter context"
-    return _upper(report, "accelerators", "power.accelerators", limit, "accelerators available", remedy)
+    return _upper(report, "accelerators", limit, "accelerators available", remedy)
 
 
 def _energy(report, limit):
     s = report.scenario
-    return _upper(report, "energy", "training.energy_kwh", limit, "energy",
+    return _upper(report, "energy", limit, "energy",
                   lambda ratio: f"would pass with at most {format_quantity(s['tokens'] / ratio, 'count')} tokens")
 
 
 def _co2(report, limit):
     s = report.scenario
-    return _upper(report, "co2", "training.co2_kg", limit, "CO2 limit",
+    return _upper(report, "co2", limit, "CO2 limit",
                   lambda ratio: f"would pass on a grid of at most {s['datacenter.carbon'] / ratio:.3g} kg/kWh")
 
 
+# the output each limit bounds from above
+LIMIT_METRICS = {"deadline": "training.seconds", "budget": "training.cost_usd", "power": "power.facility_watts",
+                 "accelerators": "power.accelerators", "energy": "training.energy_kwh", "co2": "training.co2_kg"}
 _LIMITS = {"deadline": _deadline, "budget": _budget, "power": _power, "accelerators": _accelerators,
            "energy": _energy, "co2": _co2}
+
+
+def _memory_ratio(report: Report, headroom):
+    """Training memory per accelerator over its usable share, or serving accelerators needed over those given."""
+    if "training_memory.fill" in report.metrics:
+        return report["training_memory.fill"] / (1 - headroom)
+    usable_each = report.terms["usable_memory"].value * (1 - headroom)
+    needed = ceil((report["memory.weights_bytes"] + report.scenario["inference.batch"]
+                   * report["kv_cache.bytes_per_sequence"]) / usable_each)
+    return needed / report["inference.accelerators"]
+
+
+def margins(report: Report) -> dict[str, tuple]:
+    """Every check of `judge` as (ratio, passed), element-wise over a sweep: the verdict without the words.
+
+    The ratio is how far along its bound a value is (above 1 fails an upper bound); it ranks
+    the checks to name the binding one.
+    """
+    s = report.scenario
+    ratio = _memory_ratio(report, s.get("limits.memory_headroom", 0.0))
+    out = {"memory": (ratio, ratio <= 1)}
+    for key, metric in LIMIT_METRICS.items():
+        if f"limits.{key}" in s and metric in report.metrics:
+            ratio = report[metric] / s[f"limits.{key}"]
+            out[f"limits.{key}"] = (ratio, ratio <= 1)
+    for index, text in enumerate(s.get("expect", ())):
+        name, operator, bound = read_condition(report, text, **_location(report, f"expect[{index}]"))
+        value = report[name]
+        out[f"expect[{index}]"] = (_condition_ratio(value, operator, bound), _OPERATORS[operator](value, bound))
+    return out
 
 
 def _memory(report: Report) -> Check:
@@ -159,7 +201,7 @@ def _memory(report: Report) -> Check:
     headroom = s.get("limits.memory_headroom", 0.0)
     file, line = _where(report, "limits.memory_headroom")
     if "training_memory.fill" in report.metrics:
-        ratio = report["training_memory.fill"] / (1 - headroom)
+        ratio = _memory_ratio(report, headroom)
         passed = ratio <= 1
         label = report.metrics["training_memory.fill"].label
         remedy = ""
@@ -168,10 +210,9 @@ def _memory(report: Report) -> Check:
         return Check("memory", "training memory per accelerator fits", passed, ratio,
                      f"training memory {label}", remedy, file, line)
     batch = s["inference.batch"]
-    usable_each = report.terms["usable_memory"].value * (1 - headroom)
-    needed = math.ceil((report["memory.weights_bytes"] + batch * report["kv_cache.bytes_per_sequence"]) / usable_each)
+    ratio = _memory_ratio(report, headroom)
     have = report["inference.accelerators"]
-    ratio = needed / have
+    needed = ratio * have
     passed = ratio <= 1
     remedy = ""
     if not passed:
@@ -212,9 +253,16 @@ def _training_memory_remedy(report: Report, headroom: float) -> str:
     return "; ".join(options) or "shard more: raise parallel.tensor, parallel.pipeline or parallel.zero"
 
 
-def _expectation(report: Report, index: int, text: str) -> Check:
-    key = f"expect[{index}]"
+def _location(report: Report, key: str) -> dict:
     file, line = _where(report, key)
+    return {"file": file, "line": line, "key": key}
+
+
+def read_condition(report: Report, text: str, file=None, line=None, key=None) -> tuple[str, str, float]:
+    """Read `NAME OP VALUE` (an `expect:` line or a sweep's --where) as (name, operator, bound).
+
+    VALUE is read in the unit of NAME's output ("90d" for seconds, "1.5 TB" for bytes).
+    """
     match = _EXPECTATION.match(text)
     if not match:
         raise QwenfeasError(f"cannot read {text!r}", file=file, line=line, key=key,
@@ -223,14 +271,37 @@ def _expectation(report: Report, index: int, text: str) -> Check:
     if name not in report.metrics:
         raise QwenfeasError(f"{name!r} is not an output of this scenario", file=file, line=line, key=key,
                             hint=_unknown_output_hint(report, name))
-    unit = report.metrics[name].unit
     try:
-        bound = parse_quantity(bound_text, _KINDS.get(unit, "number"))
+        bound = parse_quantity(bound_text, _KINDS.get(report.metrics[name].unit, "number"))
     except ValueError as exc:
         raise QwenfeasError(f"{name}: {exc}", file=file, line=line, key=key) from None
+    return name, operator, bound
+
+
+def holds(value, operator: str, bound: float):
+    """Whether `value OP bound` holds, element-wise over a sweep."""
+    return _OPERATORS[operator](value, bound)
+
+
+def _condition_ratio(value, operator: str, bound: float):
+    """How far along its bound a value is: value / bound for < and <=, bound / value otherwise."""
+    if not bound:
+        return 0.0 * value
+    if operator in ("<", "<="):
+        return value / bound
+    if is_array(value):
+        return where(value != 0, bound / where(value != 0, value, 1.0), math.inf)
+    return bound / value if value else math.inf
+
+
+def _expectation(report: Report, index: int, text: str) -> Check:
+    key = f"expect[{index}]"
+    file, line = _where(report, key)
+    name, operator, bound = read_condition(report, text, file, line, key)
+    unit = report.metrics[name].unit
     value = report[name]
     passed = _OPERATORS[operator](value, bound)
-    ratio = (value / bound if operator in ("<", "<=") else bound / value if value else math.inf) if bound else 0.0
+    ratio = _condition_ratio(value, operator, bound)
     shown = f"{name} = {format_quantity(value, unit)}"
     message = f"{shown} {'holds' if passed else 'fails'} {operator} {format_quantity(bound, unit)}"
     return Check(key, text.strip(), passed, ratio, message, "", file, line)

@@ -1,0 +1,278 @@
+"""Sweeps: one scenario over a Cartesian grid of values, evaluated in vectorised chunks.
+
+Numeric axes (`--vary context=1M..100M:log:9`) become numpy arrays that go through the
+same loader checks and the same formulas as a single estimate: no Python loop over
+points. Text axes (presets, precisions, recompute policy) pick one scenario per value,
+since a preset changes many figures at once. The grid is evaluated in chunks of points,
+so memory stays flat however large the sweep, and every chunk carries the verdict of
+each point: feasible or not, and the check that binds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import QwenfeasError, did_you_mean
+from .estimates import estimate
+from .fields import all_keys
+from .formulas._array import is_array
+from .report import Report, input_unit
+from .scenario import Scenario, loads, range_problem, read_text
+from .units import parse_quantity
+from .verdict import holds, margins, read_condition
+
+CHUNK_POINTS = 1 << 16  # 64K points: 512 KB per float column, inside a core's L2 cache
+VARY = "--vary"
+FEASIBLE, BINDING = "feasible", "binding"
+# Shown when --columns is not given, if the scenario computes them.
+HEADLINE = ("training.seconds", "training.cost_usd", "training_memory.fill", "kv_cache.bytes_per_sequence",
+            "memory.min_accelerators", "inference.decode_tokens_per_second", "test_time.seconds",
+            "power.facility_watts")
+_TEXT_KINDS = ("text", "choice", "bool")
+_AXIS_HINT = "write KEY=VALUES: a list (context=32K,128K,1M) or a range (context=1M..100M:log:9, hardware.mfu=0.3..0.5:5)"
+
+
+class Axis(NamedTuple):
+    """One swept key and its values: numbers in base units, or text for presets and choices."""
+
+    key: str
+    values: tuple
+    numeric: bool
+
+
+def parse_axis(text: str) -> Axis:
+    """Read `KEY=VALUES`: comma-separated values and ranges `A..B:N` (linear) or `A..B:log:N`."""
+    key, sep, values = (part.strip() for part in text.partition("="))
+    if not sep or not key or not values:
+        raise QwenfeasError(f"cannot read {text!r}", file=VARY, hint=_AXIS_HINT)
+    spec = all_keys().get(key)
+    if spec is None:
+        raise QwenfeasError("not a scenario key", file=VARY, key=key,
+                            hint=did_you_mean(key, all_keys()) or "see qwenfeas schema for the keys")
+    if spec.kind == "expectations":
+        raise QwenfeasError("expectations cannot be swept", file=VARY, key=key)
+    items = [item.strip() for item in values.split(",")]
+    if not all(items):
+        raise QwenfeasError(f"an empty value in {values!r}", file=VARY, key=key, hint=_AXIS_HINT)
+    if spec.kind in _TEXT_KINDS:
+        return Axis(key, tuple(dict.fromkeys(items)), False)
+    numbers: list[float] = []
+    for item in items:
+        numbers.extend(_range(item, key, spec.kind) if ".." in item else [_number(item, key, spec.kind)])
+    if spec.kind == "integer":
+        numbers = [float(round(n)) for n in numbers]
+    for number in numbers:
+        problem = range_problem(spec, number)
+        if problem:
+            raise QwenfeasError(problem[0], file=VARY, key=key, hint=problem[1])
+    return Axis(key, tuple(dict.fromkeys(numbers)), True)
+
+
+def _number(text: str, key: str, kind: str) -> float:
+    try:
+        return parse_quantity(text, kind)
+    except ValueError as exc:
+        raise QwenfeasError(str(exc), file=VARY, key=key) from None
+
+
+def _range(text: str, key: str, kind: str) -> list[float]:
+    start_text, _, rest = text.partition("..")
+    stop_text, *options = rest.split(":")
+    scale = options[0] if len(options) == 2 else "lin"
+    if len(options) not in (1, 2) or scale not in ("lin", "log") or not options[-1].isdigit() \
+            or int(options[-1]) < 2:
+        raise QwenfeasError(f"cannot read the range {text!r}", file=VARY, key=key,
+                            hint="a range is START..STOP:N (N evenly spaced points, N >= 2) or START..STOP:log:N")
+    start, stop, count = _number(start_text, key, kind), _number(stop_text, key, kind), int(options[-1])
+    if scale == "log":
+        if start <= 0 or stop <= 0:
+            raise QwenfeasError(f"a log range needs positive ends, got {text!r}", file=VARY, key=key)
+        return np.geomspace(start, stop, count).tolist()
+    return np.linspace(start, stop, count).tolist()
+
+
+class Chunk:
+    """Estimates for a run of consecutive grid points, as arrays of equal length."""
+
+    def __init__(self, sweep: Sweep, combo: tuple, report: Report, start: int, size: int) -> None:
+        self.sweep, self.combo, self.report, self.start, self.size = sweep, combo, report, start, size
+        self._verdict = None
+
+    def column(self, name: str) -> np.ndarray:
+        """One output, input, swept key, `feasible` or `binding`, one value per point."""
+        if name in (FEASIBLE, BINDING):
+            return self.verdict()[name == BINDING]
+        if name in self.sweep.text_keys:
+            return np.full(self.size, self.combo[self.sweep.text_keys.index(name)])
+        value = self.report[name] if name in self.report.metrics else self.report.scenario[name]
+        if isinstance(value, str):
+            return np.full(self.size, value)
+        return np.broadcast_to(np.asarray(value, dtype=float), (self.size,))
+
+    def verdict(self) -> tuple[np.ndarray, np.ndarray]:
+        """(feasible, binding check name) of each point: the failing check furthest over its bound,
+        or the tightest one when all pass (as `check` names it)."""
+        if self._verdict is None:
+            checks = margins(self.report)
+            shape = (len(checks), self.size)
+            ratios = np.broadcast_to(np.stack([np.broadcast_to(np.asarray(r, float), (self.size,))
+                                               for r, _ in checks.values()]), shape)
+            passed = np.stack([np.broadcast_to(np.asarray(p, bool), (self.size,)) for _, p in checks.values()])
+            feasible = passed.all(axis=0)
+            tightest = np.argmax(ratios, axis=0)
+            worst_failing = np.argmax(np.where(passed, -np.inf, ratios), axis=0)
+            names = np.array(list(checks))
+            self._verdict = (feasible, names[np.where(feasible, tightest, worst_failing)])
+        return self._verdict
+
+
+class Sweep:
+    """A scenario file and its axes; iterate `chunks()` for the estimates of every grid point.
+
+    Points are ordered as nested loops over the axes, the last fastest: text axes first
+    (one scenario each), then numeric axes, each group in the order given.
+    """
+
+    def __init__(self, path: str, axes: list[Axis], overrides: list[str] | tuple[str, ...] = ()) -> None:
+        keys = [a.key for a in axes]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise QwenfeasError("swept twice", file=VARY, key=repeated[0], hint="give each key one --vary")
+        self.axes = [a for a in axes if not a.numeric] + [a for a in axes if a.numeric]  # grid order
+        self.shape = tuple(len(a.values) for a in self.axes)
+        self.numeric = [a for a in self.axes if a.numeric]
+        self.text_keys = [a.key for a in self.axes if not a.numeric]
+        self._grid_shape = tuple(len(a.values) for a in self.numeric)
+        grids = {a.key: np.asarray(a.values, float).reshape([-1 if i == d else 1 for i in range(len(self.numeric))])
+                 for d, a in enumerate(self.numeric)}
+        label, text = read_text(path)
+        self.groups: list[tuple[tuple, Scenario]] = []
+        problems = []
+        for combo in itertools.product(*(a.values for a in self.axes if not a.numeric)):
+            sets = [*overrides, *(f"{k}={v}" for k, v in zip(self.text_keys, combo, strict=True))]
+            try:
+                self.groups.append((combo, loads(text, label, sets, grids)))
+            except QwenfeasError as error:
+                for problem in error.problems:
+                    if problem.file == "--set" and problem.key in self.text_keys:
+                        problem = problem._replace(file=VARY)  # a swept value, not an override
+                    if problem not in problems:
+                        problems.append(problem)
+        if problems:
+            raise QwenfeasError(problems=problems)
+        self.points_per_group = math.prod(self._grid_shape)
+        self.size = len(self.groups) * self.points_per_group
+        self.name = self.groups[0][1].name
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(dict.fromkeys(w for _, s in self.groups for w in s.warnings))
+
+    def chunks(self, points: int = CHUNK_POINTS) -> Iterator[Chunk]:
+        """The grid in order, `points` at a time (never crossing from one text-axis value to the next)."""
+        for g, (combo, scenario) in enumerate(self.groups):
+            for start in range(0, self.points_per_group, points):
+                stop = min(start + points, self.points_per_group)
+                values = scenario.values
+                if self._grid_shape:
+                    index = np.unravel_index(np.arange(start, stop), self._grid_shape)
+                    values = {k: np.broadcast_to(v, self._grid_shape)[index] if is_array(v) else v
+                              for k, v in values.items()}
+                point = Scenario(scenario.name, scenario.file, values, scenario.origins, [], scenario.locations)
+                yield Chunk(self, combo, estimate(point), g * self.points_per_group + start, stop - start)
+
+    def axis_values(self, flat_index: np.ndarray) -> dict[str, np.ndarray]:
+        """The swept values at flat grid positions (for plots and frontiers)."""
+        multi = np.unravel_index(flat_index, self.shape)
+        return {a.key: np.asarray(a.values)[i] for a, i in zip(self.axes, multi, strict=True)}
+
+
+def column_names(chunk: Chunk, requested: list[str] | None) -> list[str]:
+    """The output columns: the axes and headline outputs by default, `all`, or the names asked for."""
+    report = chunk.report
+    axes = [a.key for a in chunk.sweep.axes]
+    if not requested:
+        return [*axes, *(m for m in HEADLINE if m in report.metrics), FEASIBLE, BINDING]
+    if requested == ["all"]:
+        return [*axes, *(m for m in report.metrics if m not in axes), FEASIBLE, BINDING]
+    known = {*axes, *report.metrics, *report.scenario.values, FEASIBLE, BINDING}
+    for name in requested:
+        if name not in known:
+            raise QwenfeasError("not an output, input or swept key of this sweep", file="--columns", key=name,
+                                hint=did_you_mean(name, known) or "list the outputs with: qwenfeas estimate FILE "
+                                "--format json, or use --columns all")
+        value = report.scenario.get(name)
+        if name not in report.metrics and isinstance(value, dict):
+            raise QwenfeasError("is a table, not one number", file="--columns", key=name)
+    return requested
+
+
+def column_unit(chunk: Chunk, name: str) -> str:
+    """Display unit of a column ("" for text and verdict columns)."""
+    if name in chunk.report.metrics:
+        return chunk.report.metrics[name].unit
+    if name in (FEASIBLE, BINDING) or name in chunk.sweep.text_keys:
+        return ""
+    return input_unit(name)
+
+
+class Filter:
+    """`--where` conditions (the `expect:` grammar, NAME OP VALUE), all of which a row must meet."""
+
+    def __init__(self, texts: list[str], only_feasible: bool = False) -> None:
+        self.texts, self.only_feasible, self._conditions = list(texts), only_feasible, None
+
+    def mask(self, chunk: Chunk) -> np.ndarray | None:
+        """Which points of the chunk to keep; None keeps them all."""
+        if self._conditions is None:
+            self._conditions = [read_condition(chunk.report, t, file="--where", key=t) for t in self.texts]
+        keep = None
+        for name, operator, bound in self._conditions:
+            met = np.broadcast_to(np.asarray(holds(chunk.report[name], operator, bound), bool), (chunk.size,))
+            keep = met if keep is None else keep & met
+        if self.only_feasible:
+            keep = chunk.verdict()[0] if keep is None else keep & chunk.verdict()[0]
+        return keep
+
+
+class Frontier(NamedTuple):
+    """Along one numeric axis, for each combination of the other axes: the feasible range."""
+
+    axis: str
+    others: list[str]
+    rows: list[dict]  # {other key: value, ..., "min_feasible": v | None, "max_feasible": v | None, "feasible": k}
+
+
+def frontiers(sweep: Sweep, feasible: np.ndarray) -> list[Frontier]:
+    """The feasibility boundary along each numeric axis, from every point's verdict in grid order."""
+    grid = feasible.reshape(sweep.shape)
+    result = []
+    for d, axis in enumerate(sweep.axes):
+        if not axis.numeric:
+            continue
+        along = np.moveaxis(grid, d, -1)
+        values = np.asarray(axis.values)
+        count = along.sum(axis=-1)
+        first = np.argmax(along, axis=-1)
+        last = along.shape[-1] - 1 - np.argmax(along[..., ::-1], axis=-1)
+        others = [a for i, a in enumerate(sweep.axes) if i != d]
+        rows = []
+        for index in np.ndindex(along.shape[:-1]):
+            row = {a.key: _plain(a.values[i]) for a, i in zip(others, index, strict=True)}
+            found = count[index] > 0
+            row["min_feasible"] = _plain(values[first[index]]) if found else None
+            row["max_feasible"] = _plain(values[last[index]]) if found else None
+            row["feasible_points"] = int(count[index])
+            rows.append(row)
+        result.append(Frontier(axis.key, [a.key for a in others], rows))
+    return result
+
+
+def _plain(value):
+    """A numpy scalar as a Python number or string."""
+    return value.item() if hasattr(value, "item") else value
