@@ -407,6 +407,57 @@ def compare(
             sys.stdout.write(machine.comparison_json(comparison))
 
 
+def _roadmap_default() -> str:
+    """configs/roadmap in the working directory, else the one beside the package (a source checkout)."""
+    from pathlib import Path
+
+    here = Path("configs/roadmap")
+    beside = Path(__file__).resolve().parent.parent / "configs" / "roadmap"
+    return str(here if here.is_dir() or not beside.is_dir() else beside)
+
+
+@app.command()
+def roadmap(
+    paths: list[str] | None = typer.Argument(None, metavar="[PATH...]",
+                                             help="Roadmap scenarios (default: configs/roadmap/)."),
+    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                                               help="Override a key in every scenario (repeatable)."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+) -> None:
+    """What each roadmap target would take: headline numbers, verdict, binding constraint, remedy, budget.
+
+    Exits 0 when every target is feasible and 1 otherwise, like `check`.
+
+    Examples:
+
+    - `qwenfeas roadmap`
+    - `qwenfeas roadmap --set datacenter.grid=eu --format json | jq '.targets[] | {name, feasible}'`
+    - `qwenfeas roadmap configs/roadmap/params-10t-*.yaml --set hardware.mfu=0.45`
+    """
+    with _errors_to_exit():
+        import json
+
+        from . import roadmap as plan
+        from .estimates import estimate as run_estimate
+        from .render import plain
+        from .scenario import expand_paths, load_all
+        from .verdict import judge
+
+        scenarios = load_all(expand_paths(paths or [_roadmap_default()]), overrides or [])
+        reports = [run_estimate(scenario) for scenario in scenarios]
+        rows, budget = plan.build(reports, [judge(report) for report in reports])
+        if output_format is Format.table:
+            from .tables import make_console, render_roadmap
+
+            render_roadmap(rows, budget, make_console(no_color, width=190))
+        else:
+            data = {"targets": [row._asdict() for row in rows], "budget": budget._asdict()}
+            sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
+        if not all(row.feasible for row in rows):
+            raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
 class PresetKind(enum.StrEnum):
     models = "models"
     accelerators = "accelerators"

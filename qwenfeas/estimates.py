@@ -65,6 +65,10 @@ def estimate(scenario: Scenario) -> Report:
     if "test_time" in s:
         _test_time(b, s, layers)
     _power(b, s)
+    if "synthetic.tokens" in s:
+        _synthetic(b, s, layers)
+    if "capex.accelerator" in s:
+        _capex(b, s)
     _check_finite(b.report)
     return b.report
 
@@ -429,4 +433,69 @@ def _power(b: _Builder, s: dict) -> None:
     b.put("training.electricity_cost_usd", W.electricity_cost_usd(energy, s["datacenter.electricity"]), "USD",
           "training electricity (owner-operator)", "{training.energy_kwh} × {datacenter.electricity}",
           W.electricity_cost_usd, table="power")
+
+
+def _synthetic(b: _Builder, s: dict, layers: _Layers) -> None:
+    """What generating the synthetic tokens costs on the scenario's fleet, next to training on them."""
+    r = b.report
+    C = s["synthetic.context"]
+    generator = s.get("synthetic.generator")
+    if generator is None:
+        attention, _ = _attention_work(r, layers, 0, C)
+        sequence = F.forward_flops(r["model.matmul_params"], C, 1.0, attention)
+        who = "the scenario's model"
+    else:
+        sequence = _generator_report(generator, C)["inference.prefill_flops"]
+        who = generator
+    b.term("generated_sequence_flops", sequence, "FLOP", f"forward FLOPs of one {show(C, ',.0f')}-token sequence "
+           f"({who})", "2 × N × {synthetic.context} + causal attention over it", F.forward_flops)
+    generated = b.put("synthetic.generated_tokens", s["synthetic.tokens"] / s["synthetic.keep"], "count",
+                      "tokens generated (before filtering)", "{synthetic.tokens} / {synthetic.keep}")
+    flops = b.put("synthetic.flops", F.generation_flops(generated, sequence, C),
+                  "FLOP", f"generation FLOPs ({who})",
+                  "{synthetic.generated_tokens} × {generated_sequence_flops} / {synthetic.context}",
+                  F.generation_flops)
+    n = s["hardware.count"]
+    seconds = b.put("synthetic.seconds", T.compute_seconds(flops, n, s["hardware.peak_flops"], s["synthetic.mfu"]),
+                    "s", "generation time on the fleet",
+                    "{synthetic.flops} / ({hardware.count} × {hardware.peak_flops} × {synthetic.mfu})",
+                    T.compute_seconds)
+    hours = b.put("synthetic.gpu_hours", T.accelerator_hours(n, seconds), "h", "accelerator-hours",
+                  "{hardware.count} × {synthetic.seconds} / 3600", T.accelerator_hours)
+    energy = b.put("synthetic.energy_kwh", W.energy_kwh(r["power.facility_watts"], seconds), "kWh",
+                   "generation energy (facility)", "{power.facility_watts} × {synthetic.seconds} / 3.6e6", W.energy_kwh)
+    b.put("synthetic.co2_kg", W.co2_kg(energy, s["datacenter.carbon"]), "kg", "generation CO2e",
+          "{synthetic.energy_kwh} × {datacenter.carbon}", W.co2_kg)
+    b.put("synthetic.cost_usd", W.rental_cost_usd(hours, s["datacenter.gpu_hour"]), "USD", "generation rental cost",
+          "{synthetic.gpu_hours} × {datacenter.gpu_hour}", W.rental_cost_usd)
+    if "training.flops" in r.metrics:
+        b.put("synthetic.fraction_of_training", flops / r["training.flops"], "fraction",
+              "generation FLOPs over training FLOPs", "{synthetic.flops} / {training.flops}")
+
+
+def _generator_report(preset: str, context) -> Report:
+    """The generator model's own estimate at the generation context (its FLOPs only are used)."""
+    from .scenario import loads
+
+    text = f"model: {{preset: {preset}}}\nhardware: {{peak_flops: 1, memory: 1, bandwidth: 1, tdp: 1}}\n"
+    return estimate(loads(text, f"synthetic.generator {preset}", vary={"context": context}))
+
+
+def _capex(b: _Builder, s: dict) -> None:
+    """What building the fleet costs, all in, and what a capital budget (limits.capex) buys."""
+    r = b.report
+    it_each = s["hardware.tdp"] * (1 + s["datacenter.overhead"])
+    each = b.put("capex.per_accelerator_usd", W.capex_per_accelerator_usd(
+        s["capex.accelerator"], s["capex.server"], s["capex.network"], s["capex.facility_per_mw"], it_each), "USD",
+        "all-in capital cost per accelerator", "{capex.accelerator} + {capex.server} + {capex.network} + "
+        "{capex.facility_per_mw} × {hardware.tdp} × (1 + {datacenter.overhead}) / 1e6", W.capex_per_accelerator_usd)
+    b.put("capex.fleet_usd", r["power.accelerators"] * each, "USD", "capital cost of the fleet",
+          "{power.accelerators} × {capex.per_accelerator_usd}")
+    if "limits.capex" in s:
+        affordable = b.put("capex.affordable_accelerators", M.floor_div(s["limits.capex"], each), "count",
+                           "accelerators the capital budget buys", "floor({limits.capex} / {capex.per_accelerator_usd})")
+        b.put("capex.affordable_facility_watts", W.facility_watts(W.it_watts(affordable, s["hardware.tdp"],
+              s["datacenter.overhead"]), s["datacenter.pue"]), "W", "facility power they draw",
+              "{capex.affordable_accelerators} × {hardware.tdp} × (1 + {datacenter.overhead}) × {datacenter.pue}",
+              W.facility_watts)
 

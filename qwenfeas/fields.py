@@ -212,6 +212,7 @@ LIMITS = {
     "accelerators": _int("accelerators available (hardware.count, or the fewest that fit)"),
     "energy": Field("energy", "most facility energy the run may use (training.energy_kwh)"),
     "co2": Field("mass", "most CO2e the run may emit (training.co2_kg)"),
+    "capex": Field("money", "most the fleet may cost to build (capex.fleet_usd), e.g. 52B"),
     "memory_headroom": Field("fraction", "share of usable memory to keep free", strict=False, maximum=0.99),
 }
 
@@ -220,6 +221,35 @@ INFERENCE = {
                          "holds the weights and one sequence's KV cache"),
     "batch": Field("integer", "sequences decoded together on one replica", default=1.0,
                    default_source="convention: one sequence"),
+}
+
+SYNTHETIC = {
+    "tokens": Field("count", "synthetic training tokens to generate (kept after filtering)"),
+    "generator": _text("model preset that generates them; default the scenario's own model"),
+    "context": _int("tokens per generated sequence, prompt included; default training.sequence "
+                    "(documents as long as the sequences they train)"),
+    "keep": Field("fraction", "share of generated tokens kept after filtering and rejection", default=1.0,
+                  default_source="convention: every token kept; lower it for rejection sampling and reward "
+                  "filtering (Qwen2.5 filtered its synthetic data with reward models, arXiv 2412.15115)"),
+    "mfu": Field("fraction", "utilisation while generating; default hardware.mfu", maximum=1.0),
+}
+
+CAPEX = {
+    "accelerator": Field("money", "purchase price of one accelerator (or its share of a rack-scale system)"),
+    "server": Field("money", "host server share per accelerator: CPUs, memory, storage, chassis", strict=False,
+                    default=0.0, default_source="convention: included in capex.accelerator"),
+    "network": Field("money", "cluster network per accelerator: NICs, switches, optics", strict=False,
+                     default=0.0, default_source="convention: included in capex.accelerator"),
+    "facility_per_mw": Field("money", "data-centre construction per MW of IT load", strict=False, default=11.7e6,
+                             default_source="Cushman & Wakefield, Data Center Development Cost Guide 2025: "
+                             "$9.3M-15M per MW of critical load across US markets, average $11.7M (land and "
+                             "soft costs excluded)"),
+}
+
+ROADMAP = {
+    "target": _text("the roadmap target this scenario tests, e.g. 'context 100M'"),
+    "claim": _text("the claim in its source's words, with the source"),
+    "step": _text("which step: today's value, the target, or a variant of it"),
 }
 
 SCENARIO = {
@@ -235,6 +265,9 @@ SCENARIO = {
     "training": TRAINING,
     "parallel": PARALLEL,
     "inference": INFERENCE,
+    "synthetic": SYNTHETIC,
+    "capex": CAPEX,
+    "roadmap": ROADMAP,
     "limits": LIMITS,
     "expect": Field("expectations", "assertions on output names, e.g. 'training.seconds < 90d'", minimum=None),
 }

@@ -25,6 +25,8 @@ SECTIONS = {
     "kv_cache": "KV cache",
     "memory": "Memory",
     "power": "Power & cost",
+    "synthetic": "Synthetic data (generated on the same fleet)",
+    "capex": "Capital cost (buying and housing the fleet)",
 }
 
 # Display unit of each scenario input kind (see units.KIND_HELP).

@@ -401,6 +401,10 @@ def _complete(c: _Collector) -> None:
     _complete_model(c)
     _complete_workload(c)
     _complete_hardware(c)
+    _complete_synthetic(c)
+    if "limits.capex" in v and "capex.accelerator" not in v:
+        c.problem("limits.capex", "needs the price of the fleet: capex.accelerator is not set",
+                  "add capex.accelerator (and server, network) per accelerator, e.g. capex: {accelerator: 35K}")
 
 
 def _require(c: _Collector, key: str, hint: str) -> bool:
@@ -538,6 +542,27 @@ def _complete_hardware(c: _Collector) -> None:
     if "tokens" in v:
         if _require(c, "hardware.count", "a training budget needs the number of accelerators: add hardware.count"):
             _complete_parallel(c)
+
+
+def _complete_synthetic(c: _Collector) -> None:
+    """Synthetic data is generated on the scenario's fleet, by its own model unless a generator is named."""
+    v = c.values
+    if "synthetic.tokens" not in v:
+        if any(k.startswith("synthetic.") and not c.origins[k].startswith("default") for k in v):
+            c.problem("synthetic.tokens", "missing: the synthetic section needs the tokens to generate",
+                      "add synthetic.tokens, e.g. 64T")
+        return
+    if not _require(c, "hardware.count", "synthetic data is generated on the scenario's fleet: add hardware.count"):
+        return
+    if "synthetic.context" not in v and "training.sequence" in v:
+        c.derive("synthetic.context", v["training.sequence"], "= training.sequence")
+    if "synthetic.mfu" not in v:
+        c.derive("synthetic.mfu", v["hardware.mfu"], "= hardware.mfu")
+    generator = v.get("synthetic.generator")
+    if generator is not None and generator not in catalogue.preset_names("model.preset"):
+        names = catalogue.preset_names("model.preset")
+        c.problem("synthetic.generator", f"unknown model preset {generator!r}",
+                  did_you_mean(generator, names) or "known presets: " + ", ".join(names))
 
 
 def _complete_parallel(c: _Collector) -> None:

@@ -244,3 +244,61 @@ def render_comparison(comparison, console: Console) -> None:
     table.add_row(Text("verdict (binding)", style="bold"), *verdicts, *([""] * (len(comparison.names) - 1)))
     console.print(table)
 
+
+def render_roadmap(rows, budget, console: Console) -> None:
+    """Each target's headline numbers and verdict, what would make the failing ones pass, the budget view."""
+    table = Table(title="What would the Qwen roadmap take?", title_justify="left", title_style="bold cyan",
+                  show_edge=False, header_style="bold")
+    for label in ("scenario", "step", "params (active)", "FLOP", "time", "accel.", "KV / seq.", "power",
+                  "energy", "CO2e", "cost", "capex", "verdict (binding)"):
+        table.add_column(label, justify="left" if label in ("scenario", "step", "verdict (binding)") else "right",
+                         no_wrap=label != "scenario", min_width=22 if label == "scenario" else None)
+
+    def show(value, unit):
+        return "—" if value is None else format_quantity(value, unit)
+
+    target = None
+    for row in rows:
+        if row.target != target:
+            target = row.target
+            table.add_section()
+            table.add_row(Text(target, style="bold"))
+        h = row.headline
+        verdict = Text("ok" if row.feasible else "fails", style="green" if row.feasible else "bold red")
+        if row.binding:
+            verdict.append(f" ({row.rule if row.binding.startswith('expect') else row.binding})", style="dim")
+        table.add_row(row.name, row.step.split(":")[0], f"{show(h['params'], 'count')} ({show(h['active_params'], 'count')})",
+                      show(h["compute_flops"], "FLOP").removesuffix(" FLOP"), show(h["seconds"], "s"),
+                      show(h["accelerators"], "count"), show(h["kv_cache_bytes_per_sequence"], "B"),
+                      show(h["facility_watts"], "W"), show(h["energy_kwh"], "kWh"), show(h["co2_kg"], "kg"),
+                      show(h["cost_usd"], "USD"), show(h["capex_usd"], "USD"), verdict)
+    console.print(table)
+    synthetic = [row for row in rows if row.headline["synthetic_seconds"] is not None]
+    if synthetic:
+        console.print(Text("Synthetic data, generated on the same fleet before training", style="bold cyan"))
+        for row in synthetic:
+            h = row.headline
+            console.print(f"  {row.name}: {show(h['synthetic_tokens'], 'count')} tokens take "
+                          f"{show(h['synthetic_seconds'], 's')} and {show(h['synthetic_cost_usd'], 'USD')} of rental, "
+                          f"{show(h['synthetic_fraction_of_training'], 'fraction')} of the training FLOPs")
+    failing = [row for row in rows if not row.feasible]
+    if failing:
+        console.print(Text("Why they fail, and what would make them pass", style="bold cyan"))
+        for row in failing:
+            line = Text(f"  {row.name}: ", style="bold")
+            line.append(row.finding)
+            if row.remedy:
+                line.append(f"; {row.remedy}", style="dim")
+            console.print(line)
+    if budget.plan_usd is not None:
+        console.print(Text("The capital plan", style="bold cyan"))
+        console.print(f"  plan {format_quantity(budget.plan_usd, 'USD')}; the targets built at once cost "
+                      f"{format_quantity(budget.targets_usd, 'USD')} and draw "
+                      f"{format_quantity(budget.targets_watts, 'W')}")
+        if budget.fits_together or budget.over_plan:
+            console.print(f"  inside the plan together (cheapest first): {', '.join(budget.fits_together) or 'none'}"
+                          + (f"; beyond it: {', '.join(budget.over_plan)}" if budget.over_plan else ""))
+        for hardware, count in budget.plan_accelerators.items():
+            console.print(f"  the whole plan in {hardware}: {count:,.0f} accelerators, all in, drawing "
+                          f"{format_quantity(budget.plan_watts[hardware], 'W')}, "
+                          f"{format_quantity(budget.plan_annual_kwh[hardware], 'kWh')} a year at full power")

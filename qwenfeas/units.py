@@ -249,7 +249,8 @@ def format_duration(seconds: float) -> str:
     """Seconds in the largest unit that keeps the number readable: "4.2 days"."""
     for factor, label in ((31557600.0, "years"), (86400.0, "days"), (3600.0, "h"), (60.0, "min"), (1.0, "s")):
         if abs(seconds) >= factor:
-            return f"{_sig(seconds / factor)} {label}"
+            number = _sig(seconds / factor)
+            return f"{number} {label[:-1] if number == '1' and label in ('years', 'days') else label}"
     if abs(seconds) >= 1e-3:
         return f"{_sig(seconds * 1e3)} ms"
     return f"{_sig(seconds * 1e6)} µs"

@@ -158,10 +158,19 @@ def _co2(report, limit):
                   lambda ratio: f"would pass on a grid of at most {s['datacenter.carbon'] / ratio:.3g} kg/kWh")
 
 
+def _capex(report, limit):
+    def remedy(ratio):
+        each = report["capex.per_accelerator_usd"]
+        return (f"the budget buys {report['capex.affordable_accelerators']:,.0f} accelerators at "
+                f"{format_quantity(each, 'USD')} each, all in; or all of them at {format_quantity(each / ratio, 'USD')}")
+    return _upper(report, "capex", limit, "capital budget", remedy)
+
+
 # the output each limit bounds from above
 LIMIT_METRICS = {"deadline": "training.seconds", "budget": "training.cost_usd", "power": "power.facility_watts",
-                 "accelerators": "power.accelerators", "energy": "training.energy_kwh", "co2": "training.co2_kg"}
-_LIMITS = {"deadline": _deadline, "budget": _budget, "power": _power, "accelerators": _accelerators,
+                 "accelerators": "power.accelerators", "energy": "training.energy_kwh", "co2": "training.co2_kg",
+                 "capex": "capex.fleet_usd"}
+_LIMITS = {"deadline": _deadline, "capex": _capex, "budget": _budget, "power": _power, "accelerators": _accelerators,
            "energy": _energy, "co2": _co2}
 
 

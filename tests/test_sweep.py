@@ -233,3 +233,21 @@ def test_head_closes_the_pipe_cleanly(tmp_path):
 def test_sweep_reads_stdin(tmp_path):
     result = _run("sweep", "-", "-v", "context=4K,8K", "-f", "csv", "-c", "context", stdin=LLAMA_SERVING)
     assert result.stdout == "context\n4000\n8000\n"
+
+
+def test_synthetic_data_and_capital_cost_sweep(tmp_path):
+    """The roadmap sections (a named generator model, capex and its budget) broadcast like the rest."""
+    path = _write(tmp_path, """
+name: data-and-capex
+model: {preset: llama-2-70b}
+context: 4096
+tokens: 2T
+hardware: {preset: a100-sxm-80gb, count: 2048}
+parallel: {tensor: 8, pipeline: 4}
+synthetic: {tokens: 1T, generator: qwen3-235b-a22b, keep: 0.5}
+capex: {accelerator: 15K, network: 3K}
+limits: {capex: 100M}
+""")
+    axes = [parse_axis("synthetic.context=1K,8K"), parse_axis("capex.accelerator=10K,40K"),
+            parse_axis("hardware.count=1024,4096")]
+    _assert_rows_match_estimates(path, axes)

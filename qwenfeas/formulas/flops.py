@@ -134,3 +134,17 @@ def hardware_flops(model_flops, recompute):
     Transformer Models", sec. 6; Narayanan et al. 2021, sec. 5.1 (8TP per token).
     """
     return model_flops * {"none": 1.0, "selective": 1.0, "full": 4.0 / 3.0}[recompute]
+
+
+def generation_flops(generated_tokens, sequence_flops, sequence):
+    """Forward FLOPs to generate synthetic training tokens.
+
+    Formula: G * F(C) / C   (G tokens generated, F(C) the forward FLOPs of one C-token sequence)
+    Convention: each generated sequence costs what its prefill would: 2N per token plus causal
+    attention over the tokens before it (decoding computes the same products one token at a
+    time); prompt tokens count like output tokens; G includes the tokens filtering discards;
+    the filtering and reward-model scoring themselves are not counted.
+    Source: Kaplan et al. 2020, sec. 2.1 (2N forward FLOPs per token), with the attention term of
+    Chowdhery et al. 2022 (PaLM), Appendix B.
+    """
+    return generated_tokens * sequence_flops / sequence

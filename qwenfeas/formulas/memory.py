@@ -73,7 +73,7 @@ def floor_div(numerator, denominator):
     Formula: max(floor(numerator / denominator), 0)
     Source: definition.
     """
-    return maximum(-ceil(-numerator / denominator), 0.0)
+    return maximum(-ceil(-numerator / denominator), 0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def accelerators_to_hold(total_bytes, memory_per_accelerator):

@@ -64,3 +64,16 @@ def electricity_cost_usd(kwh, price_per_kwh):
     Source: definition.
     """
     return kwh * price_per_kwh
+
+
+def capex_per_accelerator_usd(accelerator, server, network, facility_per_mw, it_watts_each):
+    """All-in capital cost of one installed accelerator.
+
+    Formula: accelerator + server + network + facility_per_MW * IT watts / 1e6
+    Convention: the facility is priced per MW of IT (critical) load, so each accelerator
+    carries the share its IT power takes; land, power purchase and staff are not counted.
+    Source: Cushman & Wakefield, Data Center Development Cost Guide 2025 (cost per MW of
+    critical load); Cottier et al. 2024, "The rising costs of training frontier AI models"
+    (arXiv 2405.21015), for splitting cluster cost into accelerators, servers and network.
+    """
+    return accelerator + server + network + facility_per_mw * it_watts_each / 1e6
