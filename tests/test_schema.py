@@ -16,7 +16,7 @@ from qwenfeas.schema import scenario_schema
 
 SCHEMA = scenario_schema()
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").rglob("*.yaml"))
 
 
 def test_is_a_valid_draft_07_schema_and_the_command_prints_it():
