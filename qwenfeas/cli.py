@@ -196,13 +196,17 @@ def sweep(
 def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from .estimates import estimate as run_estimate
-    from .scenario import load, load_all
+    from .scenario import load_all, loads, read_text
 
-    scenarios = load_all(files, assignments)
-    for variant in variants:  # compare --with: the first file again, with one more override
-        scenario = load(files[0], [*assignments, variant])
-        scenario.name = f"{scenarios[0].name} [{variant}]"
-        scenarios.append(scenario)
+    if variants:  # compare --with: the first file again, with one more override (read once: it may be stdin)
+        label, text = read_text(files[0])
+        scenarios = [loads(text, label, assignments), *load_all(files[1:], assignments)]
+        for variant in variants:
+            scenario = loads(text, label, [*assignments, variant])
+            scenario.name = f"{scenarios[0].name} [{variant}]"
+            scenarios.append(scenario)
+    else:
+        scenarios = load_all(files, assignments)
     for scenario in scenarios:
         for warning in scenario.warnings:
             sys.stderr.write(f"warning: {scenario.file}: {warning}\n")

@@ -187,7 +187,7 @@ class Sweep:
                 yield Chunk(self, combo, estimate(point), g * self.points_per_group + start, stop - start)
 
     def axis_values(self, flat_index: np.ndarray) -> dict[str, np.ndarray]:
-        """The swept values at flat grid positions (for plots and frontiers)."""
+        """The swept values at flat grid positions: which point a row of the output is."""
         multi = np.unravel_index(flat_index, self.shape)
         return {a.key: np.asarray(a.values)[i] for a, i in zip(self.axes, multi, strict=True)}
 

@@ -78,3 +78,9 @@ def test_json_lines_one_object_per_file_from_stdin_and_a_file():
     assert [json.loads(line)["name"] for line in lines] == ["llama-2-70b-pretrain", "qwen3-max-class-pretrain"]
     checks = _run("check", PRETRAIN, DEFAULT, "-f", "jsonl").stdout.splitlines()
     assert [json.loads(line)["feasible"] for line in checks] == [True, True]
+
+
+def test_compare_variants_of_a_scenario_read_from_stdin():
+    result = _run("compare", "-", "--with", "hardware.count=4096", "-f", "json", stdin=Path(PRETRAIN).read_text())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outputs"]["training.seconds"]["ratios"] == [1, 0.5]
