@@ -152,6 +152,7 @@ def sweep(
     with _errors_to_exit():
         import itertools
 
+        from .errors import QwenfeasError
         from .sweep import Filter, Sweep, column_names, column_unit, frontiers, parse_axis
 
         axes = [parse_axis(text) for text in vary]
@@ -164,6 +165,14 @@ def sweep(
         keep = Filter(where or [], feasible_only)
         keep.mask(first)  # reads the conditions: a mistake is reported before any output
         drawing = _plot_request(grid, first, names, y) if (plot or plot_file) else None
+        if plot_file:  # a path or a missing extra that would fail at the end fails now, before any output
+            import importlib.util
+
+            from .plot import INSTALL_HINT, check_plot_file
+
+            check_plot_file(plot_file)
+            if importlib.util.find_spec("matplotlib") is None:
+                raise QwenfeasError("--plot-file needs matplotlib", key="--plot-file", hint=INSTALL_HINT)
         notes: dict[str, None] = {}
         everything = _noting(itertools.chain([first], chunks), notes)
         streaming = output_format is not SweepFormat.table and not frontier and not plot
@@ -324,7 +333,7 @@ def _plot_request(grid, first, names, y) -> tuple[str, str]:
     if y not in first.report.metrics:
         raise QwenfeasError("not an output of this scenario", key=f"--y {y}",
                             hint=did_you_mean(str(y), first.report.metrics) or "see --columns all")
-    series = grid.size // len(grid.axes[[a.key for a in grid.axes].index(numeric[0])].values)
+    series = grid.size // len(next(a for a in grid.axes if a.key == numeric[0]).values)
     if series > 8:
         raise QwenfeasError(f"the plot would have {series} series (one per combination of the other axes); at most 8",
                             key="--plot", hint="give the other axes fewer values, or plot a smaller sweep")

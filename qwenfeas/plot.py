@@ -395,6 +395,22 @@ def _umask() -> int:
     return mask
 
 
+def check_plot_file(path: str) -> tuple[str, str]:
+    """(suffix, folder) of a chart path that can be written; a QwenfeasError otherwise.
+
+    Called before a sweep runs too, so a bad path fails before any output.
+    """
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in FILE_FORMATS:
+        raise QwenfeasError(f"cannot tell the plot format from {path!r}", key="--plot-file",
+                            hint="end the file name in " + ", ".join(FILE_FORMATS[:-1]) + " or " + FILE_FORMATS[-1])
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise QwenfeasError(f"cannot write the plot: folder {folder} does not exist", file=path, key="--plot-file",
+                            hint="create the folder first, or choose another path")
+    return suffix, folder
+
+
 def write_plot_file(
     path: str,
     series: list[Series],
@@ -411,14 +427,7 @@ def write_plot_file(
     unknown suffix, a missing folder, a write error, or when matplotlib is not installed.
     """
     path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in FILE_FORMATS:
-        raise QwenfeasError(f"cannot tell the plot format from {path!r}", key="--plot-file",
-                            hint="end the file name in " + ", ".join(FILE_FORMATS[:-1]) + " or " + FILE_FORMATS[-1])
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise QwenfeasError(f"cannot write the plot: folder {folder} does not exist", file=path, key="--plot-file",
-                            hint="create the folder first, or choose another path")
+    suffix, folder = check_plot_file(path)
     fig = _figure(series, x_name, x_unit, y_name, y_unit, title)
     from matplotlib import rc_context
 

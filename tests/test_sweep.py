@@ -251,3 +251,17 @@ limits: {capex: 100M}
     axes = [parse_axis("synthetic.context=1K,8K"), parse_axis("capex.accelerator=10K,40K"),
             parse_axis("hardware.count=1024,4096")]
     _assert_rows_match_estimates(path, axes)
+
+
+def test_plot_file_writes_a_png_and_a_bad_path_fails_before_output(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = _write(tmp_path, LLAMA_SERVING)
+    png = tmp_path / "kv.png"
+    result = _run("sweep", path, "-v", "context=4K..1M:log:8", "-v", "inference.accelerators=2,4", "-f", "csv",
+                  "--y", "kv_cache.bytes_per_sequence", "--plot-file", str(png))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(result.stdout.splitlines()) == 17  # the rows still stream
+    bad = _run("sweep", path, "-v", "context=4K,8K", "-f", "csv", "--plot-file", str(tmp_path / "kv.jpeg"))
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert "cannot tell the plot format" in bad.stderr
