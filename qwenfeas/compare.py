@@ -17,7 +17,6 @@ class Row(NamedTuple):
 
     name: str
     unit: str
-    label: str
     values: list
     ratios: list
 
@@ -41,7 +40,7 @@ def compare(reports: list[Report]) -> Comparison:
         values = [r[name] if name in r.metrics else None for r in reports]
         base = values[0]
         ratios = [v / base if v is not None and base else None for v in values]
-        rows.append(Row(name, metric.unit, metric.label, values, ratios))
+        rows.append(Row(name, metric.unit, values, ratios))
     verdicts = [judge(r) for r in reports]
     return Comparison([r.name for r in reports], [r.scenario.file for r in reports], rows,
                       [v.feasible for v in verdicts], [v.binding.name if v.binding else None for v in verdicts])

@@ -71,7 +71,6 @@ def _first(report: Report, names) -> float | None:
 
 def _row(report: Report, verdict: Verdict) -> Row:
     s = report.scenario
-    metric = report.metrics
     headline = {
         "params": report["model.params"],
         "active_params": report["model.active_params"],
@@ -80,8 +79,7 @@ def _row(report: Report, verdict: Verdict) -> Row:
         "accelerators": report["power.accelerators"],
         "kv_cache_bytes_per_sequence": report["kv_cache.bytes_per_sequence"],
         "facility_watts": report["power.facility_watts"],
-        "energy_kwh": report["training.energy_kwh"] if "training.energy_kwh" in metric
-        else _first(report, ("test_time.energy_kwh",)),
+        "energy_kwh": _first(report, ("training.energy_kwh", "test_time.energy_kwh")),
         "co2_kg": _first(report, ("training.co2_kg",)),
         "cost_usd": _first(report, ("training.cost_usd", "test_time.cost_usd")),
         "capex_usd": _first(report, ("capex.fleet_usd",)),
