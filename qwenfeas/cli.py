@@ -39,6 +39,21 @@ class Format(enum.StrEnum):
     yaml = "yaml"
 
 
+def _set_option(scope: str = "a scenario key"):
+    """--set KEY=VALUE, as every command that loads scenarios takes it."""
+    return typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                        help=f"Override {scope}, e.g. --set hardware.count=4096 (repeatable).")
+
+
+def _hf_config_option():
+    return typer.Option(None, "--hf-config", metavar="PATH",
+                        help="Read the model architecture from a Hugging Face config.json (no network needed).")
+
+
+def _no_color_option():
+    return typer.Option(False, "--no-color", help="No colour in tables (NO_COLOR is honoured too).")
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"qwenfeas {__version__}\n")
@@ -57,17 +72,13 @@ def _root(
 def estimate(
     files: list[str] = typer.Argument(..., metavar="FILE...", help="Scenario YAML files; '-' reads standard input."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
-    overrides: list[str] | None = typer.Option(
-        None, "--set", "-s", metavar="KEY=VALUE",
-        help="Override a scenario key, e.g. --set hardware.count=4096 (repeatable)."),
-    hf_config: str | None = typer.Option(
-        None, "--hf-config", metavar="PATH",
-        help="Read the model architecture from a Hugging Face config.json (no network needed)."),
+    overrides: list[str] | None = _set_option(),
+    hf_config: str | None = _hf_config_option(),
     explain: bool = typer.Option(False, "--explain", "-e",
                                  help="Show each formula with the scenario's values, and its source."),
     field: str | None = typer.Option(None, "--field", metavar="NAME",
                                      help="Print only this output (or input) as a bare number, one line per file."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables (NO_COLOR is honoured too)."),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """Estimate FLOPs, KV cache, memory, time, power, energy, CO2 and cost for scenarios.
 
@@ -131,11 +142,9 @@ def sweep(
     y: str | None = typer.Option(None, "--y", metavar="NAME", help="The output to plot (default: the first "
                                  "headline output)."),
     limit: int = typer.Option(20, "--limit", "-n", min=0, help="Rows shown by the table format."),
-    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                               help="Override a scenario key (repeatable)."),
-    hf_config: str | None = typer.Option(None, "--hf-config", metavar="PATH",
-                                         help="Read the model architecture from a Hugging Face config.json."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+    overrides: list[str] | None = _set_option(),
+    hf_config: str | None = _hf_config_option(),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """Evaluate a scenario over a grid of values, vectorised: a million points in about a second.
 
@@ -386,11 +395,9 @@ def compare(
         None, "--with", "-w", metavar="KEY=VALUE",
         help="Compare the first file with itself under this override (repeatable: one variant each)."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
-    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                               help="Override a scenario key in every file (repeatable)."),
-    hf_config: str | None = typer.Option(None, "--hf-config", metavar="PATH",
-                                         help="Read the model architecture from a Hugging Face config.json."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+    overrides: list[str] | None = _set_option("a scenario key in every file"),
+    hf_config: str | None = _hf_config_option(),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """Put the estimates of several scenarios side by side, with ratios against the first.
 
@@ -434,9 +441,8 @@ def roadmap(
     paths: list[str] | None = typer.Argument(None, metavar="[PATH...]",
                                              help="Roadmap scenarios (default: configs/roadmap/)."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
-    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                               help="Override a key in every scenario (repeatable)."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+    overrides: list[str] | None = _set_option("a key in every scenario"),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """What each roadmap target would take: headline numbers, verdict, binding constraint, remedy, budget.
 
@@ -452,13 +458,11 @@ def roadmap(
         import json
 
         from . import roadmap as plan
-        from .estimates import estimate as run_estimate
         from .render import plain
-        from .scenario import expand_paths, load_all
+        from .scenario import expand_paths
         from .verdict import judge
 
-        scenarios = load_all(expand_paths(paths or [_roadmap_default()]), overrides or [])
-        reports = [run_estimate(scenario) for scenario in scenarios]
+        reports = _estimates(expand_paths(paths or [_roadmap_default()]), list(overrides or []))
         rows, budget = plan.build(reports, [judge(report) for report in reports])
         if output_format is Format.table:
             from .tables import make_console, render_roadmap
@@ -488,7 +492,7 @@ def presets(
     ctx: typer.Context,
     kind: PresetKind | None = typer.Option(None, "--kind", "-k", help="Only this kind of preset."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """List built-in models, accelerators, datacenters (facilities) and grids.
 
@@ -552,9 +556,8 @@ def check(
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="table, json or jsonl."),
     junit: str | None = typer.Option(None, "--junit", metavar="FILE",
                                      help="Also write JUnit XML (one test case per check), atomically."),
-    overrides: list[str] | None = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                               help="Override a scenario key in every file (repeatable)."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+    overrides: list[str] | None = _set_option("a scenario key in every file"),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """Check scenarios against their limits and expectations: exit 0 if all pass, 1 if one fails.
 
@@ -569,12 +572,10 @@ def check(
     """
     with _errors_to_exit():
         from . import render as machine
-        from .estimates import estimate as run_estimate
-        from .scenario import expand_paths, load_all
+        from .scenario import expand_paths
         from .verdict import judge
 
-        scenarios = load_all(expand_paths(paths), overrides or [])
-        verdicts = [judge(run_estimate(scenario)) for scenario in scenarios]
+        verdicts = [judge(report) for report in _estimates(expand_paths(paths), list(overrides or []))]
         if output_format is Format.table:
             from .tables import make_console, render_verdicts
 
@@ -623,7 +624,7 @@ def schema() -> None:
 def validate(
     case: list[str] | None = typer.Option(None, "--case", "-c", metavar="ID", help="Run only this case (repeatable)."),
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colour in tables."),
+    no_color: bool = _no_color_option(),
 ) -> None:
     """Reproduce published figures (training compute, time, KV cache, ...) and report the error of each.
 

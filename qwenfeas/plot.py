@@ -16,16 +16,14 @@ positive and span two decades or more (max/min >= 100), the same rule in both re
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from typing import NamedTuple
 
 import numpy as np
 
 from qwenfeas.errors import QwenfeasError
-from qwenfeas.units import format_quantity
+from qwenfeas.units import SECONDS_PER_YEAR, format_quantity
 
 MAX_TERMINAL_SERIES = 8
 FILE_FORMATS = (".png", ".svg", ".pdf")
@@ -178,7 +176,7 @@ def _display_factor(values: np.ndarray, unit: str) -> float:
     """The unit in which round ticks read well: days for a duration of weeks, else the base unit."""
     if unit == "s":
         top = float(np.abs(values).max())
-        for factor in (31557600.0, 86400.0, 3600.0, 60.0):
+        for factor in (SECONDS_PER_YEAR, 86400.0, 3600.0, 60.0):  # the steps format_duration uses
             if top >= factor:
                 return factor
     return 1.0
@@ -388,15 +386,8 @@ def _figure(series: list[Series], x_name: str, x_unit: str, y_name: str, y_unit:
     return fig
 
 
-def _umask() -> int:
-    """The process umask (read by setting and restoring it), for the mode of a new file."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def check_plot_file(path: str) -> tuple[str, str]:
-    """(suffix, folder) of a chart path that can be written; a QwenfeasError otherwise.
+def check_plot_file(path: str) -> str:
+    """The suffix of a chart path that can be written; a QwenfeasError otherwise.
 
     Called before a sweep runs too, so a bad path fails before any output.
     """
@@ -408,7 +399,7 @@ def check_plot_file(path: str) -> tuple[str, str]:
     if not os.path.isdir(folder):
         raise QwenfeasError(f"cannot write the plot: folder {folder} does not exist", file=path, key="--plot-file",
                             hint="create the folder first, or choose another path")
-    return suffix, folder
+    return suffix
 
 
 def write_plot_file(
@@ -427,23 +418,15 @@ def write_plot_file(
     unknown suffix, a missing folder, a write error, or when matplotlib is not installed.
     """
     path = os.fspath(path)
-    suffix, folder = check_plot_file(path)
+    suffix = check_plot_file(path)
     fig = _figure(series, x_name, x_unit, y_name, y_unit, title)
     from matplotlib import rc_context
 
-    try:
-        handle, temporary = tempfile.mkstemp(suffix=suffix, prefix=f".{os.path.basename(path)}.", dir=folder)
-    except OSError as exc:
-        raise QwenfeasError(f"cannot write the plot: {exc.strerror or exc}", file=path, key="--plot-file") from None
+    from qwenfeas.render import atomic_file
+
     try:
         # Text stays text in an SVG (searchable, smaller); fixed ids make the file reproducible.
-        with os.fdopen(handle, "wb") as stream, rc_context({"svg.fonttype": "none", "svg.hashsalt": "qwenfeas"}):
+        with atomic_file(path, suffix) as stream, rc_context({"svg.fonttype": "none", "svg.hashsalt": "qwenfeas"}):
             fig.savefig(stream, format=suffix[1:], dpi=150, metadata=_METADATA[suffix])
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual mode of a new file
-        os.replace(temporary, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise QwenfeasError(f"cannot write the plot: {exc.strerror or exc}", file=path, key="--plot-file") from None
-        raise
+    except OSError as exc:
+        raise QwenfeasError(f"cannot write the plot: {exc.strerror or exc}", file=path, key="--plot-file") from None

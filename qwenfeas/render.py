@@ -6,6 +6,7 @@ and YAML nest by section; CSV uses the dotted names as column headers.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -110,7 +111,7 @@ def write_rows(chunks, names: list[str], output_format: str, out, keep) -> int:
 
 def frontiers_json(frontiers) -> str:
     """The sweep's feasibility boundaries as JSON: one object per numeric axis."""
-    return json.dumps([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers], indent=2) + "\n"
+    return json.dumps(plain([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers]), indent=2) + "\n"
 
 
 def frontiers_csv(frontiers) -> str:
@@ -190,16 +191,31 @@ def verdicts_json(verdicts, lines: bool = False) -> str:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Write a whole file or nothing: a temporary file in the same folder, then a rename."""
+    """Write a whole text file or nothing."""
+    with atomic_file(path) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, suffix: str = ""):
+    """A binary stream to a temporary file beside `path`, renamed onto it when the block ends.
+
+    On any error the temporary file is removed and an existing file at `path` is left as it
+    was. The new file gets the usual mode of a new file (mkstemp's is 0600).
+    """
     import os
     import tempfile
 
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+        mask = os.umask(0o022)  # read the umask by setting and restoring it
+        os.umask(mask)
+        os.chmod(temporary, 0o666 & ~mask)
         os.replace(temporary, path)
     except BaseException:
-        os.unlink(temporary)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .report import Report
+from .units import SECONDS_PER_YEAR
 from .verdict import Verdict
 
-_YEAR_SECONDS = 365 * 86400.0
 # The headline of each kind of scenario: (work, its time) in order of preference.
 _COMPUTE = ("training.flops", "test_time.flops", "inference.prefill_flops")
 _SECONDS = ("training.seconds", "test_time.seconds", "inference.prefill_seconds")
@@ -113,4 +113,4 @@ def _budget(reports: list[Report], rows: list[Row]) -> Budget:
     watts = {_hardware(r): r["capex.affordable_facility_watts"] for r in priced}
     return Budget(plan, sum(row.headline["capex_usd"] for row, _ in targets),
                   sum(row.headline["facility_watts"] for row, _ in targets), fits, over, bought, watts,
-                  {name: w * _YEAR_SECONDS / 3.6e6 for name, w in watts.items()})
+                  {name: w * SECONDS_PER_YEAR / 3.6e6 for name, w in watts.items()})

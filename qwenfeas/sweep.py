@@ -252,27 +252,19 @@ def frontiers(sweep: Sweep, feasible: np.ndarray) -> list[Frontier]:
     """The feasibility boundary along each numeric axis, from every point's verdict in grid order."""
     grid = feasible.reshape(sweep.shape)
     result = []
-    for d, axis in enumerate(sweep.axes):
+    for d, axis in enumerate(sweep.axes):  # a few axes; each reduced whole by numpy
         if not axis.numeric:
             continue
-        along = np.moveaxis(grid, d, -1)
-        values = np.asarray(axis.values)
-        count = along.sum(axis=-1)
-        first = np.argmax(along, axis=-1)
-        last = along.shape[-1] - 1 - np.argmax(along[..., ::-1], axis=-1)
+        along = np.moveaxis(grid, d, -1).reshape(-1, len(axis.values))  # one row per combination of the others
+        values = np.asarray(axis.values, dtype=object)
+        count = along.sum(axis=1)
+        found = count > 0
+        lowest = np.where(found, values[np.argmax(along, axis=1)], None)
+        highest = np.where(found, values[along.shape[1] - 1 - np.argmax(along[:, ::-1], axis=1)], None)
         others = [a for i, a in enumerate(sweep.axes) if i != d]
-        rows = []
-        for index in np.ndindex(along.shape[:-1]):
-            row = {a.key: _plain(a.values[i]) for a, i in zip(others, index, strict=True)}
-            found = count[index] > 0
-            row["min_feasible"] = _plain(values[first[index]]) if found else None
-            row["max_feasible"] = _plain(values[last[index]]) if found else None
-            row["feasible_points"] = int(count[index])
-            rows.append(row)
+        index = np.unravel_index(np.arange(len(along)), [len(a.values) for a in others]) if others else ()
+        columns = {a.key: np.asarray(a.values, dtype=object)[i].tolist() for a, i in zip(others, index, strict=True)}
+        columns.update(min_feasible=lowest.tolist(), max_feasible=highest.tolist(), feasible_points=count.tolist())
+        rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
         result.append(Frontier(axis.key, [a.key for a in others], rows))
     return result
-
-
-def _plain(value):
-    """A numpy scalar as a Python number or string."""
-    return value.item() if hasattr(value, "item") else value

@@ -186,10 +186,14 @@ def render_verdicts(verdicts, console: Console) -> None:
 
 
 def _cell(value, unit: str) -> str:
-    if isinstance(value, (bool, str)) or value is None or not unit:
-        return "yes" if value is True else "no" if value is False else "—" if value is None else (
-            value if isinstance(value, str) else format_quantity(value, "count"))
-    return format_quantity(value, unit)
+    """One table cell: a verdict as yes/no, text as it is, a number in human units."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    return format_quantity(value, unit or "count")
 
 
 def render_sweep(names: list[str], units: list[str], rows: list[list], matched: int, total: int,

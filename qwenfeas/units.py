@@ -48,10 +48,12 @@ _BYTES = {
     "B": 1.0, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15, "EB": 1e18,
     "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40, "PiB": 2.0**50,
 }
+SECONDS_PER_YEAR = 365.25 * 86400.0  # the Julian year, as astronomy and "3y" use it
 _SECONDS = {
     "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0, "hr": 3600.0, "hours": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0, "week": 604800.0,
-    "weeks": 604800.0, "y": 31557600.0, "yr": 31557600.0, "year": 31557600.0, "years": 31557600.0,
+    "weeks": 604800.0, "y": SECONDS_PER_YEAR, "yr": SECONDS_PER_YEAR, "year": SECONDS_PER_YEAR,
+    "years": SECONDS_PER_YEAR,
 }
 _MONEY_PREFIX = {"": 1.0, "K": 1e3, "k": 1e3, "M": 1e6, "B": 1e9, "bn": 1e9, "T": 1e12}
 
@@ -247,7 +249,7 @@ def format_quantity(value, unit: str) -> str:
 
 def format_duration(seconds: float) -> str:
     """Seconds in the largest unit that keeps the number readable: "4.2 days"."""
-    for factor, label in ((31557600.0, "years"), (86400.0, "days"), (3600.0, "h"), (60.0, "min"), (1.0, "s")):
+    for factor, label in ((SECONDS_PER_YEAR, "years"), (86400.0, "days"), (3600.0, "h"), (60.0, "min"), (1.0, "s")):
         if abs(seconds) >= factor:
             number = _sig(seconds / factor)
             return f"{number} {label[:-1] if number == '1' and label in ('years', 'days') else label}"

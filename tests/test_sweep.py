@@ -146,6 +146,14 @@ def test_frontier_is_the_longest_context_that_fits(tmp_path):
     assert accelerators.rows[3] == {"context": 400_000, "min_feasible": 4, "max_feasible": 4, "feasible_points": 1}
 
 
+def test_frontier_of_a_single_axis(tmp_path):
+    """With nothing else swept the frontier is one row: 353,536 tokens fit on 2 H200s (see above)."""
+    path = _write(tmp_path, LLAMA_SERVING)
+    grid = Sweep(path, [parse_axis("context=100K..1M:10")])
+    (frontier,) = frontiers(grid, np.concatenate([chunk.verdict()[0] for chunk in grid.chunks()]))
+    assert frontier.rows == [{"min_feasible": 100_000, "max_feasible": 300_000, "feasible_points": 3}]
+
+
 def test_binding_names_the_failing_check(tmp_path):
     path = _write(tmp_path, LLAMA_SERVING)
     chunk = next(Sweep(path, [parse_axis("context=100K,1M")]).chunks())
