@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DEFAULT_SCENARIO := configs/default.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint clean
+.PHONY: help run test bench lint golden clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ bench: $(VENV)/.installed-test  ## Measure start-up time and sweep speed (printe
 
 lint: $(VENV)/.installed-test  ## Static checks (ruff)
 	$(BIN)/ruff check qwenfeas tests
+
+golden: $(VENV)/.installed-test  ## Rewrite tests/golden/ (output snapshots) after a deliberate change
+	$(BIN)/python -m tests.golden.regenerate
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

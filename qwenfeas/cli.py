@@ -100,7 +100,7 @@ def estimate(
         _write(reports, output_format, explain, no_color)
         judged = [r for r in reports if any(k.startswith(("limits.", "expect")) for k in r.scenario.values)]
         if judged and output_format is Format.table:
-            from .tables import make_console, render_verdicts
+            from .output.tables import make_console, render_verdicts
             from .verdict import judge
 
             render_verdicts([judge(r) for r in judged], make_console(no_color))
@@ -113,8 +113,6 @@ class SweepFormat(enum.StrEnum):
     json = "json"
 
 
-# A sweep this large takes about a second or more: worth a progress bar on a terminal.
-_PROGRESS_POINTS = 2_000_000
 
 
 @app.command()
@@ -159,62 +157,16 @@ def sweep(
     - `qwenfeas sweep plan.yaml -v context=1M..100M:log:30 --plot --y kv_cache.bytes_per_sequence`
     """
     with _errors_to_exit():
-        import itertools
+        from .commands.sweep_report import run
 
-        from .errors import QwenfeasError
-        from .sweep import Filter, Sweep, column_names, column_unit, frontiers, parse_axis
-
-        axes = [parse_axis(text) for text in vary]
-        grid = Sweep(file, axes, _assignments(overrides, hf_config))
-        for warning in grid.warnings:
-            sys.stderr.write(f"warning: {grid.groups[0][1].file}: {warning}\n")
-        chunks = grid.chunks()
-        first = next(chunks)
-        names = column_names(first, _split(columns))
-        keep = Filter(where or [], feasible_only)
-        keep.mask(first)  # reads the conditions: a mistake is reported before any output
-        drawing = _plot_request(grid, first, names, y) if (plot or plot_file) else None
-        if plot_file:  # a path or a missing extra that would fail at the end fails now, before any output
-            import importlib.util
-
-            from .plot import INSTALL_HINT, check_plot_file
-
-            check_plot_file(plot_file)
-            if importlib.util.find_spec("matplotlib") is None:
-                raise QwenfeasError("--plot-file needs matplotlib", key="--plot-file", hint=INSTALL_HINT)
-        notes: dict[str, None] = {}
-        everything = _noting(itertools.chain([first], chunks), notes)
-        streaming = output_format is not SweepFormat.table and not frontier and not plot
-        if not streaming and sys.stdout.isatty() and sys.stderr.isatty() and grid.size >= _PROGRESS_POINTS:
-            everything = _with_progress(everything, grid.size)
-        if drawing or frontier:
-            everything = _collecting(everything, grid, drawing)
-        if streaming:
-            from .render import write_rows
-
-            write_rows(everything, names, output_format.value, sys.stdout.buffer, keep.mask)
-        else:
-            rows, matched = _first_rows(everything, names, keep.mask, limit)
-        for note in notes.values():
-            sys.stderr.write(f"note: {grid.groups[0][1].file}: at some points of the sweep: {note}\n")
-        units = {name: column_unit(first, name) for name in {*names, *(a.key for a in axes)}}
-        if frontier:
-            _write_frontiers(frontiers(grid, _all_feasible(everything)), units, output_format, no_color)
-        elif plot:
-            sys.stdout.write(_draw(everything, drawing, grid, units))
-        elif not streaming:
-            from .tables import make_console, render_sweep
-
-            render_sweep(names, [units[n] for n in names], rows, matched, grid.size, make_console(no_color))
-        if plot_file:
-            _draw(everything, drawing, grid, units, plot_file)
-            sys.stderr.write(f"wrote {plot_file}\n")
+        run(file, vary, output_format.value, _split(columns), where or [], feasible_only, frontier, plot,
+            plot_file, y, limit, _assignments(overrides, hf_config), no_color)
 
 
 def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from .estimates import estimate as run_estimate
-    from .scenario import load_all, loads, read_text
+    from .scenario.load import load_all, loads, read_text
 
     if variants:  # compare --with: the first file again, with one more override (read once: it may be stdin)
         label, text = read_text(files[0])
@@ -238,7 +190,7 @@ def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
 def _bare(report, name: str) -> str:
     """One output or input of a report as a bare number (whole numbers without a decimal point)."""
     from .errors import QwenfeasError, did_you_mean
-    from .render import plain
+    from .output.render import plain
 
     if name in report.metrics:
         value = report[name]
@@ -266,128 +218,6 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _noting(chunks, notes: dict):
-    """Pass chunks through, keeping the first note of each kind (chunks differ only in their numbers)."""
-    import re
-
-    for chunk in chunks:
-        for note in chunk.report.notes:
-            notes.setdefault(re.split(r"\d", note, maxsplit=1)[0], note)
-        yield chunk
-
-
-def _with_progress(chunks, total: int):
-    """A transient progress bar on stderr (only when both streams are terminals)."""
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("sweeping", total=total)
-        for chunk in chunks:
-            yield chunk
-            progress.advance(task, chunk.size)
-
-
-class _collecting:
-    """Pass chunks through while keeping every point's verdict and the plotted output, in grid order."""
-
-    def __init__(self, chunks, grid, drawing) -> None:
-        import numpy as np
-
-        self.chunks, self.drawing = chunks, drawing
-        self.feasible = np.zeros(grid.size, bool)
-        self.y = np.zeros(grid.size) if drawing else None
-        self.done = False
-
-    def __iter__(self):
-        for chunk in self.chunks:
-            stop = chunk.start + chunk.size
-            self.feasible[chunk.start:stop] = chunk.verdict()[0]
-            if self.drawing:
-                self.y[chunk.start:stop] = chunk.column(self.drawing[1])
-            yield chunk
-        self.done = True
-
-
-def _all_feasible(collected):
-    """Every point's verdict, in grid order."""
-    if not collected.done:  # rows were not iterated (frontier only): run the sweep now
-        for _ in collected:
-            pass
-    return collected.feasible
-
-
-def _first_rows(chunks, names, keep, limit: int) -> tuple[list[list], int]:
-    """The first `limit` kept rows, and how many rows are kept in all."""
-    rows, matched = [], 0
-    for chunk in chunks:
-        mask = keep(chunk)
-        count = chunk.size if mask is None else int(mask.sum())
-        if len(rows) < limit and count:
-            columns = [chunk.column(n) if mask is None else chunk.column(n)[mask] for n in names]
-            rows.extend(map(list, zip(*(c[:limit - len(rows)] for c in columns), strict=True)))
-        matched += count
-    return rows, matched
-
-
-def _plot_request(grid, first, names, y) -> tuple[str, str]:
-    """(x axis, y output) of a plot, checked before the sweep runs."""
-    from .errors import QwenfeasError, did_you_mean
-
-    numeric = [a.key for a in grid.axes if a.numeric]
-    if not numeric:
-        raise QwenfeasError("a plot needs a numeric axis", key="--plot", hint="vary a number, e.g. --vary context=1M..100M:log:9")
-    if y is None:
-        y = next((n for n in names if n in first.report.metrics and n not in numeric), None)
-    if y not in first.report.metrics:
-        raise QwenfeasError("not an output of this scenario", key=f"--y {y}",
-                            hint=did_you_mean(str(y), first.report.metrics) or "see --columns all")
-    series = grid.size // len(next(a for a in grid.axes if a.key == numeric[0]).values)
-    if series > 8:
-        raise QwenfeasError(f"the plot would have {series} series (one per combination of the other axes); at most 8",
-                            key="--plot", hint="give the other axes fewer values, or plot a smaller sweep")
-    return numeric[0], y
-
-
-def _draw(collected, drawing, grid, units, path: str | None = None) -> str:
-    """The terminal chart, or the chart file at `path`, from the collected points."""
-    import numpy as np
-
-    from . import plot as charts
-
-    feasible = _all_feasible(collected)
-    x_key, y_name = drawing
-    d = [a.key for a in grid.axes].index(x_key)
-    x = np.asarray(grid.axes[d].values, float)
-    order = np.argsort(x)
-    ys = np.moveaxis(collected.y.reshape(grid.shape), d, -1)
-    ok = np.moveaxis(feasible.reshape(grid.shape), d, -1)
-    others = [a for a in grid.axes if a.key != x_key]
-    series = []
-    for index in np.ndindex(ys.shape[:-1]):
-        label = ", ".join(f"{a.key}={a.values[i]}" for a, i in zip(others, index, strict=True))
-        series.append(charts.Series(label, x[order], ys[index][order], ok[index][order]))
-    args = (series, x_key, units.get(x_key, ""), y_name, units.get(y_name, ""))
-    if path:
-        charts.write_plot_file(path, *args, title=grid.name)
-        return ""
-    unicode = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") == "utf8"
-    return charts.terminal_plot(*args, ascii_only=not unicode)
-
-
-def _write_frontiers(found, units, output_format, no_color: bool) -> None:
-    from . import render as machine
-
-    if output_format is SweepFormat.table:
-        from .tables import make_console, render_frontiers
-
-        render_frontiers(found, units, make_console(no_color))
-    elif output_format is SweepFormat.csv:
-        sys.stdout.write(machine.frontiers_csv(found))
-    else:
-        sys.stdout.write(machine.frontiers_json(found))
-
-
 @app.command()
 def compare(
     files: list[str] = typer.Argument(..., metavar="FILE...", help="Scenario files; the first is the baseline."),
@@ -408,9 +238,9 @@ def compare(
     - `qwenfeas compare plan.yaml --with precision.compute=fp8 --format json | jq .outputs.training.seconds`
     """
     with _errors_to_exit():
-        from . import render as machine
-        from .compare import compare as side_by_side
+        from .commands.compare import compare as side_by_side
         from .errors import QwenfeasError
+        from .output import render as machine
 
         reports = _estimates(files, _assignments(overrides, hf_config), variants or [])
         if len(reports) < 2:
@@ -418,22 +248,13 @@ def compare(
                                 hint="name a second file, or add a variant: --with hardware.preset=b200")
         comparison = side_by_side(reports)
         if output_format is Format.table:
-            from .tables import make_console, render_comparison
+            from .output.tables import make_console, render_comparison
 
             render_comparison(comparison, make_console(no_color))
         elif output_format is Format.csv:
             sys.stdout.write(machine.comparison_csv(comparison))
         else:
             sys.stdout.write(machine.comparison_json(comparison))
-
-
-def _roadmap_default() -> str:
-    """configs/roadmap in the working directory, else the one beside the package (a source checkout)."""
-    from pathlib import Path
-
-    here = Path("configs/roadmap")
-    beside = Path(__file__).resolve().parent.parent / "configs" / "roadmap"
-    return str(here if here.is_dir() or not beside.is_dir() else beside)
 
 
 @app.command()
@@ -457,15 +278,15 @@ def roadmap(
     with _errors_to_exit():
         import json
 
-        from . import roadmap as plan
-        from .render import plain
-        from .scenario import expand_paths
+        from .commands import roadmap as plan
+        from .output.render import plain
+        from .scenario.load import expand_paths
         from .verdict import judge
 
-        reports = _estimates(expand_paths(paths or [_roadmap_default()]), list(overrides or []))
+        reports = _estimates(expand_paths(paths or [plan.default_path()]), list(overrides or []))
         rows, budget = plan.build(reports, [judge(report) for report in reports])
         if output_format is Format.table:
-            from .tables import make_console, render_roadmap
+            from .output.tables import make_console, render_roadmap
 
             render_roadmap(rows, budget, make_console(no_color, width=190))
         else:
@@ -505,13 +326,13 @@ def presets(
     if ctx.invoked_subcommand:
         return
     with _errors_to_exit():
-        from . import listing
-        from .render import plain
+        from .commands import listing
+        from .output.render import plain
 
         kinds = [kind.value] if kind else list(listing.KINDS)
         data = {k: listing.rows(k) for k in kinds}
         if output_format is Format.table:
-            from .tables import make_console, render_presets
+            from .output.tables import make_console, render_presets
 
             render_presets(data, make_console(no_color))
             return
@@ -535,13 +356,13 @@ def show_preset(
     - `qwenfeas presets show kimi-k2 --format json`
     """
     with _errors_to_exit():
-        from . import listing
+        from .commands import listing
 
         kind, text = listing.find(name)
         if output_format is Format.json:
             import json
 
-            from .render import plain
+            from .output.render import plain
 
             row = next(r for r in listing.rows(kind) if r["name"] == name)
             sys.stdout.write(json.dumps({"kind": kind, **{k: plain(v) for k, v in row.items()}}, indent=2) + "\n")
@@ -571,13 +392,13 @@ def check(
     - `qwenfeas check plan.yaml --set hardware.count=8192 --format json`
     """
     with _errors_to_exit():
-        from . import render as machine
-        from .scenario import expand_paths
+        from .output import render as machine
+        from .scenario.load import expand_paths
         from .verdict import judge
 
         verdicts = [judge(report) for report in _estimates(expand_paths(paths), list(overrides or []))]
         if output_format is Format.table:
-            from .tables import make_console, render_verdicts
+            from .output.tables import make_console, render_verdicts
 
             render_verdicts(verdicts, make_console(no_color))
         else:
@@ -587,20 +408,9 @@ def check(
         if os.environ.get("GITHUB_ACTIONS") == "true":
             for verdict in verdicts:
                 for failed in (c for c in verdict.checks if not c.passed):
-                    sys.stderr.write(_annotation(failed))
+                    sys.stderr.write(machine.github_annotation(failed))
         if not all(v.feasible for v in verdicts):
             raise typer.Exit(ExitCode.CHECK_FAILED)
-
-
-def _annotation(check) -> str:
-    """A GitHub Actions ::error workflow command pointing at the check's line."""
-    def escape(text: str, properties: bool = False) -> str:
-        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return text.replace(":", "%3A").replace(",", "%2C") if properties else text
-
-    where = f"file={escape(check.file, True)}" + (f",line={check.line}" if check.line else "")
-    message = check.message + (f"; {check.remedy}" if check.remedy else "")
-    return f"::error {where},title={escape('qwenfeas ' + check.name, True)}::{escape(message)}\n"
 
 
 @app.command()
@@ -615,7 +425,7 @@ def schema() -> None:
     with _errors_to_exit():
         import json
 
-        from .schema import scenario_schema
+        from .scenario.schema import scenario_schema
 
         sys.stdout.write(json.dumps(scenario_schema(), indent=2) + "\n")
 
@@ -636,11 +446,11 @@ def validate(
     - `qwenfeas validate --case gpt3-175b-training-compute --format json`
     """
     with _errors_to_exit():
-        from . import validation
+        from .commands import validation
 
         results = validation.run(case)
         if output_format is Format.table:
-            from .tables import make_console, render_validation
+            from .output.tables import make_console, render_validation
 
             render_validation(results, make_console(no_color))
         else:
@@ -654,11 +464,11 @@ def validate(
 
 def _write(reports, output_format: Format, explain: bool, no_color: bool) -> None:
     if output_format is Format.table:
-        from .tables import make_console, render
+        from .output.tables import make_console, render
 
         render(reports, make_console(no_color), explain)
         return
-    from . import render as machine
+    from .output import render as machine
 
     if output_format is Format.json:
         text = machine.to_json(reports, explain)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Callable, NamedTuple
 
-from .fields import all_keys
-from .scenario import Scenario
-from .units import format_number, format_quantity
+from .scenario.fields import all_keys
+from .scenario.load import Scenario
+from .scenario.units import format_number, format_quantity
 
 SECTIONS = {
     "model": "Model",
@@ -119,3 +119,19 @@ def _docstring_parts(function) -> dict[str, str]:
         else:
             current = None
     return parts
+
+
+class Builder:
+    """Collects the metrics of one scenario as the wings compute them."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.report = Report(scenario)
+
+    def put(self, name, value, unit, label, formula, function=None, table=None):
+        self.report.metrics[name] = Metric(name, value, unit, label, formula, function, table or name.split(".")[0])
+        return value
+
+    def term(self, name, value, unit, label, formula, function=None):
+        """An intermediate quantity shown by --explain but not an output."""
+        self.report.terms[name] = Metric(name, value, unit, label, formula, function)
+        return value

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from .errors import QwenfeasError, did_you_mean
 from .formulas._array import ceil, is_array, maximum, where
 from .report import SECTIONS, Report
-from .units import format_quantity, parse_quantity
+from .scenario.units import format_quantity, parse_quantity
 
 _EXPECTATION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|==|!=|<|>)\s*(.+?)\s*$")
 

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from qwenfeas import catalogue
 from qwenfeas.cli import app
+from qwenfeas.scenario import catalogue
 
 
 def invoke(*args):

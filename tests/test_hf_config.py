@@ -18,10 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 import qwenfeas
-from qwenfeas import catalogue
 from qwenfeas.cli import app
 from qwenfeas.errors import QwenfeasError
-from qwenfeas.hf_config import SUPPORTED
+from qwenfeas.scenario import catalogue
+from qwenfeas.scenario.hf_config import SUPPORTED
 
 SHARED = Path(os.environ.get("QWENFEAS_HF_CONFIGS",
                              Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "hf_configs"))

@@ -22,13 +22,12 @@ import yaml
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from qwenfeas import catalogue
 from qwenfeas.errors import QwenfeasError
 from qwenfeas.estimates import estimate
-from qwenfeas.fields import PRECISIONS, SCENARIO, Field, all_keys
 from qwenfeas.report import Report
-from qwenfeas.scenario import Scenario, load
-from qwenfeas.units import KIND_HELP, _units, parse_quantity
+from qwenfeas.scenario import Scenario, catalogue, load
+from qwenfeas.scenario.fields import PRECISIONS, SCENARIO, Field, all_keys
+from qwenfeas.scenario.units import KIND_HELP, _units, parse_quantity
 
 FUZZ = settings(
     max_examples=250,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwenfeas import catalogue
+from qwenfeas.scenario import catalogue
 
 # name: (stated total, stated active or None, stated non-embedding or None, KV elements per token)
 STATED = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qwenfeas.errors import QwenfeasError
-from qwenfeas.plot import Series, _figure, boundary_text, terminal_plot, use_log_scale, write_plot_file
+from qwenfeas.output.plot import Series, _figure, boundary_text, terminal_plot, use_log_scale, write_plot_file
 
 X = np.arange(1.0, 11.0)
 

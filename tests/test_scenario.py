@@ -105,7 +105,7 @@ def test_bundled_configs_load_and_estimate(path):
 
 
 def test_every_preset_loads_and_cites_a_source(write):
-    from qwenfeas import catalogue
+    from qwenfeas.scenario import catalogue
 
     for name in catalogue.preset_names("model.preset"):
         s = qwenfeas.load(write(f"model: {{preset: {name}}}\ncontext: 1000\nhardware: {{preset: h100-sxm}}\n"))

@@ -11,8 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from qwenfeas.cli import app
-from qwenfeas.fields import all_keys
-from qwenfeas.schema import scenario_schema
+from qwenfeas.scenario.fields import all_keys
+from qwenfeas.scenario.schema import scenario_schema
 
 SCHEMA = scenario_schema()
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)

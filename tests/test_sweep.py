@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qwenfeas.commands.sweep import Axis, Sweep, frontiers, parse_axis
 from qwenfeas.errors import QwenfeasError
 from qwenfeas.estimates import estimate
 from qwenfeas.scenario import load
-from qwenfeas.sweep import Axis, Sweep, frontiers, parse_axis
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 # Llama-2-70B (presets.md, from its config.json): 68,976,648,192 parameters, 327,680 KV bytes per

@@ -1,4 +1,4 @@
-"""Vectorised column formatting (qwenfeas.textformat) against Python's own formatting, csv and json."""
+"""Vectorised column formatting (qwenfeas.output.textformat) against Python's own formatting, csv and json."""
 
 import csv
 import io
@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from qwenfeas import textformat
-from qwenfeas.textformat import format_column, format_numbers, join_rows
+from qwenfeas.output import textformat
+from qwenfeas.output.textformat import format_column, format_numbers, join_rows
 
 
 def texts(matrix: np.ndarray) -> list[str]:

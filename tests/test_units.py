@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwenfeas.units import format_duration, format_quantity, parse_quantity
+from qwenfeas.scenario.units import format_duration, format_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ COLUMNS = "context,hardware.mfu,inference.batch,inference.batch_tokens_per_secon
 
 def in_memory(repeats: int = 3) -> tuple[float, int]:
     """Best points per second computing the default columns (verdict included) of a 1M-point sweep."""
-    from qwenfeas.sweep import Sweep, column_names, parse_axis
+    from qwenfeas.commands.sweep import Sweep, column_names, parse_axis
 
     grid = Sweep(SCENARIO, [parse_axis(a) for a in AXES])
     best = 0.0

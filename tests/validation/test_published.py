@@ -1,6 +1,6 @@
 """Every validation case reproduces its published figure within its tolerance.
 
-The cases (qwenfeas/validation_cases.yaml) carry their citations; `qwenfeas validate` runs the same.
+The cases (qwenfeas/commands/validation_cases.yaml) carry their citations; `qwenfeas validate` runs the same.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from qwenfeas import validation
 from qwenfeas.cli import app
+from qwenfeas.commands import validation
 
 CASES = [case["id"] for case in validation.cases()]
 

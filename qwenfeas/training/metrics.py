@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .fields import PRECISION_BYTES
-from .formulas import communication as C
-from .formulas import flops as F
-from .formulas import time as T
-from .formulas import training_memory as TM
-from .formulas._array import any_true, is_array, maximum, minimum, show, where
+from ..formulas import communication as C
+from ..formulas import flops as F
+from ..formulas import time as T
+from ..formulas import training_memory as TM
+from ..formulas._array import any_true, is_array, maximum, minimum, show, where
+from ..scenario.fields import PRECISION_BYTES
 
 
 def add_training(b, s: dict, layers) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .report import Report
-from .units import SECONDS_PER_YEAR
-from .verdict import Verdict
+from ..report import Report
+from ..scenario.units import SECONDS_PER_YEAR
+from ..verdict import Verdict
 
 # The headline of each kind of scenario: (work, its time) in order of preference.
 _COMPUTE = ("training.flops", "test_time.flops", "inference.prefill_flops")
@@ -114,3 +114,12 @@ def _budget(reports: list[Report], rows: list[Row]) -> Budget:
     return Budget(plan, sum(row.headline["capex_usd"] for row, _ in targets),
                   sum(row.headline["facility_watts"] for row, _ in targets), fits, over, bought, watts,
                   {name: w * SECONDS_PER_YEAR / 3.6e6 for name, w in watts.items()})
+
+
+def default_path() -> str:
+    """configs/roadmap in the working directory, else the one beside the package (a source checkout)."""
+    from pathlib import Path
+
+    here = Path("configs/roadmap")
+    beside = Path(__file__).resolve().parents[2] / "configs" / "roadmap"
+    return str(here if here.is_dir() or not beside.is_dir() else beside)

@@ -219,3 +219,14 @@ def atomic_file(path: str, suffix: str = ""):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def github_annotation(check) -> str:
+    """A GitHub Actions ::error workflow command pointing at the check's line."""
+    def escape(text: str, properties: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if properties else text
+
+    where = f"file={escape(check.file, True)}" + (f",line={check.line}" if check.line else "")
+    message = check.message + (f"; {check.remedy}" if check.remedy else "")
+    return f"::error {where},title={escape('qwenfeas ' + check.name, True)}::{escape(message)}\n"

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from qwenfeas.errors import QwenfeasError
-from qwenfeas.units import SECONDS_PER_YEAR, format_quantity
+from qwenfeas.scenario.units import SECONDS_PER_YEAR, format_quantity
 
 MAX_TERMINAL_SERIES = 8
 FILE_FORMATS = (".png", ".svg", ".pdf")
@@ -422,7 +422,7 @@ def write_plot_file(
     fig = _figure(series, x_name, x_unit, y_name, y_unit, title)
     from matplotlib import rc_context
 
-    from qwenfeas.render import atomic_file
+    from qwenfeas.output.render import atomic_file
 
     try:
         # Text stays text in an SVG (searchable, smaller); fixed ids make the file reproducible.

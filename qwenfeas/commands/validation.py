@@ -42,9 +42,9 @@ def cases(path: Path | None = None) -> list[dict]:
 
 def run(selected: list[str] | None = None, path: Path | None = None) -> list[Result]:
     """Evaluate the cases (all, or those named) and compare each with its published value."""
-    from .errors import QwenfeasError, did_you_mean
-    from .estimates import estimate
-    from .scenario import loads
+    from ..errors import QwenfeasError, did_you_mean
+    from ..estimates import estimate
+    from ..scenario.load import loads
 
     every = cases(path)
     names = [case["id"] for case in every]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .report import Report
-from .verdict import judge
+from ..report import Report
+from ..verdict import judge
 
 
 class Row(NamedTuple):

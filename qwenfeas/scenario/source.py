@@ -9,7 +9,7 @@ Duplicate keys, which PyYAML accepts silently, are an error here.
 
 from __future__ import annotations
 
-from .errors import QwenfeasError
+from ..errors import QwenfeasError
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _MAX_NODES = 100_000  # guards against alias expansion bombs

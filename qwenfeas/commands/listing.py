@@ -6,8 +6,8 @@ listing can never disagree with what a scenario using the preset reports.
 
 from __future__ import annotations
 
-from . import catalogue
-from .errors import QwenfeasError, did_you_mean
+from ..errors import QwenfeasError, did_you_mean
+from ..scenario import catalogue
 
 KINDS = {"models": "model.preset", "accelerators": "hardware.preset", "datacenters": "datacenter.preset",
          "grids": "datacenter.grid"}
@@ -31,8 +31,8 @@ def find(name: str) -> tuple[str, str]:
 
 
 def _row(kind: str, name: str) -> dict:
-    from .estimates import estimate
-    from .scenario import loads
+    from ..estimates import estimate
+    from ..scenario.load import loads
 
     if kind == "models":
         scenario = loads(f"model: {{preset: {name}}}\ncontext: 1\n{_PLACEHOLDER_HARDWARE}\n", f"preset {name}")
@@ -68,7 +68,7 @@ def _row(kind: str, name: str) -> dict:
 
 def _peaks(name: str) -> dict[str, float]:
     """Dense peak FLOP/s per precision, read through the unit grammar."""
-    from .units import parse_quantity
+    from ..scenario.units import parse_quantity
 
     node = catalogue.load_preset("hardware.preset", name).value.get("peak_flops")
     return {precision: parse_quantity(child.value, "flop_rate") for precision, child in node.value.items()}

@@ -9,8 +9,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .report import SECTIONS, Report
-from .units import format_quantity
+from ..report import SECTIONS, Report
+from ..scenario.units import format_quantity
 
 
 def make_console(no_color: bool = False, width: int = 120) -> Console:
@@ -83,7 +83,7 @@ def _formulas(report: Report, metrics) -> Text:
 
 
 def _inputs(report: Report) -> Group:
-    from .report import input_unit
+    from ..report import input_unit
 
     table = Table(title="Inputs and where they come from", title_justify="left", title_style="bold cyan",
                   box=None, pad_edge=False, header_style="dim")

@@ -17,14 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import QwenfeasError, did_you_mean
-from .estimates import estimate
-from .fields import all_keys
-from .formulas._array import is_array
-from .report import Report, input_unit
-from .scenario import Scenario, loads, range_problem, read_text
-from .units import parse_quantity
-from .verdict import holds, margins, read_condition
+from ..errors import QwenfeasError, did_you_mean
+from ..estimates import estimate
+from ..formulas._array import is_array
+from ..report import Report, input_unit
+from ..scenario.fields import all_keys
+from ..scenario.load import Scenario, loads, range_problem, read_text
+from ..scenario.units import parse_quantity
+from ..verdict import holds, margins, read_condition
 
 CHUNK_POINTS = 1 << 16  # 64K points: 512 KB per float column, inside a core's L2 cache
 VARY = "--vary"

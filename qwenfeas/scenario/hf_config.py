@@ -8,7 +8,7 @@ is layered like a preset (keys written beside `hf_config` override it).
 
 from __future__ import annotations
 
-from .errors import QwenfeasError
+from ..errors import QwenfeasError
 from .source import Node
 
 SUPPORTED = ("qwen2", "qwen3", "qwen3_moe", "qwen3_next", "llama", "mixtral", "deepseek_v3", "kimi_k2")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import QwenfeasError, did_you_mean
+from ..errors import QwenfeasError, did_you_mean
 from .source import Node, load_text
 
-PRESET_DIR = Path(__file__).parent / "presets"
+PRESET_DIR = Path(__file__).parent.parent / "presets"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")  # a file name in the catalogue, never a path
 # scenario key holding a preset name -> (section it fills, folder of preset files)
 KINDS = {
