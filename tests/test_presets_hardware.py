@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 import qwenfeas
-from qwenfeas import catalogue
 from qwenfeas.errors import QwenfeasError
+from qwenfeas.scenario import catalogue
 
 T = 1e12  # TFLOP/s
 GB = 1e9
@@ -37,6 +37,10 @@ CHIPS = {
     # 80 GB, 3.35 TB/s, 700 W, NVLink4 900 GB/s; DGX H100: 8 x ConnectX-7 400 Gb/s.
     "h100-sxm": chip({"bf16": 989 * T, "fp16": 989 * T, "fp8": 1979 * T, "fp32": 67 * T}, 80 * GB, 3.35e12, 700,
                      900 * GB / 2, 8, 400 * Gbit),
+    # NVIDIA H800 product brief: the H100 SXM5's tensor cores, HBM3 and TDP; NVLink 400 GB/s both directions;
+    # one 400 Gb/s ConnectX-7 per GPU (DeepSeek-V3 report, sec. 3.1).
+    "h800": chip({"bf16": 989 * T, "fp16": 989 * T, "fp8": 1979 * T, "fp32": 67 * T}, 80 * GB, 3.35e12, 700,
+                 400 * GB / 2, 8, 400 * Gbit),
     # NVIDIA H100 datasheet (PCIe): BF16 1,513 / FP8 3,026 sparse -> 756 / 1,513 dense, FP32 51, 80 GB,
     # 2 TB/s, 300-350 W, PCIe Gen5 128 GB/s (both directions).
     "h100-pcie": chip({"bf16": 756 * T, "fp16": 756 * T, "fp8": 1513 * T, "fp32": 51 * T}, 80 * GB, 2e12, 350,
@@ -99,7 +103,7 @@ CHIPS = {
 # The format each chip really lacks in hardware, beyond "whatever is not listed" (tested below too).
 MISSING_FORMATS = {
     "a100-sxm-80gb": ("fp8", "fp4"),  # Ampere: no FP8, no FP4
-    "h100-sxm": ("fp4",), "h100-pcie": ("fp4",), "h200": ("fp4",), "h20": ("fp4",),  # Hopper: no FP4
+    "h100-sxm": ("fp4",), "h800": ("fp4",), "h100-pcie": ("fp4",), "h200": ("fp4",), "h20": ("fp4",),  # Hopper: no FP4
     "mi300x": ("fp4",), "mi325x": ("fp4",),  # CDNA3: no FP4
     "ascend-910b": ("fp8", "fp4"), "ascend-910c": ("fp8", "fp4"),  # Da Vinci (910 series): no FP8
     "tpu-v5p": ("fp4",), "tpu-v6e": ("fp4",), "tpu-ironwood": ("fp4",),
@@ -167,6 +171,7 @@ def test_every_accelerator_preset_names_its_source(load, name):
 @pytest.mark.parametrize(("name", "vendor_bidirectional"), [
     ("a100-sxm-80gb", 600 * GB),  # NVLink3
     ("h100-sxm", 900 * GB),  # NVLink4: 18 links x 50 GB/s
+    ("h800", 400 * GB),  # NVLink cut for export: 400 GB/s
     ("h200", 900 * GB),
     ("h20", 900 * GB),
     ("b200", 1800 * GB),  # NVLink5
