@@ -24,6 +24,7 @@ from qwenfeas.scenario import catalogue
 from qwenfeas.scenario.hf_config import SUPPORTED
 from qwenfeas.scenario.load import hf_config_override
 
+
 def _shared_configs() -> Path:
     """QWENFEAS_HF_CONFIGS, else shared/fixtures/hf_configs beside the nearest enclosing folder that has one
     (the repository sits beside shared/ in the main checkout, two levels deeper in a worktree)."""
