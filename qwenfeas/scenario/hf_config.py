@@ -59,24 +59,22 @@ _FIXED = {
 
 def model_section(path: str, where: Node) -> Node:
     """The `model:` section that a config.json describes, located in that file."""
-    from pathlib import Path
+    from .load import parse, read_file
 
-    from .source import load_text
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise QwenfeasError(f"cannot read {path}: {reason}", file=where.file, line=where.line,
-                            key="model.hf_config") from None
-    config = load_text(text, str(path))
+    try:  # within the size cap, and never from a FIFO or a device
+        text = read_file(path, regular_only=True)
+    except QwenfeasError as error:
+        raise QwenfeasError(f"cannot read {path}: {error.problems[0].message}", file=where.file, line=where.line,
+                            key="model.hf_config", hint=error.problems[0].hint) from None
+    config = parse(text, str(path))  # a .json file through the json module
     if not config.is_mapping:
         raise QwenfeasError("a config.json must hold a JSON object", file=str(path), line=config.line)
     fields = config.value
     kind_node = fields.get("model_type")
     kind = kind_node.value if kind_node is not None else None
-    if kind not in FIELDS:
-        raise QwenfeasError(f"model_type {kind!r} is not supported", file=str(path),
+    if not isinstance(kind, str) or kind not in FIELDS:  # a list or an object is not a model type either
+        shown = repr(kind) if kind is None or isinstance(kind, str) else ("a list" if isinstance(kind, list) else "an object")
+        raise QwenfeasError(f"model_type {shown} is not supported", file=str(path),
                             line=kind_node.line if kind_node is not None else 1, key="model_type",
                             hint="supported: " + ", ".join(SUPPORTED))
     section: dict[str, Node] = {"source": Node(f"Hugging Face config.json ({path})", str(path), 1)}
@@ -103,7 +101,8 @@ def _derived_layers(kind: str, fields: dict, section: dict, file: str) -> None:
         if types is not None and isinstance(types.value, list):
             linear = sum(item.value == "linear_attention" for item in types.value)
             section["linear_attention.layers"] = Node(str(linear), file, types.line)
-        elif interval is not None and layers is not None and str(interval.value).isdigit():
+        elif interval is not None and layers is not None and str(interval.value).isdigit() \
+                and int(interval.value) > 0:  # 0 would divide by zero: left for the layer checks to report
             section["linear_attention.layers"] = Node(str(layers - layers // int(interval.value)), file,
                                                       interval.line)
     if kind in ("qwen2", "qwen3", "qwen3_moe") and _true(fields.get("use_sliding_window")):
