@@ -33,7 +33,7 @@ class Problem(NamedTuple):
     def __str__(self) -> str:
         where = ":".join(str(part) for part in (self.file, self.line) if part is not None)
         head = ": ".join(cut(part) for part in (where, self.key, self.message) if part)
-        return head + (f"\n  hint: {cut(self.hint)}" if self.hint else "")
+        return head + (f"\n  hint: {cut(self.hint, 5 * MAX_QUOTED)}" if self.hint else "")
 
 
 # An error line quotes what it complains about; a 100,000-digit number or a pasted file is cut to this.

@@ -80,13 +80,18 @@ def run(app, prog_name: str) -> None:
     (also for --help and --version, which run before any command)."""
     from typer._click.utils import PacifyFlushWrapper
 
+    stdout_before = _stdout_identity()
     try:
         app(prog_name=prog_name)
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
-            code = ExitCode.OK  # typer's closed-pipe exit (it wraps stdout first): not a failed check
+        # typer (wrapping stdout) and rich (pointing stdout at /dev/null) end a closed pipe with exit 1,
+        # the "check failed" code: a reader that went away is a normal end.
+        closed = isinstance(sys.stdout, PacifyFlushWrapper) or (
+            _stdout_identity() != stdout_before and _stdout_identity() == _identity(os.devnull))
+        if code == 1 and closed:
+            code = ExitCode.OK
     except OSError as error:
         if error.errno not in (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EDQUOT):
             raise
@@ -96,3 +101,20 @@ def run(app, prog_name: str) -> None:
     except OSError as error:
         code = output_failed(error)
     sys.exit(code)
+
+
+def _identity(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _stdout_identity() -> tuple | None:
+    """Which file descriptor 1 is open on (to tell whether something pointed it at /dev/null)."""
+    try:
+        info = os.fstat(1)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino

@@ -7,6 +7,7 @@ and YAML nest by section; CSV uses the dotted names as column headers.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -200,16 +201,24 @@ def write_atomically(path: str, text: str) -> None:
 def check_output_path(path: str, option: str) -> None:
     """Refuse, before any work, a path that a report could not be written to (exit 2, nothing written)."""
     import os
+    import stat
 
     from ..errors import QwenfeasError
 
     if not path or not path.strip():
         raise QwenfeasError("needs a file name", key=option, hint=f"for example {option} report.xml")
     try:
+        if os.path.exists(path):  # through any symbolic link
+            mode = os.stat(path).st_mode
+            if stat.S_ISDIR(mode):
+                raise QwenfeasError("is a folder, not a file", file=path, key=option,
+                                    hint=f"name a file inside it, e.g. {os.path.join(path, 'report.xml')}")
+            if stat.S_ISFIFO(mode):
+                os.close(open_special(path))  # a FIFO with no reader fails now, not after the work
+            elif stat.S_ISREG(mode) and not os.access(path, os.W_OK):
+                raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
+            return
         target = os.path.realpath(path)
-        if os.path.isdir(target):
-            raise QwenfeasError("is a folder, not a file", file=path, key=option,
-                                hint=f"name a file inside it, e.g. {os.path.join(path, 'report.xml')}")
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
             raise QwenfeasError(f"cannot be written: folder {folder} does not exist", file=path, key=option,
@@ -217,8 +226,7 @@ def check_output_path(path: str, option: str) -> None:
         longest = os.pathconf(folder, "PC_NAME_MAX")
         if len(os.path.basename(target).encode()) > longest:
             raise QwenfeasError(f"the file name is longer than {longest} bytes", file=path, key=option)
-        exists = os.path.exists(target)
-        if (exists and not os.access(target, os.W_OK)) or (not exists and not os.access(folder, os.W_OK)):
+        if not os.access(folder, os.W_OK):
             raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
     except (OSError, ValueError) as exc:  # a NUL byte, an unreadable parent, ...
         raise QwenfeasError(f"is not a usable file path ({exc})", file=repr(path), key=option) from None
@@ -238,18 +246,15 @@ def atomic_file(path: str, suffix: str = ""):
     import stat
     import tempfile
 
-    target = os.path.realpath(path)
     try:
-        existing = os.stat(target)
+        existing = os.stat(path)  # through any symbolic link
     except FileNotFoundError:
         existing = None
     if existing is not None and not stat.S_ISREG(existing.st_mode) and not stat.S_ISDIR(existing.st_mode):
-        # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of hanging.
-        handle = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
-        os.set_blocking(handle, True)
-        with os.fdopen(handle, "wb") as stream:
+        with os.fdopen(open_special(path), "wb") as stream:
             yield stream
         return
+    target = os.path.realpath(path)
     handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=os.path.dirname(target))
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -271,6 +276,21 @@ def atomic_file(path: str, suffix: str = ""):
 def binding_label(check) -> str:
     """A check's name for people: an expectation is quoted (`expect[0] "training.seconds < 90d"`)."""
     return f'{check.name} "{check.rule}"' if check.name.startswith("expect") else check.name
+
+
+def open_special(path: str) -> int:
+    """A write descriptor on a device or FIFO, opened in place; a FIFO with no reader is an error, not a hang."""
+    import os
+
+    from ..errors import QwenfeasError
+
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        reason = "a FIFO that nobody reads" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
+        raise QwenfeasError(f"cannot be written: {reason}", file=path) from None
+    os.set_blocking(handle, True)
+    return handle
 
 
 def located(check, verdict) -> tuple[str, int | None, str]:

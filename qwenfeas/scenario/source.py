@@ -184,8 +184,9 @@ def load_text(text: str, file: str) -> Node:
         )
     if _expanded_size(root, {}, file) > _MAX_NODES:
         # Merging and validation walk the expanded tree: a few nested aliases would stand for billions of values.
-        raise QwenfeasError("the document is too large (aliases expand beyond 100,000 values)", file=file,
-                            hint="write the values out, or build on a base file with 'extends:'")
+        raise QwenfeasError("the document is too large: more than 100,000 values once its aliases are expanded",
+                            file=file, hint="a scenario holds a few dozen values; build on a base file with "
+                            "'extends:' rather than with nested aliases")
     return _convert(root, file, {}, [0], 0)
 
 
@@ -220,7 +221,7 @@ def _expanded_size(node, sizes: dict, file: str, depth: int = 0) -> int:
         if isinstance(node, yaml.SequenceNode):
             children = node.value
         elif isinstance(node, yaml.MappingNode):
-            children = [child for pair in node.value for child in pair]
+            children = [value for _, value in node.value]  # keys are names, not values
         else:
             children = []
         sizes[key] = 1 + sum(_expanded_size(child, sizes, file, depth + 1) for child in children)
