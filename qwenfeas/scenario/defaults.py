@@ -7,7 +7,7 @@ recorded on it (file, line, key) rather than raised, so one run reports all of t
 from __future__ import annotations
 
 from ..errors import did_you_mean
-from ..formulas._array import any_true, show
+from ..formulas._array import any_true, is_array, show
 from . import catalogue
 from .fields import all_keys
 
@@ -171,7 +171,8 @@ def _complete_workload(c) -> None:
                   related=("context",))
     window = v.get("model.max_context")
     if window is not None and "context" in v and any_true(v["context"] > window):
-        c.warnings.append(f"context {show(v['context'], ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
+        over = v["context"][v["context"] > window] if is_array(v["context"]) and not is_array(window) else v["context"]
+        c.warnings.append(f"context {show(over, ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
 
 
 def _complete_hardware(c) -> None:
