@@ -243,9 +243,11 @@ def _bare(report, name: str) -> str:
 
 
 def _assignments(overrides, hf_config) -> list[str]:
+    from .scenario.load import hf_config_override
+
     assignments = list(overrides or [])
     if hf_config:
-        assignments.insert(0, f"model.hf_config={os.path.abspath(hf_config)}")
+        assignments.insert(0, hf_config_override(hf_config))
     return assignments
 
 

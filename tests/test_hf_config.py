@@ -22,9 +22,21 @@ from qwenfeas.cli import app
 from qwenfeas.errors import QwenfeasError
 from qwenfeas.scenario import catalogue
 from qwenfeas.scenario.hf_config import SUPPORTED
+from qwenfeas.scenario.load import hf_config_override
 
-SHARED = Path(os.environ.get("QWENFEAS_HF_CONFIGS",
-                             Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "hf_configs"))
+
+def _shared_configs() -> Path:
+    """QWENFEAS_HF_CONFIGS, else shared/fixtures/hf_configs beside the nearest enclosing folder that has one
+    (the repository sits beside shared/ in the main checkout, two levels deeper in a worktree)."""
+    if "QWENFEAS_HF_CONFIGS" in os.environ:
+        return Path(os.environ["QWENFEAS_HF_CONFIGS"])
+    for folder in Path(__file__).resolve().parents:
+        if (folder / "shared" / "fixtures" / "hf_configs").is_dir():
+            return folder / "shared" / "fixtures" / "hf_configs"
+    return Path("shared") / "fixtures" / "hf_configs"
+
+
+SHARED = _shared_configs()
 REAL = sorted(path.stem for path in SHARED.glob("*.json")) if SHARED.is_dir() else []
 needs_real = pytest.mark.skipif(not REAL, reason=f"no real config.json files in {SHARED}")
 
@@ -171,3 +183,89 @@ def test_preset_config_json_and_hand_written_yaml_agree(write, tmp_path, name):
     for key in COMPARED:
         assert by_hand[key] == from_preset[key], key
     _same_numbers(write, _config(tmp_path, MINIMAL[name]), name)
+
+
+# --hf-config on the command line: the config describes the whole architecture (issue 14, item 1)
+
+def _qwen3_8b_params() -> int:
+    """Qwen3-8B by hand from its published config (shared/reference/presets.md, table a.1):
+    36 layers of GQA (32 q / 8 kv heads of 128, QK-norm) + SwiGLU 12288, untied 151936 x 4096 tables."""
+    h, layers, vocab = 4096, 36, 151936
+    attention = h * 128 * (2 * 32 + 2 * 8) + 2 * 128
+    ffn = 3 * h * 12288
+    return 2 * vocab * h + layers * (attention + ffn + 2 * h) + h
+
+
+def _flag(plan: Path, config: Path, *more: str):
+    result = CliRunner().invoke(app, ["estimate", str(plan), "--hf-config", str(config), "-f", "json", *more])
+    return result, (json.loads(result.stdout) if result.exit_code == 0 else None)
+
+
+def test_flag_replaces_a_preset_model_and_warns(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("model: {preset: qwen3-235b-a22b}\ncontext: 32K\nhardware: {preset: h100-sxm}\n")
+    result, out = _flag(plan, _config(tmp_path, MINIMAL["qwen3-8b"]))
+    assert result.exit_code == 0, result.output
+    assert out["model"]["params"] == _qwen3_8b_params() == out["model"]["active_params"]
+    assert "replaces the model: discarded model.preset (" in result.stderr
+    assert f"{plan}:1" in result.stderr
+
+
+def test_flag_replaces_a_hand_written_model(tmp_path):
+    # configs/default.yaml writes a 1.075T MoE out in full; the config's dense model must replace all of it.
+    plan = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    result, out = _flag(plan, _config(tmp_path, MINIMAL["qwen3-8b"]))
+    assert result.exit_code == 0, result.output
+    assert out["model"]["params"] == _qwen3_8b_params()
+    for key in ("model.layers", "model.hidden", "model.moe.experts", "model.moe.top_k"):
+        assert key in result.stderr
+    scenario = qwenfeas.load(plan, [hf_config_override(str(_config(tmp_path, MINIMAL["deepseek-v3"])))])
+    assert "model.moe.expert_ffn_hidden" in scenario.warnings[0]
+    report = qwenfeas.estimate(scenario)
+    # DeepSeek-V3 whole, not merged with the default's GQA: MLA latent cache 61 x (512 + 64) x 2 bytes
+    assert report["kv_cache.bytes_per_token"] == 61 * (512 + 64) * 2
+    assert report["model.params"] == pytest.approx(671e9, rel=0.001)
+    assert scenario["tokens"] == 36e12  # the file's other keys stay
+
+
+def test_flag_names_the_model_after_its_folder_and_takes_a_folder(tmp_path):
+    folder = tmp_path / "Qwen3-8B"
+    folder.mkdir()
+    _config(folder, MINIMAL["qwen3-8b"])
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("context: 32K\nhardware: {preset: h100-sxm}\n")
+    result = CliRunner().invoke(app, ["estimate", str(plan), "--hf-config", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "Qwen3-8B, context 32,000" in result.stdout
+    assert result.stderr == ""  # nothing was discarded
+
+
+def test_set_still_overrides_the_flag(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("model: {preset: llama-3.1-8b}\ncontext: 32K\nhardware: {preset: h100-sxm}\n")
+    scenario = qwenfeas.load(plan, [hf_config_override(str(_config(tmp_path, MINIMAL["qwen3-8b"]))),
+                                    "model.layers=18"])
+    assert (scenario["model.layers"], scenario["model.hidden"]) == (18, 4096)
+
+
+def test_flag_errors_name_the_flag(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("context: 32K\nhardware: {preset: h100-sxm}\n")
+    for target, words in ((tmp_path / "nowhere.json", "cannot read"), (tmp_path, "holds no config.json")):
+        result = CliRunner().invoke(app, ["estimate", str(plan), "--hf-config", str(target)])
+        assert result.exit_code == 2
+        assert result.stderr.startswith("error: --hf-config: ") or result.stderr.startswith("--hf-config: "), \
+            result.stderr
+        assert words in result.stderr and "--set" not in result.stderr
+
+
+def test_hf_config_in_a_file_behaves_like_a_preset(write, tmp_path):
+    config = _config(tmp_path, MINIMAL["qwen3-8b"])
+    base = write(f"model: {{hf_config: {config}}}\ncontext: 32K\nhardware: {{preset: h100-sxm}}\n", "base.yaml")
+    # a file naming a preset replaces the config its base named, as one preset replaces another
+    child = write(f"extends: {base.name}\nmodel: {{preset: llama-3.1-8b}}\n", "child.yaml")
+    assert qwenfeas.load(child)["model.vocab"] == 128256
+    with pytest.raises(QwenfeasError) as info:
+        qwenfeas.load(write(f"model: {{preset: llama-3.1-8b, hf_config: {config}}}\ncontext: 1K\n"
+                            "hardware: {preset: h200}\n"))
+    assert "both name the architecture" in info.value.problems[0].message

@@ -36,7 +36,7 @@ def render(reports: list[Report], console: Console, explain: bool = False) -> No
 
 def _header(report: Report) -> Text:
     s = report.scenario
-    model = s.get("model.preset", "custom model")
+    model = s.get("model.name") or s.get("model.preset", "custom model")
     hardware = s.get("hardware.preset", "custom accelerator")
     count = f"{s['hardware.count']:,.0f} × " if "hardware.count" in s else ""
     line = Text()

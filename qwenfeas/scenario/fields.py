@@ -53,6 +53,7 @@ def _flag(help: str, default: bool = False) -> Field:
 MODEL = {
     "preset": _text("a built-in model; keys written beside it override it"),
     "hf_config": _text("a Hugging Face config.json to read the architecture from, relative to this file"),
+    "name": _text("the model's name, shown in the report's header; a config.json gives its own"),
     "source": _text("where the architecture comes from"),
     "notes": _text("assumptions behind the figures"),
     "params": Field("count", "total parameters; derived from the architecture when omitted"),

@@ -58,36 +58,59 @@ _FIXED = {
 
 
 def model_section(path: str, where: Node) -> Node:
-    """The `model:` section that a config.json describes, located in that file."""
+    """The `model:` section that a config.json (or a model folder holding one) describes.
+
+    `where` is the node that named the file: errors about reaching the file are located
+    there (a scenario line, or the `--hf-config` flag); errors inside it, in the file.
+    """
     from pathlib import Path
 
     from .source import load_text
 
+    origin = {"file": where.file, "line": where.line, "key": None if where.file == "--hf-config" else "model.hf_config"}
+    target = Path(path)
+    if target.is_dir():
+        if not (target / "config.json").is_file():
+            raise QwenfeasError(f"the folder {path} holds no config.json", **origin,
+                                hint="name the config.json itself, or the model folder that holds it")
+        target = target / "config.json"
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = target.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        raise QwenfeasError(f"cannot read {path}: {reason}", file=where.file, line=where.line,
-                            key="model.hf_config") from None
-    config = load_text(text, str(path))
+        raise QwenfeasError(f"cannot read {target}: {reason}", **origin,
+                            hint="give the path of a Hugging Face config.json or of the folder holding it") from None
+    file = str(target)
+    config = load_text(text, file)
     if not config.is_mapping:
-        raise QwenfeasError("a config.json must hold a JSON object", file=str(path), line=config.line)
+        raise QwenfeasError("a config.json must hold a JSON object", file=file, line=config.line)
     fields = config.value
     kind_node = fields.get("model_type")
     kind = kind_node.value if kind_node is not None else None
     if kind not in FIELDS:
-        raise QwenfeasError(f"model_type {kind!r} is not supported", file=str(path),
+        raise QwenfeasError(f"model_type {kind!r} is not supported", file=file,
                             line=kind_node.line if kind_node is not None else 1, key="model_type",
                             hint="supported: " + ", ".join(SUPPORTED))
-    section: dict[str, Node] = {"source": Node(f"Hugging Face config.json ({path})", str(path), 1)}
+    section: dict[str, Node] = {"source": Node(f"Hugging Face config.json ({file})", file, 1),
+                                "name": Node(_model_name(fields, target), file, 1)}
     for key, field in {**_COMMON, **FIELDS[kind]}.items():
         node = fields.get(field)
         if node is not None and node.value is not None:
             section[key] = node
     for key, value in _FIXED.get(kind, {}).items():
-        section[key] = Node(value, str(path), kind_node.line)
-    _derived_layers(kind, fields, section, str(path))
-    return _nest(section, str(path), where.line)
+        section[key] = Node(value, file, kind_node.line)
+    _derived_layers(kind, fields, section, file)
+    return _nest(section, file, where.line)
+
+
+def _model_name(fields: dict, path) -> str:
+    """The model's name: the config's `_name_or_path`, else its folder (Qwen3-8B/config.json), else the file."""
+    named = fields.get("_name_or_path")
+    if named is not None and isinstance(named.value, str) and named.value.strip("./ "):
+        return named.value.rstrip("/").rsplit("/", 1)[-1]
+    if path.name == "config.json" and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.stem
 
 
 def _derived_layers(kind: str, fields: dict, section: dict, file: str) -> None:

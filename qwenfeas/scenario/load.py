@@ -1,6 +1,8 @@
 """Load a scenario: YAML file or stdin, `extends`, presets and `--set`, validated.
 
-Layering, lowest first: preset < `extends` base < the file < `--set`. Every
+Layering, lowest first: preset < `extends` base < the file < `--hf-config` < `--set`.
+A layer that names a model (`model.preset` or `model.hf_config`) replaces the model a
+lower layer named; `--hf-config` replaces the whole `model:` section. Every
 mistake is collected with its file, line and key, then raised together as one
 `QwenfeasError`. The result is a `Scenario`: a flat mapping of dotted keys to
 plain numbers (base units), text or booleans, plus where each value came from.
@@ -21,6 +23,8 @@ from .units import parse_quantity
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
 VARY = "--vary"
+HF_CONFIG_FLAG = "--hf-config"
+_MODEL_NAMES = ("preset", "hf_config")  # keys that name a whole architecture
 
 
 class Scenario:
@@ -65,13 +69,65 @@ def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, 
           vary: dict | None = None) -> Scenario:
     """The same as `load`, from text; relative paths resolve against the working directory."""
     root = _load_with_extends(label, text, [])
+    warnings: list[str] = []
     for assignment in overrides:
+        if assignment.startswith(HF_CONFIG_FLAG + "="):
+            root = _replace_model(root, assignment.partition("=")[2], warnings)
+            continue
         keys, node = override_node(assignment)
         for key in reversed(keys):
             node = Node({key: node}, "--set", None, key_lines={key: None})
-        root = merge(root, node)
+        root = _layer(root, node)
     root = _apply_presets(root)
-    return _validate(root, label, vary or {})
+    scenario = _validate(root, label, vary or {})
+    scenario.warnings[:0] = warnings
+    return scenario
+
+
+def hf_config_override(path: str) -> str:
+    """The override by which the command line's `--hf-config PATH` reaches `loads`."""
+    return f"{HF_CONFIG_FLAG}={path}"
+
+
+def _replace_model(root: Node, path: str, warnings: list[str]) -> Node:
+    """`--hf-config`: the config describes the whole architecture, so the `model:` section
+    written so far (presets, `extends` bases, the file) is dropped, with a warning naming
+    what was dropped; later `--set model.*` overrides still apply."""
+    model = root.value.get("model")
+    dropped = _written_keys(model, "model") if model is not None else []
+    if dropped:
+        warnings.append(f"{HF_CONFIG_FLAG} {path} replaces the model: discarded "
+                        + ", ".join(f"{key} ({where})" for key, where in dropped))
+    config = Node({"hf_config": Node(path, HF_CONFIG_FLAG, None)}, HF_CONFIG_FLAG, None,
+                  key_lines={"hf_config": None})
+    return Node({**root.value, "model": config}, root.file, root.line, key_lines={**root.key_lines, "model": None})
+
+
+def _written_keys(node: Node, prefix: str) -> list[tuple[str, str]]:
+    """(dotted key, "file:line") of every leaf under a section, in written order."""
+    if not node.is_mapping:
+        return [(prefix, ":".join(str(part) for part in (node.file, node.line) if part is not None))]
+    found = []
+    for key, child in node.value.items():
+        child_line = node.key_lines.get(key, child.line)
+        if child.is_mapping:
+            found.extend(_written_keys(child, f"{prefix}.{key}"))
+        elif child.value is not None:
+            found.append((f"{prefix}.{key}", ":".join(str(p) for p in (child.file, child_line) if p is not None)))
+    return found
+
+
+def _layer(base: Node, top: Node) -> Node:
+    """`merge`, except that a layer naming a model (a preset or a config.json) replaces the
+    model named below it instead of mixing two architectures' names."""
+    top_model, base_model = top.value.get("model"), base.value.get("model") if base.is_mapping else None
+    if (top_model is not None and top_model.is_mapping and base_model is not None and base_model.is_mapping
+            and any(name in top_model.value for name in _MODEL_NAMES)):
+        kept = {k: v for k, v in base_model.value.items() if k not in _MODEL_NAMES}
+        base_model = Node(kept, base_model.file, base_model.line,
+                          key_lines={k: v for k, v in base_model.key_lines.items() if k in kept})
+        base = Node({**base.value, "model": base_model}, base.file, base.line, key_lines=base.key_lines)
+    return merge(base, top)
 
 
 def load_all(paths, overrides=()) -> list[Scenario]:
@@ -168,7 +224,7 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     base = _load_with_extends(base_label, base_text, chain + [resolved])
     own = Node({k: v for k, v in root.value.items() if k != "extends"}, root.file, root.line,
                key_lines={k: v for k, v in root.key_lines.items() if k != "extends"})
-    return merge(base, own)
+    return _layer(base, own)
 
 
 def _apply_presets(root: Node) -> Node:
@@ -183,7 +239,12 @@ def _apply_presets(root: Node) -> Node:
     if config is not None and isinstance(config.value, str):
         from .hf_config import model_section
 
-        folder = Path.cwd() if config.file in ("--set", STDIN_LABEL) else Path(config.file).parent
+        preset = model.value.get("preset")
+        if preset is not None and preset.value is not None:
+            raise QwenfeasError("model.preset and model.hf_config both name the architecture", file=config.file,
+                                line=model.key_lines.get("hf_config", config.line), key="model.hf_config",
+                                hint="keep one of them; keys written beside it override it")
+        folder = Path.cwd() if config.file in ("--set", HF_CONFIG_FLAG, STDIN_LABEL) else Path(config.file).parent
         merged["model"] = merge(model_section(str(folder / config.value), config), model)
     for key, (section, _) in catalogue.KINDS.items():
         node = merged.get(section)
