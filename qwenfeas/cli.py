@@ -191,6 +191,7 @@ def serve(
     """
     with _errors_to_exit():
         from .commands.serving import run
+        from .errors import QwenfeasError
         from .scenario.units import parse_quantity
 
         def duration(text, option):

@@ -79,7 +79,7 @@ def _formulas(report: Report, metrics, width: int) -> list[Text]:
     for metric in metrics:
         detail = report.explain(metric.name)
         first = f"  {metric.name} = "
-        indent = " " * len(first)
+        indent = " " * min(len(first), max(width // 3, 6))  # a long name must not push formulas off the edge
         for k, text in enumerate(wrap_prose(detail["formula"], width, indent, first)):
             lines.append(Text(text[:len(first)], style="bold") + Text(text[len(first):]) if k == 0 else Text(text))
         lines += [Text(text, style="dim") for text in wrap_prose(detail["substituted"], width, indent + "  ",
@@ -244,6 +244,8 @@ def render_comparison(comparison, console: Console) -> None:
         rows.append([Text(c, style="dim" if same else "") for c in (row.name, *cells, *ratios)])
     verdicts = [("feasible" if ok else "infeasible") + (f" ({b})" if b else "")
                 for ok, b in zip(comparison.feasible, comparison.binding_labels, strict=True)]
+    # A quoted expectation is long: wrap it at its spaces so the scenario columns stay narrow.
+    verdicts = ["\n".join(wrap_prose(v, max(24, max(len(w) for w in v.split())))) for v in verdicts]
     rows.append([Text("verdict (binding)", style="bold"), *verdicts, *([""] * (len(comparison.names) - 1))])
     title = f"Compared with {base}"
     emit(console, [Text(line, style="bold cyan") for line in wrap_prose(title, console.width)])
