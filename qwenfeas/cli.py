@@ -301,6 +301,7 @@ def roadmap(
 class PresetKind(enum.StrEnum):
     models = "models"
     accelerators = "accelerators"
+    systems = "systems"
     datacenters = "datacenters"
     grids = "grids"
 
@@ -317,7 +318,7 @@ def presets(
     output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
 ) -> None:
-    """List built-in models, accelerators, datacenters (facilities) and grids.
+    """List built-in models, accelerators, systems, datacenters (facilities) and grids.
 
     Examples:
 

@@ -60,7 +60,10 @@ def did_you_mean(word: str, candidates) -> str | None:
     """A "did you mean …?" hint for a misspelt name, or None when nothing is close."""
     import difflib
 
-    matches = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+    candidates = list(candidates)
+    extended = [c for c in candidates if c.startswith(word) and c != word]  # 'h100' -> 'h100-sxm' first
+    matches = (extended + [m for m in difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+                           if m not in extended])[:3]
     if not matches:
         return None
     return "did you mean " + " or ".join(repr(m) for m in matches) + "?"

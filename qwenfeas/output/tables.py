@@ -29,6 +29,8 @@ def render(reports: list[Report], console: Console, explain: bool = False) -> No
         console.print(_header(report))
         for table in _tables(report, explain):
             console.print(table)
+        for warning in report.warnings:
+            console.print(Text(f"warning: {warning}", style="yellow"))
         if explain:
             console.print(_inputs(report))
             console.print(_sources(report))
@@ -122,14 +124,18 @@ _PRESET_COLUMNS = {
                ("attention", None), ("kv_bytes_per_token", "B"), ("max_context", "count")],
     "accelerators": [("name", None), ("bf16_flops", "FLOP/s"), ("fp8_flops", "FLOP/s"), ("fp4_flops", "FLOP/s"),
                      ("memory_bytes", "B"), ("bandwidth_bytes_per_s", "B/s"), ("tdp_watts", "W"),
-                     ("scale_up_bytes_per_s", "B/s"), ("scale_up_size", "count")],
-    "datacenters": [("name", None), ("pue", ""), ("overhead", ""), ("source", None)],
+                     ("scale_up_bytes_per_s", "B/s"), ("scale_up_size", "count"), ("system_watts", "W"),
+                     ("rental_usd_per_hour", "USD/h")],
+    "systems": [("name", None), ("accelerator", None), ("system_watts", "W"), ("scale_up_size", "count"),
+                ("scale_up_bytes_per_s", "B/s"), ("source", None)],
+    "datacenters": [("name", None), ("pue", ""), ("source", None)],
     "grids": [("name", None), ("carbon_kg_per_kwh", "kg/kWh"), ("electricity_usd_per_kwh", "USD/kWh"),
               ("source", None)],
 }
 _HEADINGS = {"kv_bytes_per_token": "KV/token (bf16)", "max_context": "window", "bandwidth_bytes_per_s": "bandwidth",
              "scale_up_bytes_per_s": "scale-up (one way)", "scale_up_size": "domain", "memory_bytes": "memory",
-             "tdp_watts": "power", "bf16_flops": "bf16", "fp8_flops": "fp8", "fp4_flops": "fp4",
+             "tdp_watts": "power", "system_watts": "IT power (system)", "rental_usd_per_hour": "rental",
+             "accelerator": "accelerator", "bf16_flops": "bf16", "fp8_flops": "fp8", "fp4_flops": "fp4",
              "carbon_kg_per_kwh": "carbon", "electricity_usd_per_kwh": "electricity", "active_params": "active"}
 
 

@@ -106,11 +106,11 @@ def _test_time(b: Builder, s: dict, layers: Layers) -> None:
                     + T.roofline_seconds(decode_flops, decode_bytes, n, peak, mfu, bw), "s", "time per query",
                     "roofline(prefill) + roofline(decode) on {inference.accelerators} accelerators",
                     T.roofline_seconds)
-    watts = W.facility_watts(W.it_watts(n, s["hardware.tdp"], s["datacenter.overhead"]), s["datacenter.pue"])
-    b.put("test_time.energy_kwh", W.energy_kwh(watts, seconds), "kWh", "facility energy per query (replica at TDP)",
-          "{inference.accelerators} × {hardware.tdp} × (1 + {datacenter.overhead}) × {datacenter.pue} × "
+    watts = W.facility_watts(W.it_watts(n, s["hardware.system_power"]), s["datacenter.pue"])
+    b.put("test_time.energy_kwh", W.energy_kwh(watts, seconds), "kWh", "facility energy per query (rated power)",
+          "{inference.accelerators} × {hardware.system_power} × {datacenter.pue} × "
           "{test_time.seconds} / 3.6e6", W.energy_kwh)
-    b.put("test_time.cost_usd", W.rental_cost_usd(T.accelerator_hours(n, seconds), s["datacenter.gpu_hour"]), "USD",
-          "rental cost per query (whole replica)",
-          "{inference.accelerators} × {test_time.seconds} / 3600 × {datacenter.gpu_hour}",
-          W.rental_cost_usd)
+    if "datacenter.gpu_hour" in s:  # no price known: accounting says so (no silent default)
+        b.put("test_time.cost_usd", W.rental_cost_usd(T.accelerator_hours(n, seconds), s["datacenter.gpu_hour"]),
+              "USD", "rental cost per query (whole replica)",
+              "{inference.accelerators} × {test_time.seconds} / 3600 × {datacenter.gpu_hour}", W.rental_cost_usd)
