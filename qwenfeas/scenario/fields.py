@@ -74,6 +74,8 @@ MODEL = {
     "qkv_bias": _flag("q, k and v projections have a bias (Qwen2/2.5)"),
     "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3)"),
     "max_context": _int("the model's context window, for a warning when exceeded"),
+    "mtp_layers": _int("multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart from the "
+                       "total, as model.mtp_params", zero_ok=True),
     "attention": {
         "kind": Field("choice", "attention variant", minimum=None, choices=ATTENTION_KINDS),
         "kv_lora_rank": _int("MLA: width of the compressed KV latent"),
