@@ -114,9 +114,9 @@ def _power(b: Builder, s: dict) -> None:
         b.put("power.sustained_training_watts", W.sustained_watts(facility, s["hardware.training_power_fraction"]),
               "W", "facility power, sustained while training", "{power.facility_watts} × "
               "{hardware.training_power_fraction}", W.sustained_watts)
-        b.put("power.sustained_serving_watts", W.sustained_watts(facility, s["hardware.serving_power_fraction"]),
+        b.put("power.sustained_serving_watts", W.sustained_watts(facility, s["inference.power_fraction"]),
               "W", "facility power, sustained while serving", "{power.facility_watts} × "
-              "{hardware.serving_power_fraction}", W.sustained_watts)
+              "{inference.power_fraction}", W.sustained_watts)
     if "training.seconds" not in r.metrics:
         return
     energy = b.put("training.energy_kwh", W.energy_kwh(facility, r["training.seconds"]), "kWh",

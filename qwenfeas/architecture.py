@@ -174,7 +174,7 @@ def _linear_attention_params(s: dict):
                 "Lightning({model.hidden}, {model.linear_attention.value_heads} × {model.linear_attention.value_head_dim})",
                 P.lightning_attention_params)
     if kind == "kda":
-        return (P.kda_params(h, value_heads, dk, kernel, s["model.linear_attention.full_rank_gate"]),
+        return (P.kda_params(h, value_heads, dk, kernel, s.get("model.linear_attention.full_rank_gate", False)),
                 "KDA({model.hidden}, {model.linear_attention.value_heads} × {model.linear_attention.key_head_dim}, "
                 "kernel {model.linear_attention.conv_kernel}, full-rank gate {model.linear_attention.full_rank_gate})",
                 P.kda_params)

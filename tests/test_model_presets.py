@@ -138,9 +138,10 @@ def test_half_sliding_half_full_layers(run):
     assert r["kv_cache.bytes_per_token"] == 20 * layer
     assert r["kv_cache.bytes_per_sequence"] == 10 * layer * 5000 + 10 * layer * 1000
     # prefill: full layers see (C+1)/2 keys per token on average, sliding layers at most 1,000
-    sliding_keys = 1000 * 1001 / 2 + (5000 - 1000) * 1000
+    # (the prompt is the context less the one token decoded by default: 4,999 tokens)
+    sliding_keys = 1000 * 1001 / 2 + (4999 - 1000) * 1000
     per_key_layer = 2 * 8 * 256
-    expected = 2 * r["model.matmul_params"] * 5000 + 10 * per_key_layer * (5000 * 5001 / 2 + sliding_keys)
+    expected = 2 * r["model.matmul_params"] * 4999 + 10 * per_key_layer * (4999 * 5000 / 2 + sliding_keys)
     assert r["inference.prefill_flops"] == pytest.approx(expected, rel=1e-12)
 
 

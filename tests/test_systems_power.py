@@ -63,7 +63,7 @@ def test_keys_written_beside_a_system_win(run):
 
 def test_sustained_draw_is_reported_beside_the_rated_upper_bound(run):
     # 8 H100 in a DGX at PUE 1.1: rated 10.2 kW x 1.1; training at 82% of it (Latif et al. 2024: 8.4 of
-    # 10.2 kW), serving at 77% (POLCA: 30% more servers in the same power, 1 / 1.3).
+    # 10.2 kW), serving at 77% (inference.power_fraction; POLCA: 30% more servers in the same power, 1 / 1.3).
     r = run(MODEL + "tokens: 1B\nhardware: {preset: h100-sxm, count: 8}\ndatacenter: {pue: 1.1}\n")
     rated = 8 * 10_200 / 8 * 1.1
     assert r["power.facility_watts"] == pytest.approx(rated)

@@ -7,7 +7,7 @@ recorded on it (file, line, key) rather than raised, so one run reports all of t
 from __future__ import annotations
 
 from ..errors import did_you_mean
-from ..formulas._array import any_true, show
+from ..formulas._array import any_true, is_array, show
 from ..formulas.power import system_watts
 from . import catalogue
 from .fields import all_keys
@@ -170,9 +170,11 @@ def _complete_workload(c) -> None:
         c.problem("test_time", f"must fit in the context ({show(v['context'])} tokens); got {show(v['test_time'])}",
                   "the generated tokens are held in the context window: raise context to at least test_time",
                   related=("context",))
+    _complete_requests(c)
     window = v.get("model.max_context")
     if window is not None and "context" in v and any_true(v["context"] > window):
-        c.warnings.append(f"context {show(v['context'], ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
+        over = v["context"][v["context"] > window] if is_array(v["context"]) and not is_array(window) else v["context"]
+        c.warnings.append(f"context {show(over, ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
 
 
 def _complete_hardware(c) -> None:
@@ -189,6 +191,11 @@ def _complete_hardware(c) -> None:
         else:
             c.derive("hardware.peak_flops", table[precision],
                      f"{c.origins['hardware.peak_flops']} ({precision})")
+            if "hardware.attention_peak_flops" not in v:
+                half = next((p for p in ("bf16", "fp16") if p in table), precision)
+                c.derive("hardware.attention_peak_flops", table[half], f"{c.origins['hardware.peak_flops']} ({half})")
+    if present[0] and "hardware.attention_peak_flops" not in v:
+        c.derive("hardware.attention_peak_flops", v["hardware.peak_flops"], "= hardware.peak_flops")
     if present[3]:
         _complete_system_power(c)
     if "tokens" in v or "measured.gpu_hours" in v or "measured.days" in v:
@@ -277,3 +284,32 @@ def _complete_parallel(c) -> None:
     if any_true(v["parallel.data"] % v["parallel.expert"]):
         c.problem("parallel.expert", f"must divide the data-parallel degree ({show(v['parallel.data'])}): expert "
                   "parallelism is carved out of it", related=("parallel.data",))
+
+
+def _complete_requests(c) -> None:
+    """A request's prompt and output tokens: by default the output is the reasoning (test_time) or one token."""
+    v = c.values
+    if "context" not in v:
+        return
+    if "inference.output_tokens" not in v:
+        if "test_time" in v:
+            c.derive("inference.output_tokens", v["test_time"], "= test_time")
+        else:
+            c.derive("inference.output_tokens", 1.0, "default: one token decoded at the full context")
+    if "inference.prompt_tokens" not in v:
+        c.derive("inference.prompt_tokens", v["context"] - v["inference.output_tokens"],
+                 "= context - inference.output_tokens")
+    elif any_true(v["inference.prompt_tokens"] + v["inference.output_tokens"] > v["context"]):
+        c.problem("inference.prompt_tokens", f"prompt ({show(v['inference.prompt_tokens'])}) + output "
+                  f"({show(v['inference.output_tokens'])}) tokens exceed the context ({show(v['context'])})",
+                  "the cache holds both: raise context to at least prompt_tokens + output_tokens",
+                  related=("context",))
+    written = not c.origins["inference.output_tokens"].startswith(("=", "default"))
+    if written and any_true(v["inference.prompt_tokens"] < 0):
+        c.problem("inference.output_tokens", f"more than the context ({show(v['context'])} tokens)",
+                  "lower inference.output_tokens or raise context", related=("context",))
+    speculative = [k for k in ("kind", "draft_tokens", "acceptance") if f"inference.speculative.{k}" in v]
+    if speculative and len(speculative) < 3:
+        missing = [k for k in ("kind", "draft_tokens", "acceptance") if k not in speculative]
+        c.problem("inference.speculative." + missing[0], "missing: speculative decoding needs kind, draft_tokens "
+                  "and acceptance", "e.g. inference: {speculative: {kind: mtp, draft_tokens: 3, acceptance: 0.85}}")

@@ -97,7 +97,8 @@ MODEL = {
         "key_head_dim": _int("width of one key head"),
         "value_head_dim": _int("width of one value head"),
         "conv_kernel": _int("width of the short causal convolution over q, k and v; lightning has none (1)"),
-        "full_rank_gate": _flag("kda: the output gate is one full-rank projection, not two of rank key_head_dim"),
+        "full_rank_gate": Field("bool", "kda: the output gate is one full-rank projection, not two of rank "
+                                "key_head_dim (default false)", minimum=None),
     },
     "moe": {
         "experts": _int("routed experts per MoE layer"),
@@ -153,11 +154,6 @@ HARDWARE = {
         default_source="8x H100 HGX node training Llama2-13B drew at most ~8.4 kW of its 10.2 kW rating, 82% "
         "(Latif et al. 2024, 'Empirical Measurements of AI Training Power Demand on a GPU-Accelerated Node', "
         "arXiv 2412.08602, abstract; performance.md 8.3)"),
-    "serving_power_fraction": Field(
-        "fraction", "average draw while serving, as a fraction of the rated system power", maximum=1.0, default=0.77,
-        default_source="LLM inference clusters fit 30% more servers in the same provisioned power with minimal "
-        "loss, so they peak at no more than 1/1.3 = 77% of it (Patel et al., 'POLCA: Power Oversubscription in "
-        "LLM Cloud Providers', arXiv 2308.12908, abstract; performance.md 8.8)"),
     "scale_up_bandwidth": Field("byte_rate", "scale-up link bandwidth per accelerator (NVLink, Infinity Fabric, "
                                 "ICI, HCCS/UB), one direction"),
     "scale_up_size": _int("accelerators in one scale-up domain (8 for an HGX board, 72 for NVL72)"),
@@ -171,6 +167,12 @@ HARDWARE = {
     "rental_price_source": _text("where the rental price comes from, and when"),
     "rental_price": Field("usd_per_hour", "typical rental price of this accelerator; the default of "
                           "datacenter.gpu_hour", strict=False),
+    "attention_peak_flops": Field("flop_rate", "dense FLOP/s of attention math; default the bf16 peak "
+                                  "(attention kernels compute in bf16: FlashAttention-3, FlashMLA)"),
+    "attention_efficiency": Field(
+        "fraction", "share of attention_peak_flops a compute-bound decode attention kernel reaches", maximum=1.0,
+        default=0.67, default_source="FlashMLA dense decode: 660 of 989 TFLOP/s on H800 (deepseek-ai/FlashMLA "
+        "README @ 066b5ba6)"),
     "hfu": Field("fraction", "hardware FLOPs utilisation: executed FLOP/s, recomputation included, over peak; "
                  "when given, training time follows it instead of mfu", maximum=1.0),
     "mfu": Field(
@@ -252,13 +254,41 @@ LIMITS = {
     "co2": Field("mass", "most CO2e the run may emit (training.co2_kg)"),
     "capex": Field("money", "most the fleet may cost to build (capex.fleet_usd), e.g. 52B"),
     "memory_headroom": Field("fraction", "share of usable memory to keep free", strict=False, maximum=0.99),
+    "ttft": Field("duration", "longest time to first token (inference.ttft_seconds)"),
+    "tpot": Field("duration", "longest time per output token (inference.tpot_seconds)"),
 }
 
 INFERENCE = {
     "accelerators": _int("accelerators serving one model replica; default the fewest whose memory "
                          "holds the weights and one sequence's KV cache"),
-    "batch": Field("integer", "sequences decoded together on one replica", default=1.0,
-                   default_source="convention: one sequence"),
+    "batch": Field("integer", "sequences decoded together on one replica (the default of concurrency / replicas)",
+                   default=1.0, default_source="convention: one sequence"),
+    "prompt_tokens": _int("tokens of each request's prompt (prefilled); default context - output_tokens"),
+    "output_tokens": _int("tokens generated per request; default test_time, else 1 (decode at the context)"),
+    "concurrency": _int("requests in flight over the whole deployment (continuous batching); default "
+                        "inference.batch x serving_layout.replicas"),
+    "speculative": {
+        "kind": Field("choice", "speculative decoding: mtp (DeepSeek multi-token prediction) or eagle; each "
+                      "draft token costs one extra layer's pass", minimum=None, choices=("mtp", "eagle")),
+        "draft_tokens": _int("tokens drafted per step and verified together", zero_ok=True),
+        "acceptance": Field("fraction", "probability each draft token is accepted (given all earlier ones were)",
+                            maximum=1.0),
+    },
+    "prefix_cache_hit": Field("fraction", "share of each prompt found in the prefix cache (not prefilled again)",
+                              strict=False, maximum=1.0, default=0.0,
+                              default_source="convention: no prompt shared between requests"),
+    "power_fraction": Field("fraction", "sustained draw while serving, as a share of TDP", maximum=1.0, default=0.77,
+                            default_source="inference servers average ~1/1.3 of provisioned power: oversubscription "
+                            "fits ~30% more servers with minimal loss (Patel et al., POLCA, arXiv 2308.12908)"),
+}
+
+SERVING_LAYOUT = {
+    "tensor": _int("tensor-parallel degree of attention and dense layers inside a replica"),
+    "attention_data": _int("attention data-parallel ranks inside a replica (each holds its own sequences' cache)"),
+    "expert": _int("expert-parallel degree of routed experts inside a replica (divides tensor x attention_data)"),
+    "replicas": _int("model replicas; default hardware.count / (tensor x attention_data)"),
+    "disaggregated": Field("bool", "prefill on separate accelerators from decode (DistServe, Splitwise)",
+                           minimum=None),
 }
 
 SYNTHETIC = {
@@ -313,6 +343,7 @@ SCENARIO = {
     "training": TRAINING,
     "parallel": PARALLEL,
     "inference": INFERENCE,
+    "serving_layout": SERVING_LAYOUT,
     "synthetic": SYNTHETIC,
     "capex": CAPEX,
     "measured": MEASURED,

@@ -104,7 +104,7 @@ def model_section(path: str, where: Node) -> Node:
     """
     from pathlib import Path
 
-    from .source import load_text
+    from .load import parse, read_file
 
     origin = {"file": where.file, "line": where.line, "key": None if where.file == "--hf-config" else "model.hf_config"}
     target = Path(path)
@@ -113,14 +113,14 @@ def model_section(path: str, where: Node) -> Node:
             raise QwenfeasError(f"the folder {path} holds no config.json", **origin,
                                 hint="name the config.json itself, or the model folder that holds it")
         target = target / "config.json"
-    try:
-        text = target.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise QwenfeasError(f"cannot read {target}: {reason}", **origin,
-                            hint="give the path of a Hugging Face config.json or of the folder holding it") from None
+    try:  # within the size cap, and never from a FIFO or a device
+        text = read_file(target, regular_only=True)
+    except QwenfeasError as error:
+        raise QwenfeasError(f"cannot read {target}: {error.problems[0].message}", **origin,
+                            hint=error.problems[0].hint or "give the path of a Hugging Face config.json or of the "
+                            "folder holding it") from None
     file = str(target)
-    config = load_text(text, file)
+    config = parse(text, file)  # a .json file through the json module
     if not config.is_mapping:
         raise QwenfeasError("a config.json must hold a JSON object", file=file, line=config.line)
     fields = config.value
@@ -129,8 +129,9 @@ def model_section(path: str, where: Node) -> Node:
     text = fields.get("text_config")
     if text is not None and text.is_mapping:  # a multimodal wrapper: the language model's fields
         fields = {**fields, **{k: v for k, v in text.value.items() if k != "model_type"}}
-    if kind not in FIELDS:
-        raise QwenfeasError(f"model_type {kind!r} is not supported", file=file,
+    if not isinstance(kind, str) or kind not in FIELDS:  # a list or an object is not a model type either
+        shown = repr(kind) if kind is None or isinstance(kind, str) else ("a list" if isinstance(kind, list) else "an object")
+        raise QwenfeasError(f"model_type {shown} is not supported", file=file,
                             line=kind_node.line if kind_node is not None else 1, key="model_type",
                             hint="supported: " + ", ".join(SUPPORTED))
     section: dict[str, Node] = {"source": Node(f"Hugging Face config.json ({file})", file, 1),
@@ -203,7 +204,8 @@ def _derived_layers(kind: str, fields: dict, section: dict, file: str) -> None:
                 section[key] = Node(str(count), file, types.line)
     elif kind in ("qwen3_next", "qwen3_5", "qwen3_5_moe"):
         interval = fields.get("full_attention_interval")
-        if interval is not None and layers is not None and str(interval.value).isdigit():
+        if interval is not None and layers is not None and str(interval.value).isdigit() \
+                and int(interval.value) > 0:  # 0 would divide by zero: left for the layer checks to report
             section["linear_attention.layers"] = Node(str(layers - layers // int(interval.value)), file,
                                                       interval.line)
     if kind == "minimax_m1":
