@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .commands.exits import errors_to_exit as _errors_to_exit
-from .errors import ExitCode
+from .errors import ExitCode, QwenfeasError
 
 app = typer.Typer(
     name="qwenfeas",
@@ -346,6 +346,7 @@ def roadmap(
 class PresetKind(enum.StrEnum):
     models = "models"
     accelerators = "accelerators"
+    systems = "systems"
     datacenters = "datacenters"
     grids = "grids"
 
@@ -362,7 +363,7 @@ def presets(
     output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
 ) -> None:
-    """List built-in models, accelerators, datacenters (facilities) and grids.
+    """List built-in models, accelerators, systems, datacenters (facilities) and grids.
 
     Examples:
 

@@ -58,6 +58,8 @@ class Report:
         self.metrics: dict[str, Metric] = {}
         self.terms: dict[str, Metric] = {}
         self.notes: list[str] = []
+        self.warnings: list[str] = []  # shown with the results (table and JSON), not only on stderr
+        self.measured: list[str] = []  # output names that a `measured:` fact replaced
 
     @property
     def name(self) -> str:
@@ -76,6 +78,10 @@ class Report:
         for name, metric in self.metrics.items():
             section, key = name.split(".", 1)
             out.setdefault(section, {})[key] = metric.value
+        if self.measured:
+            out["measured"] = list(self.measured)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
     def explain(self, name: str) -> dict[str, str]:

@@ -81,7 +81,7 @@ def table(columns: list[Column], rows: list[list], width: int, keep: int = 1, ti
     cells = [[_text(cell) for cell in row] for row in rows]
     natural = [max([_lines_width(Text(c.header))] + [_lines_width(row[i]) for row in cells])
                for i, c in enumerate(columns)]
-    lines = [Text(title, style=title_style)] if title else []
+    lines = [Text(line, style=title_style) for line in wrap_prose(title, width)] if title else []
     widths = _fit(columns, cells, natural, width)
     if widths is not None or not show_header:
         widths = widths or _fit(columns, cells, natural, width, force=True)
