@@ -167,6 +167,44 @@ def sweep(
             plot_file, y, limit, _assignments(overrides, hf_config), no_color)
 
 
+@app.command()
+def serve(
+    file: str = typer.Argument(..., metavar="FILE", help="Scenario YAML file; '-' reads standard input."),
+    output_format: SweepFormat = typer.Option(SweepFormat.table, "--format", "-f",
+                                              help="Output format (jsonl: one frontier row per line)."),
+    tpot: str | None = typer.Option(None, "--tpot", metavar="DURATION",
+                                    help="Longest time per output token, e.g. 50ms (default: limits.tpot)."),
+    ttft: str | None = typer.Option(None, "--ttft", metavar="DURATION",
+                                    help="Longest time to first token, e.g. 2s (default: limits.ttft)."),
+    plot: bool = typer.Option(False, "--plot", help="Also draw the frontier in the terminal."),
+    overrides: list[str] | None = _set_option(),
+    no_color: bool = _no_color_option(),
+) -> None:
+    """The serving frontier: output tokens/s per accelerator against tokens/s per user, over the layouts
+    (tensor, attention-data and expert degrees, replicas, batch, aggregated or disaggregated) of the
+    scenario's accelerators. The best row gives the most per accelerator within the limits.
+
+    Examples:
+
+    - `qwenfeas serve configs/published/deepseek-r1-b200-max-throughput.yaml --tpot 50ms`
+    - `qwenfeas serve plan.yaml --set hardware.count=64 --format json | jq .frontier[0]`
+    """
+    with _errors_to_exit():
+        from .commands.serving import run
+        from .scenario.units import parse_quantity
+
+        def duration(text, option):
+            if text is None:
+                return None
+            try:
+                return parse_quantity(text, "duration")
+            except ValueError as exc:
+                raise QwenfeasError(str(exc), key=option, hint="write e.g. 50ms or 2s") from None
+
+        run(file, overrides or [], output_format.value, duration(ttft, "--ttft"), duration(tpot, "--tpot"), plot,
+            no_color)
+
+
 def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from .estimates import estimate as run_estimate

@@ -164,6 +164,8 @@ class Chunk:
         value = self.report[name] if name in self.report.metrics else self.report.scenario[name]
         if isinstance(value, str):
             return np.full(self.size, value)
+        if isinstance(value, bool):  # a yes/no output (serving_layout.disaggregated)
+            return np.full(self.size, value)
         return np.broadcast_to(np.asarray(value, dtype=float), (self.size,))
 
     def verdict(self) -> tuple[np.ndarray, np.ndarray]:
