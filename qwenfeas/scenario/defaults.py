@@ -7,7 +7,7 @@ recorded on it (file, line, key) rather than raised, so one run reports all of t
 from __future__ import annotations
 
 from ..errors import did_you_mean
-from ..formulas._array import any_true, show
+from ..formulas._array import any_true, is_array, show
 from . import catalogue
 from .fields import all_keys
 
@@ -18,11 +18,25 @@ def complete(c) -> None:
     if "datacenter.gpu_hour" not in v and "hardware.rental_price" in v:
         c.derive("datacenter.gpu_hour", v["hardware.rental_price"],
                  "= hardware.rental_price (" + c.origins["hardware.rental_price"] + ")")
+    checkpoint = "precision.weights" not in v and "model.quantization.weights" in v
+    if checkpoint:
+        c.derive("precision.weights", v["model.quantization.weights"],
+                 "= model.quantization.weights (the published checkpoint)")
     for key, spec in all_keys().items():
         if key not in v and spec.default is not None:
             c.derive(key, spec.default, "default: " + (spec.default_source or "convention"))
     if "precision.kv_cache" not in v:
-        c.derive("precision.kv_cache", v["precision.weights"], "= precision.weights")
+        if checkpoint:  # quantized weights, activations and cache in bf16 (vLLM's kv_cache_dtype "auto")
+            c.derive("precision.kv_cache", "bf16", "default: bf16, the activations of a quantized checkpoint "
+                     "(vLLM kv_cache_dtype 'auto' follows the model's dtype)")
+        else:
+            c.derive("precision.kv_cache", v["precision.weights"], "= precision.weights")
+    if "precision.expert_weights" not in v:
+        if "model.quantization.expert_weights" in v:
+            c.derive("precision.expert_weights", v["model.quantization.expert_weights"],
+                     "= model.quantization.expert_weights (the published checkpoint)")
+        else:
+            c.derive("precision.expert_weights", v["precision.weights"], "= precision.weights")
     _complete_model(c)
     _complete_workload(c)
     _complete_hardware(c)
@@ -112,8 +126,18 @@ def _complete_model(c) -> None:
 def _complete_layer_kinds(c, kind: str) -> None:
     """Split the layers into full, sliding-window and linear attention, and check the split."""
     v = c.values
-    linear_keys = [k for k in v if k.startswith("model.linear_attention.")]
+    linear_keys = [k for k in v if k.startswith("model.linear_attention.") and not c.origins[k].startswith("default")]
     if linear_keys:
+        block = v.get("model.linear_attention.kind")
+        if block is None:
+            block = "gated_deltanet"
+            c.derive("model.linear_attention.kind", block, "default: gated_deltanet (Qwen3-Next)")
+        if block != "gated_deltanet" and "model.linear_attention.value_heads" in v:
+            if "model.linear_attention.key_heads" not in v:
+                c.derive("model.linear_attention.key_heads", v["model.linear_attention.value_heads"],
+                         f"= model.linear_attention.value_heads ({block}: one key per value head)")
+            if block == "lightning" and "model.linear_attention.conv_kernel" not in v:
+                c.derive("model.linear_attention.conv_kernel", 1.0, "lightning attention has no short convolution")
         for key in ("layers", "key_heads", "value_heads", "key_head_dim", "value_head_dim", "conv_kernel"):
             _require(c, f"model.linear_attention.{key}", "a linear-attention block needs its layer count and "
                      "head shapes (Qwen3-Next: 36 layers, 16 key heads and 32 value heads of 128, kernel 4)")
@@ -148,7 +172,8 @@ def _complete_workload(c) -> None:
     _complete_requests(c)
     window = v.get("model.max_context")
     if window is not None and "context" in v and any_true(v["context"] > window):
-        c.warnings.append(f"context {show(v['context'], ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
+        over = v["context"][v["context"] > window] if is_array(v["context"]) and not is_array(window) else v["context"]
+        c.warnings.append(f"context {show(over, ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
 
 
 def _complete_hardware(c) -> None:

@@ -11,10 +11,14 @@ from typing import NamedTuple
 
 PRECISION_BYTES = {
     "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5, "int4": 0.5,
+    # OCP Microscaling MXFP4: 4-bit E2M1 elements plus one 8-bit E8M0 scale per block of 32
+    # (OCP Microscaling Formats (MX) v1.0 spec, sec. 5), 4.25 bits a value; gpt-oss's experts.
+    "mxfp4": 4.25 / 8,
 }
 PRECISIONS = tuple(PRECISION_BYTES)
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
 ATTENTION_FLOPS = ("none", "causal", "noncausal")
+LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
 RECOMPUTE = ("none", "selective", "full")
 
 
@@ -82,12 +86,16 @@ MODEL = {
                                "layer when sliding_window is set", zero_ok=True),
     },
     "linear_attention": {
-        "layers": _int("layers with linear attention (Gated DeltaNet) instead of softmax attention"),
+        "kind": Field("choice", "linear-attention block: gated_deltanet (Qwen3-Next, Qwen3.5), lightning "
+                      "(MiniMax-M1) or kda (Kimi Delta Attention, Kimi Linear); default gated_deltanet",
+                      minimum=None, choices=LINEAR_ATTENTION_KINDS),
+        "layers": _int("layers with linear attention instead of softmax attention"),
         "key_heads": _int("query/key heads of a linear-attention layer"),
         "value_heads": _int("value heads of a linear-attention layer"),
         "key_head_dim": _int("width of one key head"),
         "value_head_dim": _int("width of one value head"),
-        "conv_kernel": _int("width of the short causal convolution over q, k and v"),
+        "conv_kernel": _int("width of the short causal convolution over q, k and v; lightning has none (1)"),
+        "full_rank_gate": _flag("kda: the output gate is one full-rank projection, not two of rank key_head_dim"),
     },
     "moe": {
         "experts": _int("routed experts per MoE layer"),
@@ -97,14 +105,25 @@ MODEL = {
         "shared_expert_ffn_hidden": _int("FFN width of one shared expert; default expert_ffn_hidden"),
         "dense_layers": _int("leading layers with a dense FFN instead of experts", zero_ok=True),
         "shared_expert_gate": _flag("a sigmoid gate scales the shared experts' output (Qwen3-Next)"),
+        "expert_hidden": _int("width the routed experts work at when it differs from hidden (a latent MoE, "
+                              "Kimi K3): a down- and an up-projection per MoE layer around them"),
+    },
+    "quantization": {
+        "weights": Field("choice", "number format of the published checkpoint's weights (a config.json's "
+                         "quantization_config): the default of precision.weights", minimum=None, choices=PRECISIONS),
+        "expert_weights": Field("choice", "number format of the published checkpoint's routed experts: the "
+                                "default of precision.expert_weights", minimum=None, choices=PRECISIONS),
     },
 }
 
 PRECISION = {
     "weights": Field("choice", "number format of stored weights", minimum=None, choices=PRECISIONS,
                      default="bf16", default_source="convention: bf16 checkpoints"),
-    "kv_cache": Field("choice", "number format of the KV cache; default = weights", minimum=None,
-                      choices=PRECISIONS),
+    "expert_weights": Field("choice", "number format of routed-expert weights; default "
+                            "model.quantization.expert_weights, else precision.weights", minimum=None,
+                            choices=PRECISIONS),
+    "kv_cache": Field("choice", "number format of the KV cache; default = weights (bf16 when the weights' "
+                      "format comes from a quantized checkpoint)", minimum=None, choices=PRECISIONS),
     "compute": Field("choice", "number format of matmuls; selects the hardware's peak", minimum=None,
                      choices=PRECISIONS, default="bf16", default_source="convention: bf16 training"),
     "state": Field("choice", "number format of linear-attention recurrent state", minimum=None,

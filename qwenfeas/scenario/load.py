@@ -10,14 +10,15 @@ plain numbers (base units), text or booleans, plus where each value came from.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from ..errors import Problem, QwenfeasError, did_you_mean
+from ..errors import MAX_PROBLEMS, Problem, QwenfeasError, did_you_mean
 from . import catalogue
 from .defaults import complete
 from .fields import PRECISION_BYTES, SCENARIO, Field, all_keys
-from .source import Node, load_text, merge, override_node
+from .source import Node, load_json, load_text, merge, override_node, read_bounded, read_stream
 from .units import parse_quantity
 
 STDIN = "-"
@@ -75,11 +76,14 @@ def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, 
             root = _replace_model(root, assignment.partition("=")[2], warnings)
             continue
         keys, node = override_node(assignment)
+        if keys[0] == "extends":
+            raise QwenfeasError("cannot be set with --set", file="--set", key="extends",
+                                hint="write 'extends: BASE.yaml' in the scenario file, or name the base file itself")
         for key in reversed(keys):
             node = Node({key: node}, "--set", None, key_lines={key: None})
         root = _layer(root, node)
-    root = _apply_presets(root)
-    scenario = _validate(root, label, vary or {})
+    root, problems = _apply_presets(root)
+    scenario = _validate(root, label, vary or {}, problems)
     scenario.warnings[:0] = warnings
     return scenario
 
@@ -143,12 +147,32 @@ def load_all(paths, overrides=()) -> list[Scenario]:
     return scenarios
 
 
+def bundled_configs() -> Path | None:
+    """The bundled scenarios: `qwenfeas/configs` in an installed wheel, `configs/` beside the package
+    in a source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    return next((folder for folder in (package / "configs", package.parent / "configs") if folder.is_dir()), None)
+
+
+def bundled(path: str) -> str:
+    """`path` itself when it exists, else the bundled scenario or folder of that name (`default`,
+    `roadmap`, `reasoning-1m.yaml`), so the examples work from any directory; else `path` unchanged."""
+    if path == STDIN or os.path.lexists(path) or os.path.isabs(path):
+        return path
+    folder = bundled_configs()
+    for candidate in ((folder / path, folder / f"{path}.yaml") if folder else ()):
+        if candidate.exists():
+            return str(candidate)
+    return path
+
+
 def expand_paths(paths) -> list[str]:
     """Files named, YAML files under directories named (recursively), and glob matches, in order."""
     import glob
 
     files: list[str] = []
     for path in map(str, paths):
+        path = bundled(path)
         if path == STDIN:
             files.append(path)
         elif Path(path).is_dir():
@@ -174,29 +198,42 @@ def read_text(path: str | Path) -> tuple[str, str]:
                 "'-' reads a scenario from standard input, but nothing is piped in",
                 file=STDIN_LABEL, hint="pipe a file in (cat plan.yaml | qwenfeas estimate -) or name a file",
             )
-        return STDIN_LABEL, sys.stdin.read()
+        stream = getattr(sys.stdin, "buffer", None)
+        return STDIN_LABEL, read_stream(stream, STDIN_LABEL) if stream is not None else sys.stdin.read()
+    path = bundled(str(path))
+    return path, read_file(path)
+
+
+def read_file(path: str | Path, regular_only: bool = False, label: str | None = None) -> str:
+    """The text of a scenario or config file, read within the size cap; every failure is a QwenfeasError."""
     path = Path(path)
-    label = str(path)
+    label = str(path) if label is None else label
     try:
-        return label, path.read_text(encoding="utf-8")
+        return read_bounded(path, label, regular_only)
     except FileNotFoundError:
         hint = None
-        if path.parent.is_dir():
-            hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
+        try:
+            if path.parent.is_dir():
+                hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
+        except OSError:
+            pass
         raise QwenfeasError("no such file", file=label, hint=hint) from None
     except IsADirectoryError:
         raise QwenfeasError("is a directory, not a scenario file", file=label,
                             hint="name the YAML files in it, e.g. " + label.rstrip("/") + "/*.yaml") from None
-    except UnicodeDecodeError as exc:
-        raise QwenfeasError(f"is not UTF-8 text ({exc.reason})", file=label) from None
     except OSError as exc:
-        raise QwenfeasError(f"cannot be read: {exc.strerror}", file=label) from None
+        raise QwenfeasError(f"cannot be read: {exc.strerror or exc}", file=label) from None
     except ValueError as exc:  # an embedded NUL byte and the like
         raise QwenfeasError(f"is not a usable file path ({exc})", file=repr(label)) from None
 
 
+def parse(text: str, label: str) -> Node:
+    """A located node tree: `.json` files through the json module, anything else as YAML."""
+    return load_json(text, label) if label.lower().endswith(".json") else load_text(text, label)
+
+
 def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
-    root = load_text(text, label)
+    root = parse(text, label)
     if not root.is_mapping:
         raise QwenfeasError("a scenario must be a mapping of keys (model:, context:, ...)",
                             file=label, line=root.line)
@@ -209,14 +246,14 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     base_path = folder / base_node.value
     try:
         resolved = str(base_path.resolve())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise QwenfeasError(f"{base_node.value!r} is not a usable file path ({exc})", file=label,
                             line=base_node.line, key="extends") from None
     if resolved in chain or resolved == str(Path(label).resolve()):
         raise QwenfeasError(f"extends {base_node.value!r} makes a cycle", file=label,
                             line=base_node.line, key="extends")
     try:
-        base_label, base_text = read_text(base_path)
+        base_label, base_text = str(base_path), read_file(base_path, regular_only=True)
     except QwenfeasError as error:
         problem = error.problems[0]
         raise QwenfeasError(f"cannot load {base_node.value!r}: {problem.message}", file=label,
@@ -227,12 +264,14 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     return _layer(base, own)
 
 
-def _apply_presets(root: Node) -> Node:
+def _apply_presets(root: Node) -> tuple[Node, list[Problem]]:
     """Put each named preset under its section; keys written in the section win.
 
     The datacenter section may name two presets, a facility (`preset`) and a
-    grid region (`grid`); they fill different keys.
+    grid region (`grid`); they fill different keys. An unknown preset is returned
+    as a problem, so the rest of the file is still checked in the same run.
     """
+    problems: list[Problem] = []
     merged = dict(root.value)
     model = merged.get("model")
     config = model.value.get("hf_config") if model is not None and model.is_mapping else None
@@ -253,9 +292,16 @@ def _apply_presets(root: Node) -> Node:
         name = node.value.get(key.split(".")[1])
         if name is None or not isinstance(name.value, str):
             continue
-        base = catalogue.load_preset(key, name.value, name.file, name.line)
+        try:
+            base = catalogue.load_preset(key, name.value.lower(), name.file, name.line)
+        except QwenfeasError as error:
+            problems.extend(error.problems)
+            continue
+        if name.value != name.value.lower():  # preset names are case-insensitive: keep the catalogue's spelling
+            lowered = Node(name.value.lower(), name.file, name.line, name.quoted)
+            node = Node({**node.value, key.split(".")[1]: lowered}, node.file, node.line, key_lines=node.key_lines)
         merged[section] = merge(base, node)
-    return Node(merged, root.file, root.line, key_lines=root.key_lines)
+    return Node(merged, root.file, root.line, key_lines=root.key_lines), problems
 
 
 # ---------------------------------------------------------------------------
@@ -308,7 +354,8 @@ class _Collector:
             entry = table.get(key)
             where = Node(None, child.file, node.key_lines.get(key, child.line))
             if entry is None:
-                self.problem(path, "unknown key", _unknown_key_hint(path, table), where)
+                hint = _unknown_key_hint(path, table) if len(self.problems) < MAX_PROBLEMS else None
+                self.problem(path, "unknown key", hint, where)
                 continue
             if child.value is None:
                 continue
@@ -432,8 +479,9 @@ def _unknown_key_hint(path: str, table: dict) -> str | None:
     return "known keys here: " + ", ".join(table)
 
 
-def _validate(root: Node, label: str, vary: dict) -> Scenario:
+def _validate(root: Node, label: str, vary: dict, problems: list[Problem] = ()) -> Scenario:
     c = _Collector(root, label)
+    c.problems.extend(problems)  # an unknown preset: checked keys still reported, derived checks skipped
     c.walk(root, SCENARIO, "")
     for key, values in vary.items():
         c.values[key] = values
