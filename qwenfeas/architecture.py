@@ -51,11 +51,11 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
     if s["model.attention.kind"] == "mla":
         attn = b.term("attention_params", P.mla_attention_params(
             h, nq, d, s["model.attention.rope_head_dim"], s["model.attention.v_head_dim"],
-            s["model.attention.kv_lora_rank"], s["model.attention.q_lora_rank"]), "count",
-            "attention weights per layer (MLA)",
+            s["model.attention.kv_lora_rank"], s["model.attention.q_lora_rank"], s["model.attention.output_gate"]),
+            "count", "attention weights per layer (MLA)",
             "MLA({model.hidden}, {model.heads}, {model.head_dim}, {model.attention.rope_head_dim}, "
-            "{model.attention.v_head_dim}, {model.attention.kv_lora_rank}, {model.attention.q_lora_rank})",
-            P.mla_attention_params)
+            "{model.attention.v_head_dim}, {model.attention.kv_lora_rank}, {model.attention.q_lora_rank}, "
+            "gate {model.attention.output_gate})", P.mla_attention_params)
     else:
         attn = b.term("attention_params", P.attention_params(
             h, nq, s["model.kv_heads"], d, s["model.qkv_bias"], s["model.qk_norm"], s["model.attention.output_gate"]),
@@ -65,13 +65,9 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
     attention_total = (L - layers.linear) * attn
     attention_formula = "({model.layers} - {model.linear_attention.layers}) × {attention_params}"
     if any_true(layers.linear):
-        linear = b.term("linear_attention_params", P.linear_attention_params(
-            h, s["model.linear_attention.key_heads"], s["model.linear_attention.value_heads"],
-            s["model.linear_attention.key_head_dim"], s["model.linear_attention.value_head_dim"],
-            s["model.linear_attention.conv_kernel"]), "count", "weights per linear-attention layer",
-            "GatedDeltaNet({model.hidden}, {model.linear_attention.key_heads} × {model.linear_attention.key_head_dim}, "
-            "{model.linear_attention.value_heads} × {model.linear_attention.value_head_dim}, "
-            "kernel {model.linear_attention.conv_kernel})", P.linear_attention_params)
+        count, formula, function = _linear_attention_params(s)
+        linear = b.term("linear_attention_params", count, "count", "weights per linear-attention layer", formula,
+                        function)
         attention_total = attention_total + layers.linear * linear
         attention_formula += " + {model.linear_attention.layers} × {linear_attention_params}"
     else:
@@ -88,7 +84,7 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
         moe_all, moe_active = P.moe_ffn_params(
             h, s["model.moe.experts"], s["model.moe.top_k"], s["model.moe.shared_experts"],
             s["model.moe.expert_ffn_hidden"], s["model.moe.shared_expert_ffn_hidden"], gated,
-            s["model.moe.shared_expert_gate"])
+            s["model.moe.shared_expert_gate"], s.get("model.moe.expert_hidden"))
         moe_layers = L - dense_layers
         b.term("moe_params", moe_all, "count", "MoE FFN weights per MoE layer (all experts)",
                "{model.hidden} × {model.moe.experts} + {model.moe.experts} × FFN(expert) "
@@ -96,8 +92,10 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
         b.term("moe_active_params", moe_active, "count", "MoE FFN weights one token uses per MoE layer",
                "{model.hidden} × {model.moe.experts} + {model.moe.top_k} × FFN(expert) "
                "+ {model.moe.shared_experts} × FFN(shared)", P.moe_ffn_params)
-        expert = b.term("expert_params", P.ffn_params(h, s["model.moe.expert_ffn_hidden"], gated), "count",
-                        "weights of one routed expert", "(2 + {model.ffn_gated}) × {model.hidden} × "
+        latent = "{model.moe.expert_hidden}" if "model.moe.expert_hidden" in s else "{model.hidden}"
+        expert = b.term("expert_params", P.ffn_params(s.get("model.moe.expert_hidden", h),
+                                                      s["model.moe.expert_ffn_hidden"], gated), "count",
+                        "weights of one routed expert", "(2 + {model.ffn_gated}) × " + latent + " × "
                         "{model.moe.expert_ffn_hidden}", P.ffn_params)
         b.term("routed_expert_params", moe_layers * s["model.moe.experts"] * expert, "count",
                "routed-expert weights, all layers",
@@ -158,6 +156,27 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
             "8 × {model.linear_attention.layers} × {model.linear_attention.value_heads} × "
             "{model.linear_attention.key_head_dim} × {model.linear_attention.value_head_dim}",
             F.linear_attention_flops_per_token)
+
+
+def _linear_attention_params(s: dict):
+    """(weights of one linear-attention layer, formula text, function) for the block's kind."""
+    h, heads, value_heads = s["model.hidden"], s["model.linear_attention.key_heads"], s["model.linear_attention.value_heads"]
+    dk, dv, kernel = (s["model.linear_attention.key_head_dim"], s["model.linear_attention.value_head_dim"],
+                      s["model.linear_attention.conv_kernel"])
+    kind = s["model.linear_attention.kind"]
+    if kind == "lightning":
+        return (P.lightning_attention_params(h, value_heads, dv),
+                "Lightning({model.hidden}, {model.linear_attention.value_heads} × {model.linear_attention.value_head_dim})",
+                P.lightning_attention_params)
+    if kind == "kda":
+        return (P.kda_params(h, value_heads, dk, kernel, s["model.linear_attention.full_rank_gate"]),
+                "KDA({model.hidden}, {model.linear_attention.value_heads} × {model.linear_attention.key_head_dim}, "
+                "kernel {model.linear_attention.conv_kernel}, full-rank gate {model.linear_attention.full_rank_gate})",
+                P.kda_params)
+    return (P.linear_attention_params(h, heads, value_heads, dk, dv, kernel),
+            "GatedDeltaNet({model.hidden}, {model.linear_attention.key_heads} × {model.linear_attention.key_head_dim}, "
+            "{model.linear_attention.value_heads} × {model.linear_attention.value_head_dim}, "
+            "kernel {model.linear_attention.conv_kernel})", P.linear_attention_params)
 
 
 def _check_given_counts(scenario: Scenario, total, active, embedding, tied) -> None:
@@ -249,13 +268,29 @@ def _kv_and_memory(b: Builder, s: dict, layers: Layers) -> None:
           "accelerators to hold one sequence's cache alone",
           "ceil({kv_cache.bytes_per_sequence} / {usable_memory})", M.accelerators_to_hold)
     report = b.report
-    weights = b.put("memory.weights_bytes", M.weights_bytes(report["model.params"], w_bytes), "B",
-                    "weights, all parameters", "{model.params} × {bytes_per_weight}", M.weights_bytes)
-    b.put("memory.active_weights_bytes", M.weights_bytes(report["model.active_params"], w_bytes), "B",
-          "weights one token touches", "{model.active_params} × {bytes_per_weight}", M.weights_bytes)
-    if "routed_expert_params" in report.terms:
-        b.put("memory.routed_expert_bytes", M.weights_bytes(report.terms["routed_expert_params"].value, w_bytes),
-              "B", "routed experts, all layers", "{routed_expert_params} × {bytes_per_weight}", M.weights_bytes)
+    if "routed_expert_params" in report.terms and s["precision.expert_weights"] != s["precision.weights"]:
+        e_bytes = b.term("bytes_per_expert_weight", PRECISION_BYTES[s["precision.expert_weights"]], "B",
+                         "bytes per routed-expert weight", "{precision.expert_weights}")
+        routed = report.terms["routed_expert_params"].value
+        active_routed = routed * s["model.moe.top_k"] / s["model.moe.experts"]
+        weights = b.put("memory.weights_bytes", M.weights_bytes(report["model.params"] - routed, w_bytes)
+                        + M.weights_bytes(routed, e_bytes), "B", "weights, all parameters",
+                        "({model.params} - {routed_expert_params}) × {bytes_per_weight} + {routed_expert_params} × "
+                        "{bytes_per_expert_weight}", M.weights_bytes)
+        b.put("memory.active_weights_bytes", M.weights_bytes(report["model.active_params"] - active_routed, w_bytes)
+              + M.weights_bytes(active_routed, e_bytes), "B", "weights one token touches",
+              "({model.active_params} - routed experts used) × {bytes_per_weight} + {routed_expert_params} × "
+              "{model.moe.top_k} / {model.moe.experts} × {bytes_per_expert_weight}", M.weights_bytes)
+        b.put("memory.routed_expert_bytes", M.weights_bytes(routed, e_bytes), "B", "routed experts, all layers",
+              "{routed_expert_params} × {bytes_per_expert_weight}", M.weights_bytes)
+    else:
+        weights = b.put("memory.weights_bytes", M.weights_bytes(report["model.params"], w_bytes), "B",
+                        "weights, all parameters", "{model.params} × {bytes_per_weight}", M.weights_bytes)
+        b.put("memory.active_weights_bytes", M.weights_bytes(report["model.active_params"], w_bytes), "B",
+              "weights one token touches", "{model.active_params} × {bytes_per_weight}", M.weights_bytes)
+        if "routed_expert_params" in report.terms:
+            b.put("memory.routed_expert_bytes", M.weights_bytes(report.terms["routed_expert_params"].value, w_bytes),
+                  "B", "routed experts, all layers", "{routed_expert_params} × {bytes_per_weight}", M.weights_bytes)
     b.put("memory.min_accelerators", M.accelerators_to_hold(weights + per_sequence, usable), "count",
           "fewest accelerators holding weights + one sequence",
           "ceil(({memory.weights_bytes} + {kv_cache.bytes_per_sequence}) / {usable_memory})",

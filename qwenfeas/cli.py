@@ -15,14 +15,15 @@ import sys
 import typer
 
 from . import __version__
-from .errors import ExitCode, QwenfeasError
+from .commands.exits import errors_to_exit as _errors_to_exit
+from .errors import ExitCode
 
 app = typer.Typer(
     name="qwenfeas",
     help="Feasibility estimates for frontier-scale language models: FLOPs, KV cache, memory, time, "
     "power, energy, CO2 and cost, from a YAML scenario.",
     epilog="Exit status: 0 ok, 1 a check failed, 2 bad input or usage, 70 internal error. "
-    "Docs: README.md.",
+    "Docs: `qwenfeas docs` prints the README installed with the package.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -31,12 +32,17 @@ app = typer.Typer(
 )
 
 
-class Format(enum.StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    yaml = "yaml"
+def _formats(name: str, *values: str) -> type[enum.StrEnum]:
+    """The --format choices of one command: only the formats it really writes (others exit 2)."""
+    return enum.StrEnum(name, {value: value for value in values})
+
+
+Format = _formats("Format", "table", "json", "jsonl", "csv", "yaml")  # estimate
+SweepFormat = _formats("SweepFormat", "table", "csv", "jsonl", "json")
+CompareFormat = _formats("CompareFormat", "table", "json", "csv")
+CheckFormat = _formats("CheckFormat", "table", "json", "jsonl")
+ListFormat = _formats("ListFormat", "table", "json")  # roadmap, presets, validate
+ShowFormat = _formats("ShowFormat", "table", "yaml", "json")
 
 
 def _set_option(scope: str = "a scenario key"):
@@ -56,7 +62,10 @@ def _no_color_option():
 
 def _version(value: bool) -> None:
     if value:
+        from .commands.exits import flush_stdout
+
         sys.stdout.write(f"qwenfeas {__version__}\n")
+        flush_stdout()
         raise typer.Exit()
 
 
@@ -84,12 +93,12 @@ def estimate(
 
     Examples:
 
-    - `qwenfeas estimate configs/default.yaml`
+    - `qwenfeas estimate default` (a bundled scenario: default, dense-70b-pretrain, reasoning-1m, ...)
     - `qwenfeas estimate configs/*.yaml --format csv > estimates.csv`
     - `qwenfeas estimate plan.yaml --format json | jq .training.seconds`
     - `cat plan.yaml | qwenfeas estimate - --set hardware.count=4096 --explain`
     - `qwenfeas estimate plan.yaml --hf-config ~/models/Qwen3-8B/config.json`
-    - `days=$(qwenfeas estimate plan.yaml --field training.seconds)`
+    - `seconds=$(qwenfeas estimate plan.yaml --field training.seconds)`
     - `qwenfeas estimate plans/*.yaml --format jsonl | jq -c '{name, s: .training.seconds}'`
     """
     with _errors_to_exit():
@@ -99,18 +108,13 @@ def estimate(
             return
         _write(reports, output_format, explain, no_color)
         judged = [r for r in reports if any(k.startswith(("limits.", "expect")) for k in r.scenario.values)]
-        if judged and output_format is Format.table:
+        if judged and output_format == "table":
             from .output.tables import make_console, render_verdicts
             from .verdict import judge
 
             render_verdicts([judge(r) for r in judged], make_console(no_color))
 
 
-class SweepFormat(enum.StrEnum):
-    table = "table"
-    csv = "csv"
-    jsonl = "jsonl"
-    json = "json"
 
 
 
@@ -153,7 +157,7 @@ def sweep(
 
     - `qwenfeas sweep plan.yaml --vary context=128K..100M:log:9 --vary hardware.preset=h200,b200`
     - `qwenfeas sweep plan.yaml --vary hardware.count=8K,16K,32K --vary hardware.mfu=0.3..0.5:5 --frontier`
-    - `qwenfeas sweep plan.yaml -v model.params=100B..10T:log:50 -f csv --where 'training.seconds < 90d' | head`
+    - `qwenfeas sweep plan.yaml -v tokens=10T..100T:log:50 -f csv --where 'training.seconds < 90d' | head`
     - `qwenfeas sweep plan.yaml -v context=1M..100M:log:30 --plot --y kv_cache.bytes_per_sequence`
     """
     with _errors_to_exit():
@@ -161,6 +165,44 @@ def sweep(
 
         run(file, vary, output_format.value, _split(columns), where or [], feasible_only, frontier, plot,
             plot_file, y, limit, _assignments(overrides, hf_config), no_color)
+
+
+@app.command()
+def serve(
+    file: str = typer.Argument(..., metavar="FILE", help="Scenario YAML file; '-' reads standard input."),
+    output_format: SweepFormat = typer.Option(SweepFormat.table, "--format", "-f",
+                                              help="Output format (jsonl: one frontier row per line)."),
+    tpot: str | None = typer.Option(None, "--tpot", metavar="DURATION",
+                                    help="Longest time per output token, e.g. 50ms (default: limits.tpot)."),
+    ttft: str | None = typer.Option(None, "--ttft", metavar="DURATION",
+                                    help="Longest time to first token, e.g. 2s (default: limits.ttft)."),
+    plot: bool = typer.Option(False, "--plot", help="Also draw the frontier in the terminal."),
+    overrides: list[str] | None = _set_option(),
+    no_color: bool = _no_color_option(),
+) -> None:
+    """The serving frontier: output tokens/s per accelerator against tokens/s per user, over the layouts
+    (tensor, attention-data and expert degrees, replicas, batch, aggregated or disaggregated) of the
+    scenario's accelerators. The best row gives the most per accelerator within the limits.
+
+    Examples:
+
+    - `qwenfeas serve configs/published/deepseek-r1-b200-max-throughput.yaml --tpot 50ms`
+    - `qwenfeas serve plan.yaml --set hardware.count=64 --format json | jq .frontier[0]`
+    """
+    with _errors_to_exit():
+        from .commands.serving import run
+        from .scenario.units import parse_quantity
+
+        def duration(text, option):
+            if text is None:
+                return None
+            try:
+                return parse_quantity(text, "duration")
+            except ValueError as exc:
+                raise QwenfeasError(str(exc), key=option, hint="write e.g. 50ms or 2s") from None
+
+        run(file, overrides or [], output_format.value, duration(ttft, "--ttft"), duration(tpot, "--tpot"), plot,
+            no_color)
 
 
 def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
@@ -205,9 +247,11 @@ def _bare(report, name: str) -> str:
 
 
 def _assignments(overrides, hf_config) -> list[str]:
+    from .scenario.load import hf_config_override
+
     assignments = list(overrides or [])
     if hf_config:
-        assignments.insert(0, f"model.hf_config={os.path.abspath(hf_config)}")
+        assignments.insert(0, hf_config_override(hf_config))
     return assignments
 
 
@@ -224,7 +268,7 @@ def compare(
     variants: list[str] | None = typer.Option(
         None, "--with", "-w", metavar="KEY=VALUE",
         help="Compare the first file with itself under this override (repeatable: one variant each)."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    output_format: CompareFormat = typer.Option("table", "--format", "-f", help="table, json or csv."),
     overrides: list[str] | None = _set_option("a scenario key in every file"),
     hf_config: str | None = _hf_config_option(),
     no_color: bool = _no_color_option(),
@@ -235,7 +279,7 @@ def compare(
 
     - `qwenfeas compare plan-h100.yaml plan-b200.yaml`
     - `qwenfeas compare plan.yaml --with hardware.preset=b200 --with hardware.preset=gb200`
-    - `qwenfeas compare plan.yaml --with precision.compute=fp8 --format json | jq .outputs.training.seconds`
+    - `qwenfeas compare plan.yaml --with precision.compute=fp8 --format json | jq '.outputs["training.seconds"]'`
     """
     with _errors_to_exit():
         from .commands.compare import compare as side_by_side
@@ -247,11 +291,11 @@ def compare(
             raise QwenfeasError("nothing to compare with", key="compare",
                                 hint="name a second file, or add a variant: --with hardware.preset=b200")
         comparison = side_by_side(reports)
-        if output_format is Format.table:
+        if output_format == "table":
             from .output.tables import make_console, render_comparison
 
             render_comparison(comparison, make_console(no_color))
-        elif output_format is Format.csv:
+        elif output_format == "csv":
             sys.stdout.write(machine.comparison_csv(comparison))
         else:
             sys.stdout.write(machine.comparison_json(comparison))
@@ -260,9 +304,11 @@ def compare(
 @app.command()
 def roadmap(
     paths: list[str] | None = typer.Argument(None, metavar="[PATH...]",
-                                             help="Roadmap scenarios (default: configs/roadmap/)."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+                                             help="Roadmap scenarios (default: configs/roadmap/, else the "
+                                             "bundled ones)."),
+    output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     overrides: list[str] | None = _set_option("a key in every scenario"),
+    wide: bool = typer.Option(False, "--wide", help="One row per scenario with every figure (needs ~190 columns)."),
     no_color: bool = _no_color_option(),
 ) -> None:
     """What each roadmap target would take: headline numbers, verdict, binding constraint, remedy, budget.
@@ -285,10 +331,10 @@ def roadmap(
 
         reports = _estimates(expand_paths(paths or [plan.default_path()]), list(overrides or []))
         rows, budget = plan.build(reports, [judge(report) for report in reports])
-        if output_format is Format.table:
+        if output_format == "table":
             from .output.tables import make_console, render_roadmap
 
-            render_roadmap(rows, budget, make_console(no_color, width=190))
+            render_roadmap(rows, budget, make_console(no_color), wide)
         else:
             data = {"targets": [row._asdict() for row in rows], "budget": budget._asdict()}
             sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
@@ -312,7 +358,7 @@ app.add_typer(presets_app, name="presets")
 def presets(
     ctx: typer.Context,
     kind: PresetKind | None = typer.Option(None, "--kind", "-k", help="Only this kind of preset."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
 ) -> None:
     """List built-in models, accelerators, datacenters (facilities) and grids.
@@ -331,7 +377,7 @@ def presets(
 
         kinds = [kind.value] if kind else list(listing.KINDS)
         data = {k: listing.rows(k) for k in kinds}
-        if output_format is Format.table:
+        if output_format == "table":
             from .output.tables import make_console, render_presets
 
             render_presets(data, make_console(no_color))
@@ -345,8 +391,8 @@ def presets(
 @presets_app.command("show")
 def show_preset(
     name: str = typer.Argument(..., help="A preset name, e.g. h200 or qwen3-235b-a22b."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f",
-                                         help="table or yaml: the preset file with its sources; json: its figures."),
+    output_format: ShowFormat = typer.Option("table", "--format", "-f",
+                                             help="table or yaml: the preset file with its sources; json: its figures."),
 ) -> None:
     """Print one preset: its figures, its sources and its notes.
 
@@ -358,8 +404,8 @@ def show_preset(
     with _errors_to_exit():
         from .commands import listing
 
-        kind, text = listing.find(name)
-        if output_format is Format.json:
+        kind, name, text = listing.find(name)
+        if output_format == "json":
             import json
 
             from .output.render import plain
@@ -374,7 +420,7 @@ def show_preset(
 def check(
     paths: list[str] = typer.Argument(..., metavar="PATH...",
                                       help="Scenario files, directories (searched for *.yaml, *.yml) or globs."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table, json or jsonl."),
+    output_format: CheckFormat = typer.Option("table", "--format", "-f", help="table, json or jsonl."),
     junit: str | None = typer.Option(None, "--junit", metavar="FILE",
                                      help="Also write JUnit XML (one test case per check), atomically."),
     overrides: list[str] | None = _set_option("a scenario key in every file"),
@@ -396,19 +442,21 @@ def check(
         from .scenario.load import expand_paths
         from .verdict import judge
 
+        if junit is not None:  # a report that could not be written fails now: exit 2, nothing written
+            machine.check_output_path(junit, "--junit")
         verdicts = [judge(report) for report in _estimates(expand_paths(paths), list(overrides or []))]
-        if output_format is Format.table:
+        if output_format == "table":
             from .output.tables import make_console, render_verdicts
 
             render_verdicts(verdicts, make_console(no_color))
         else:
-            sys.stdout.write(machine.verdicts_json(verdicts, lines=output_format is Format.jsonl))
-        if junit:
+            sys.stdout.write(machine.verdicts_json(verdicts, lines=output_format == "jsonl"))
+        if junit is not None:
             machine.write_atomically(junit, machine.to_junit(verdicts))
         if os.environ.get("GITHUB_ACTIONS") == "true":
             for verdict in verdicts:
                 for failed in (c for c in verdict.checks if not c.passed):
-                    sys.stderr.write(machine.github_annotation(failed))
+                    sys.stderr.write(machine.github_annotation(failed, verdict))
         if not all(v.feasible for v in verdicts):
             raise typer.Exit(ExitCode.CHECK_FAILED)
 
@@ -433,7 +481,7 @@ def schema() -> None:
 @app.command()
 def validate(
     case: list[str] | None = typer.Option(None, "--case", "-c", metavar="ID", help="Run only this case (repeatable)."),
-    output_format: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
 ) -> None:
     """Reproduce published figures (training compute, time, KV cache, ...) and report the error of each.
@@ -449,7 +497,7 @@ def validate(
         from .commands import validation
 
         results = validation.run(case)
-        if output_format is Format.table:
+        if output_format == "table":
             from .output.tables import make_console, render_validation
 
             render_validation(results, make_console(no_color))
@@ -462,19 +510,19 @@ def validate(
             raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
-def _write(reports, output_format: Format, explain: bool, no_color: bool) -> None:
-    if output_format is Format.table:
+def _write(reports, output_format: str, explain: bool, no_color: bool) -> None:
+    if output_format == "table":
         from .output.tables import make_console, render
 
         render(reports, make_console(no_color), explain)
         return
     from .output import render as machine
 
-    if output_format is Format.json:
+    if output_format == "json":
         text = machine.to_json(reports, explain)
-    elif output_format is Format.jsonl:
+    elif output_format == "jsonl":
         text = machine.to_jsonl(reports, explain)
-    elif output_format is Format.yaml:
+    elif output_format == "yaml":
         text = machine.to_yaml(reports, explain)
     else:
         text = machine.to_csv(reports)
@@ -482,32 +530,31 @@ def _write(reports, output_format: Format, explain: bool, no_color: bool) -> Non
     sys.stdout.flush()
 
 
-class _errors_to_exit:
-    """Map exceptions to exit codes: bad input -> 2 with its message, bugs -> 70."""
+@app.command()
+def docs() -> None:
+    """Print the README installed with the package: usage, scenario keys, conventions and sources.
 
-    def __enter__(self):
-        return self
+    Examples:
 
-    def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or isinstance(error, (typer.Exit, KeyboardInterrupt, SystemExit)):
-            return False
-        if isinstance(error, QwenfeasError):
-            sys.stderr.write(f"{error}\n")
-            raise typer.Exit(ExitCode.INPUT_ERROR)
-        if isinstance(error, BrokenPipeError):
-            # The reader went away (`| head`): stop quietly, as cat does.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(ExitCode.OK)
-        if os.environ.get("QWENFEAS_DEBUG"):
-            return False
-        sys.stderr.write(
-            f"qwenfeas: internal error: {type(error).__name__}: {error}\n"
-            "  this is a bug in qwenfeas; rerun with QWENFEAS_DEBUG=1 for the traceback and please report it\n"
-        )
-        raise typer.Exit(ExitCode.INTERNAL_ERROR)
+    - `qwenfeas docs | less`
+    """
+    with _errors_to_exit():
+        from importlib.metadata import PackageNotFoundError, metadata
+
+        try:
+            text = metadata("qwenfeas").get_payload() or metadata("qwenfeas").get("Description", "")
+        except PackageNotFoundError:
+            text = ""
+        if not text.strip():
+            from .errors import QwenfeasError
+
+            raise QwenfeasError("this copy of qwenfeas was installed without its README (package metadata)",
+                                key="docs", hint="read README.md in the qwenfeas source")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="qwenfeas")
+    """Console-script entry point: output errors (a closed pipe, a full disk) are handled here too."""
+    from .commands.exits import run
+
+    run(app, "qwenfeas")

@@ -32,8 +32,21 @@ class Problem(NamedTuple):
 
     def __str__(self) -> str:
         where = ":".join(str(part) for part in (self.file, self.line) if part is not None)
-        head = ": ".join(part for part in (where, self.key, self.message) if part)
-        return head + (f"\n  hint: {self.hint}" if self.hint else "")
+        head = ": ".join(cut(part) for part in (where, self.key, self.message) if part)
+        return head + (f"\n  hint: {cut(self.hint, 5 * MAX_QUOTED)}" if self.hint else "")
+
+
+# An error line quotes what it complains about; a 100,000-digit number or a pasted file is cut to this.
+MAX_QUOTED = 200
+
+
+def cut(text: str, limit: int = MAX_QUOTED) -> str:
+    """`text` on one line, its middle elided past `limit` characters (saying how much was left out)."""
+    text = " ".join(str(text).splitlines()) if "\n" in str(text) or "\r" in str(text) else str(text)
+    if len(text) <= limit:
+        return text
+    keep = limit // 2
+    return f"{text[:keep]}…[{len(text) - 2 * keep:,} characters]…{text[-keep:]}"
 
 
 class QwenfeasError(Exception):
@@ -49,17 +62,29 @@ class QwenfeasError(Exception):
         hint: str | None = None,
         problems: list[Problem] | None = None,
     ) -> None:
-        self.problems = list(problems) if problems else [Problem(message, file, line, key, hint)]
+        found = list(problems) if problems else [Problem(message, file, line, key, hint)]
+        self.problems = list(dict.fromkeys(found))  # one line per mistake, however many files repeat it
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.problems)
+        shown = [str(problem) for problem in self.problems[:MAX_PROBLEMS]]
+        if len(self.problems) > MAX_PROBLEMS:
+            shown.append(f"... and {len(self.problems) - MAX_PROBLEMS:,} more problems of the same kind or later")
+        return "\n".join(shown)
+
+
+_LONGEST_NAME = 100
+# A run reports at most this many mistakes in full; the rest are counted (50,000 misspelt keys
+# would otherwise cost seconds of "did you mean" and a screenful nobody reads).
+MAX_PROBLEMS = 50
 
 
 def did_you_mean(word: str, candidates) -> str | None:
     """A "did you mean …?" hint for a misspelt name, or None when nothing is close."""
     import difflib
 
+    if len(word) > _LONGEST_NAME:  # no name is this long; comparing would only cost time
+        return None
     matches = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
     if not matches:
         return None

@@ -53,4 +53,6 @@ def _generator_sequence_flops(preset: str, context):
     from .scenario.load import loads
 
     text = f"model: {{preset: {preset}}}\nhardware: {{peak_flops: 1, memory: 1, bandwidth: 1, tdp: 1}}\n"
-    return estimate(loads(text, f"synthetic.generator {preset}", vary={"context": context}))["inference.prefill_flops"]
+    # a prompt of `context` tokens (the context holds one more, the token it would decode next)
+    vary = {"context": context + 1, "inference.prompt_tokens": context}
+    return estimate(loads(text, f"synthetic.generator {preset}", vary=vary))["inference.prefill_flops"]

@@ -18,8 +18,9 @@ from .scenario.units import format_number, format_quantity
 SECTIONS = {
     "model": "Model",
     "training": "Training",
-    "inference": "Inference on one replica (ideal scaling over its accelerators, peak bandwidth)",
-    "test_time": "Test-time compute (one reasoning query alone on the replica)",
+    "serving_layout": "Serving layout",
+    "inference": "Inference served: achievable bandwidth and compute, collectives, kernel floor, continuous batching",
+    "test_time": "Test-time compute (one reasoning query at the operating point)",
     "layout": "Training layout",
     "training_memory": "Training memory per accelerator",
     "communication": "Communication per accelerator, whole run (achieved link bandwidth)",

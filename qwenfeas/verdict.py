@@ -15,7 +15,7 @@ import re
 from typing import NamedTuple
 
 from .errors import QwenfeasError, did_you_mean
-from .formulas._array import ceil, is_array, maximum, where
+from .formulas._array import is_array, maximum, where
 from .report import SECTIONS, Report
 from .scenario.units import format_quantity, parse_quantity
 
@@ -169,19 +169,29 @@ def _capex(report, limit):
 # the output each limit bounds from above
 LIMIT_METRICS = {"deadline": "training.seconds", "budget": "training.cost_usd", "power": "power.facility_watts",
                  "accelerators": "power.accelerators", "energy": "training.energy_kwh", "co2": "training.co2_kg",
-                 "capex": "capex.fleet_usd"}
+                 "capex": "capex.fleet_usd", "ttft": "inference.ttft_seconds", "tpot": "inference.tpot_seconds"}
+
+
+def _latency(key: str, what: str):
+    def check(report, limit):
+        from .serving.limits import latency_remedy
+
+        return _upper(report, key, limit, what, lambda ratio: latency_remedy(report, key))
+    return check
+
+
 _LIMITS = {"deadline": _deadline, "capex": _capex, "budget": _budget, "power": _power, "accelerators": _accelerators,
-           "energy": _energy, "co2": _co2}
+           "energy": _energy, "co2": _co2, "ttft": _latency("ttft", "time-to-first-token limit"),
+           "tpot": _latency("tpot", "time-per-output-token limit")}
 
 
 def _memory_ratio(report: Report, headroom):
     """Training memory per accelerator over its usable share, or serving accelerators needed over those given."""
     if "training_memory.fill" in report.metrics:
         return report["training_memory.fill"] / (1 - headroom)
-    usable_each = report.terms["usable_memory"].value * (1 - headroom)
-    needed = ceil((report["memory.weights_bytes"] + report.scenario["inference.batch"]
-                   * report["kv_cache.bytes_per_sequence"]) / usable_each)
-    return needed / report["inference.accelerators"]
+    from .serving.limits import memory_ratio
+
+    return memory_ratio(report, headroom)
 
 
 def margins(report: Report) -> dict[str, tuple]:
@@ -218,23 +228,14 @@ def _memory(report: Report) -> Check:
             remedy = _training_memory_remedy(report, headroom)
         return Check("memory", "training memory per accelerator fits", passed, ratio,
                      f"training memory {label}", remedy, file, line)
-    batch = s["inference.batch"]
+    from .serving.limits import memory_remedy, requested_per_replica
+
+    batch = requested_per_replica(report)
     ratio = _memory_ratio(report, headroom)
-    have = report["inference.accelerators"]
-    needed = ratio * have
     passed = ratio <= 1
-    remedy = ""
-    if not passed:
-        usable = report.terms["usable_memory"].value * have * (1 - headroom)
-        room = usable - report["memory.weights_bytes"]
-        per_token = report["kv_cache.bytes_per_token"]
-        longest = max(math.floor(room / per_token), 0) if per_token else 0
-        largest = (usable - report["kv_cache.bytes_per_sequence"]) / report.terms["bytes_per_weight"].value
-        remedy = (f"needs {needed:,.0f} accelerators; on {have:,.0f} the longest context that fits is "
-                  f"{format_quantity(longest, 'count')} tokens, or the largest model at this context "
-                  f"{format_quantity(max(largest, 0), 'count')} parameters")
-    return Check("memory", f"weights and {batch:g} sequence caches fit the replica", passed, ratio,
-                 f"the replica needs {needed:,.0f} of its {have:,.0f} accelerators", remedy, file, line)
+    remedy = "" if passed else memory_remedy(report, headroom)
+    return Check("memory", f"weights and {batch:g} sequence caches per replica fit", passed, ratio,
+                 f"each accelerator needs {ratio:.0%} of its usable memory", remedy, file, line)
 
 
 def _training_memory_remedy(report: Report, headroom: float) -> str:

@@ -128,17 +128,17 @@ def test_runner_separates_stdout_and_stderr(here):
 # Documents that are not a scenario
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("model: {preset: llama-2-70b\ncontext: 4096\n", 2),  # unclosed flow mapping, seen on the next line
-    ("model:\n  preset: llama-2-70b\n layers: 80\ncontext: 4096\n", 3),  # bad indentation
-    ("model:\n\tpreset: llama-2-70b\n", 2),  # a tab
-    ("context: 4096\n---\ncontext: 8192\n", 2),  # two documents
+@pytest.mark.parametrize(("text", "line", "advice"), [
+    ("model: {preset: llama-2-70b\ncontext: 4096\n", 2, "brace"),  # unclosed flow mapping, seen on the next line
+    ("model:\n  preset: llama-2-70b\n layers: 80\ncontext: 4096\n", 3, "indentation"),  # bad indentation
+    ("model:\n\tpreset: llama-2-70b\n", 2, "tabs"),  # a tab
+    ("context: 4096\n---\ncontext: 8192\n", 2, "'---'"),  # two documents
 ])
-def test_malformed_yaml_names_file_and_line(here, text, line):
+def test_malformed_yaml_names_file_and_line(here, text, line, advice):
     problem = only(input_error(invoke(write("broken.yaml", text))))
     assert (problem.file, problem.line) == ("broken.yaml", line)
     assert "not valid YAML" in problem.rest
-    assert problem.hint and "indentation" in problem.hint
+    assert problem.hint and advice in problem.hint  # a hint that fits the mistake
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "   \n"])

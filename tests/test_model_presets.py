@@ -35,6 +35,25 @@ STATED = {
     "llama-2-70b": (68.98e9, None, None, 163_840),
     "deepseek-v3": (671e9, 37e9, None, 35_136),
     "kimi-k2": (1.04e12, 32.6e9, None, 35_136),
+    # issue 14's architectures; active counts in each publisher's convention are checked below.
+    # gpt-oss: 2 x 36 layers (18 sliding, 18 full) x 8 KV heads x 64
+    "gpt-oss-120b": (116.83e9, None, None, 36_864),
+    "glm-4.5": (355e9, None, None, 188_416),  # 2 x 92 x 8 x 128
+    "minimax-m1": (456e9, None, None, 20_480),  # only the 10 softmax layers: 2 x 10 x 8 x 128
+    "minimax-m2.5": (230e9, None, None, 126_976),  # 2 x 62 x 8 x 128
+    "qwen3.5-27b": (27e9, None, None, 32_768),  # 16 gated-attention layers: 2 x 16 x 4 x 256
+    "qwen3.5-35b-a3b": (35e9, None, None, 10_240),  # 2 x 10 x 2 x 256
+    "qwen3-vl-8b": (8.2e9, None, 6.95e9, 73_728),  # its language model is Qwen3-8B's shape (Qwen3 report Table 1)
+    "qwen3-vl-30b-a3b": (30.5e9, None, 29.9e9, 49_152),  # ... and Qwen3-30B-A3B's
+}
+
+# name: (stated active count, what the publisher leaves out of it, source)
+#   "embedding": the input embedding (model.matmul_params); "embedding and head": both vocabulary
+#   tables (model.active_params - 2 x vocab x hidden)
+ACTIVE_CONVENTIONS = {
+    "gpt-oss-120b": (5.13e9, "embedding", "gpt-oss model card, arXiv 2508.10925, Table 1: 5.13B active"),
+    "glm-4.5": (32e9, "embedding and head", "GLM-4.5 report, arXiv 2508.06471, Table 1: 32B activated"),
+    "minimax-m1": (45.9e9, "embedding and head", "MiniMax-M1 report, arXiv 2506.13585: 45.9B per token"),
 }
 
 
@@ -115,7 +134,46 @@ def test_half_sliding_half_full_layers(run):
     assert r["kv_cache.bytes_per_token"] == 20 * layer
     assert r["kv_cache.bytes_per_sequence"] == 10 * layer * 5000 + 10 * layer * 1000
     # prefill: full layers see (C+1)/2 keys per token on average, sliding layers at most 1,000
-    sliding_keys = 1000 * 1001 / 2 + (5000 - 1000) * 1000
+    # (the prompt is the context less the one token decoded by default: 4,999 tokens)
+    sliding_keys = 1000 * 1001 / 2 + (4999 - 1000) * 1000
     per_key_layer = 2 * 8 * 256
-    expected = 2 * r["model.matmul_params"] * 5000 + 10 * per_key_layer * (5000 * 5001 / 2 + sliding_keys)
+    expected = 2 * r["model.matmul_params"] * 4999 + 10 * per_key_layer * (4999 * 5000 / 2 + sliding_keys)
     assert r["inference.prefill_flops"] == pytest.approx(expected, rel=1e-12)
+
+
+def _active_in_convention(r, left_out: str) -> float:
+    tables = r.scenario["model.vocab"] * r.scenario["model.hidden"]
+    return r["model.active_params"] - tables * (1 if left_out == "embedding" else 2)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVE_CONVENTIONS))
+def test_active_count_in_the_publishers_convention(run, name):
+    stated, left_out, _source = ACTIVE_CONVENTIONS[name]
+    r = run(f"model: {{preset: {name}}}\ncontext: 1000\nhardware: {{preset: h100-sxm}}\n")
+    assert _active_in_convention(r, left_out) == pytest.approx(stated, rel=0.015)
+
+
+def test_counts_stated_to_one_digit_are_checked_by_hand(run):
+    # MiniMax-M2 card: "10 billion active"; Qwen3.5-35B-A3B card: "3B activated". Both are rounded to one
+    # digit, so they are checked by rounding, and the exact count is computed here from each config.json.
+    h, layers, vocab = 3072, 62, 200064  # MiniMax-M2.5: 48 q / 8 kv heads of 128, QK-norm, 8 of 256 experts
+    attention = h * 128 * (2 * 48 + 2 * 8) + 2 * 128
+    moe_active = h * 256 + 8 * 3 * h * 1536
+    m2 = layers * (attention + moe_active + 2 * h) + h + vocab * h  # LM head counted, input embedding not
+    r = run("model: {preset: minimax-m2.5}\ncontext: 1000\nhardware: {preset: h100-sxm}\n")
+    assert r["model.matmul_params"] == m2 and round(m2 / 1e9) == 10
+    h, vocab = 2048, 248320  # Qwen3.5-35B-A3B: 10 gated-attention + 30 Gated DeltaNet layers, 8 + 1 experts of 512
+    attention = h * 256 * (3 * 16 + 2 * 2) + 2 * 256
+    keys, values = 16 * 128, 32 * 128
+    deltanet = h * (2 * keys + 2 * values) + h * 2 * 32 + (2 * keys + values) * 4 + 2 * 32 + 128 + values * h
+    moe_active = h * 256 + 8 * 3 * h * 512 + 3 * h * 512 + h
+    q35 = 10 * attention + 30 * deltanet + 40 * (moe_active + 2 * h) + h + vocab * h
+    r = run("model: {preset: qwen3.5-35b-a3b}\ncontext: 1000\nhardware: {preset: h100-sxm}\n")
+    assert r["model.matmul_params"] == q35 and round(q35 / 1e9) == 3
+
+
+def test_mxfp4_experts_give_gpt_oss_its_checkpoint_size(run):
+    # gpt-oss model card (arXiv 2508.10925) sec. 2: MXFP4 experts (4.25 bits a weight) make the 120b
+    # checkpoint 60.8 GiB; the rest stays bf16.
+    r = run("model: {preset: gpt-oss-120b}\ncontext: 1000\nhardware: {preset: h100-sxm}\n")
+    assert r["memory.weights_bytes"] / 2**30 == pytest.approx(60.8, rel=0.005)

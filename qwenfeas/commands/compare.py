@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..output.render import binding_label
 from ..report import Report
 from ..verdict import judge
 
@@ -27,6 +28,7 @@ class Comparison(NamedTuple):
     rows: list[Row]
     feasible: list[bool]
     binding: list[str | None]
+    binding_labels: list[str | None]  # for people: an expectation quoted
 
 
 def compare(reports: list[Report]) -> Comparison:
@@ -44,5 +46,6 @@ def compare(reports: list[Report]) -> Comparison:
         rows.append(Row(name, metric.unit, values, ratios))
     verdicts = [judge(r) for r in reports]
     return Comparison([r.name for r in reports], [r.scenario.file for r in reports], rows,
-                      [v.feasible for v in verdicts], [v.binding.name if v.binding else None for v in verdicts])
+                      [v.feasible for v in verdicts], [v.binding.name if v.binding else None for v in verdicts],
+                      [binding_label(v.binding) if v.binding else None for v in verdicts])
 

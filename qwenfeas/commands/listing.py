@@ -20,14 +20,15 @@ def rows(kind: str) -> list[dict]:
     return [_row(kind, name) for name in catalogue.preset_names(KINDS[kind])]
 
 
-def find(name: str) -> tuple[str, str]:
-    """(kind, file text) of the preset called `name`, whatever its kind."""
+def find(name: str) -> tuple[str, str, str]:
+    """(kind, name as catalogued, file text) of the preset called `name` (any case), whatever its kind."""
     every = {n: kind for kind, key in KINDS.items() for n in catalogue.preset_names(key)}
+    name = name.lower() if name.lower() in every else name
     if name not in every:
         raise QwenfeasError(f"no preset is called {name!r}", key="NAME",
                             hint=did_you_mean(name, every) or "list them with: qwenfeas presets")
     folder = catalogue.KINDS[KINDS[every[name]]][1]
-    return every[name], (catalogue.PRESET_DIR / folder / f"{name}.yaml").read_text(encoding="utf-8")
+    return every[name], name, (catalogue.PRESET_DIR / folder / f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def _row(kind: str, name: str) -> dict:

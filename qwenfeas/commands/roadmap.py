@@ -117,9 +117,11 @@ def _budget(reports: list[Report], rows: list[Row]) -> Budget:
 
 
 def default_path() -> str:
-    """configs/roadmap in the working directory, else the one beside the package (a source checkout)."""
+    """configs/roadmap in the working directory, else the bundled roadmap scenarios (package data)."""
     from pathlib import Path
 
+    from ..scenario.load import bundled_configs
+
     here = Path("configs/roadmap")
-    beside = Path(__file__).resolve().parents[2] / "configs" / "roadmap"
-    return str(here if here.is_dir() or not beside.is_dir() else beside)
+    folder = bundled_configs()
+    return str(here if here.is_dir() or folder is None else folder / "roadmap")

@@ -27,6 +27,16 @@ from ..scenario.units import parse_quantity
 from ..verdict import holds, margins, read_condition
 
 CHUNK_POINTS = 1 << 16  # 64K points: 512 KB per float column, inside a core's L2 cache
+# The largest grid one run evaluates. The loader checks the swept keys against each other as whole
+# broadcast arrays (8 bytes a point each), so 10M points keep a run within a few hundred MB; rows
+# are then streamed in chunks. A bigger grid is refused before anything is allocated.
+MAX_POINTS = 10_000_000
+# Counts a scenario may give that do not move what depends on them (the architecture does): a
+# sweep over them would show flat times and costs, so it is refused with a hint.
+_NOT_SWEPT = {
+    "model.params": "a given total only relabels the model: time, memory and cost follow the architecture",
+    "model.active_params": "a given active count only relabels the model: FLOPs and time follow the architecture",
+}
 VARY = "--vary"
 FEASIBLE, BINDING = "feasible", "binding"
 # Shown when --columns is not given, if the scenario computes them.
@@ -56,21 +66,41 @@ def parse_axis(text: str) -> Axis:
                             hint=did_you_mean(key, all_keys()) or "see qwenfeas schema for the keys")
     if spec.kind == "expectations":
         raise QwenfeasError("expectations cannot be swept", file=VARY, key=key)
+    if key in _NOT_SWEPT:
+        raise QwenfeasError(f"cannot be swept: {_NOT_SWEPT[key]}", file=VARY, key=key,
+                            hint="sweep the architecture instead, e.g. --vary model.layers=32..128:5 or "
+                            "--vary model.moe.experts=64,128,256 (or the data: --vary tokens=10T..100T:log:5)")
     items = [item.strip() for item in values.split(",")]
     if not all(items):
         raise QwenfeasError(f"an empty value in {values!r}", file=VARY, key=key, hint=_AXIS_HINT)
     if spec.kind in _TEXT_KINDS:
         return Axis(key, tuple(dict.fromkeys(items)), False)
-    numbers: list[float] = []
-    for item in items:
-        numbers.extend(_range(item, key, spec.kind) if ".." in item else [_number(item, key, spec.kind)])
+    counts = [_range_count(item, key) if ".." in item else 1 for item in items]
+    if sum(counts) > MAX_POINTS:  # before allocating anything: 1..1e12:1000000000000 is 8 TB of floats
+        raise _too_many(f"{sum(counts):,} values on one axis", key)
+    parts = [_range(item, key, spec.kind) if ".." in item else np.array([_number(item, key, spec.kind)])
+             for item in items]
+    numbers = np.concatenate(parts)
     if spec.kind == "integer":
-        numbers = [float(round(n)) for n in numbers]
-    for number in numbers:
-        problem = range_problem(spec, number)
+        numbers = np.round(numbers)
+    for bound in (numbers.min(), numbers.max()):  # the extremes decide whether every value is in range
+        problem = range_problem(spec, float(bound))
         if problem:
             raise QwenfeasError(problem[0], file=VARY, key=key, hint=problem[1])
-    return Axis(key, tuple(dict.fromkeys(numbers)), True)
+    _, first = np.unique(numbers, return_index=True)  # repeated values once, in the order given
+    return Axis(key, numbers[np.sort(first)], True)
+
+
+def _too_many(what: str, key: str | None = None) -> QwenfeasError:
+    return QwenfeasError(f"the sweep is too large: {what}; at most {MAX_POINTS:,} points in one run", file=VARY,
+                         key=key, hint="use fewer values per axis (e.g. :log:100 instead of :log:100000), or "
+                         "split the sweep over several runs with --set")
+
+
+def _range_count(text: str, key: str) -> int:
+    """The N of a range START..STOP:N or START..STOP:log:N, read before any value is computed."""
+    count = text.rpartition(":")[2].strip()
+    return int(count) if count.isdigit() and len(count) < 20 else 1  # a malformed range is reported by _range
 
 
 def _number(text: str, key: str, kind: str) -> float:
@@ -80,7 +110,7 @@ def _number(text: str, key: str, kind: str) -> float:
         raise QwenfeasError(str(exc), file=VARY, key=key) from None
 
 
-def _range(text: str, key: str, kind: str) -> list[float]:
+def _range(text: str, key: str, kind: str) -> np.ndarray:
     start_text, _, rest = text.partition("..")
     stop_text, *options = rest.split(":")
     scale = options[0] if len(options) == 2 else "lin"
@@ -92,8 +122,8 @@ def _range(text: str, key: str, kind: str) -> list[float]:
     if scale == "log":
         if start <= 0 or stop <= 0:
             raise QwenfeasError(f"a log range needs positive ends, got {text!r}", file=VARY, key=key)
-        return np.geomspace(start, stop, count).tolist()
-    return np.linspace(start, stop, count).tolist()
+        return np.geomspace(start, stop, count)
+    return np.linspace(start, stop, count)
 
 
 class Chunk:
@@ -111,6 +141,8 @@ class Chunk:
             return np.full(self.size, self.combo[self.sweep.text_keys.index(name)])
         value = self.report[name] if name in self.report.metrics else self.report.scenario[name]
         if isinstance(value, str):
+            return np.full(self.size, value)
+        if isinstance(value, bool):  # a yes/no output (serving_layout.disaggregated)
             return np.full(self.size, value)
         return np.broadcast_to(np.asarray(value, dtype=float), (self.size,))
 
@@ -145,6 +177,8 @@ class Sweep:
             raise QwenfeasError("swept twice", file=VARY, key=repeated[0], hint="give each key one --vary")
         self.axes = [a for a in axes if not a.numeric] + [a for a in axes if a.numeric]  # grid order
         self.shape = tuple(len(a.values) for a in self.axes)
+        if math.prod(self.shape) > MAX_POINTS:  # refused before the loader broadcasts the axes together
+            raise _too_many(" × ".join(f"{n:,}" for n in self.shape) + f" = {math.prod(self.shape):,} points")
         self.numeric = [a for a in self.axes if a.numeric]
         self.text_keys = [a.key for a in self.axes if not a.numeric]
         self._grid_shape = tuple(len(a.values) for a in self.numeric)
@@ -200,6 +234,7 @@ def column_names(chunk: Chunk, requested: list[str] | None) -> list[str]:
         return [*axes, *(m for m in HEADLINE if m in report.metrics), FEASIBLE, BINDING]
     if requested == ["all"]:
         return [*axes, *(m for m in report.metrics if m not in axes), FEASIBLE, BINDING]
+    requested = [*(a for a in axes if a not in requested), *requested]  # rows are always labelled by their axes
     known = {*axes, *report.metrics, *report.scenario.values, FEASIBLE, BINDING}
     for name in requested:
         if name not in known:

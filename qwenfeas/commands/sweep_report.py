@@ -51,7 +51,8 @@ def run(file: str, vary: list[str], output_format: str, columns: list[str] | Non
 
         write_rows(everything, names, output_format, sys.stdout.buffer, keep.mask)
     else:
-        rows, matched = _first_rows(everything, names, keep.mask, limit)
+        # Without a filter every row is kept: stop once the table is full (a 10M-point grid need not run).
+        rows, matched = _first_rows(everything, names, keep.mask, limit, None if where or feasible_only else grid.size)
     for note in notes.values():
         sys.stderr.write(f"note: {grid.groups[0][1].file}: at some points of the sweep: {note}\n")
     units = {name: column_unit(first, name) for name in {*names, *(a.key for a in axes)}}
@@ -62,7 +63,7 @@ def run(file: str, vary: list[str], output_format: str, columns: list[str] | Non
     elif not streaming:
         from ..output.tables import make_console, render_sweep
 
-        render_sweep(names, [units[n] for n in names], rows, matched, grid.size, make_console(no_color))
+        render_sweep(names, [units[n] for n in names], rows, matched, grid.size, make_console(no_color), len(axes))
     if plot_file:
         _draw(everything, drawing, grid, units, plot_file)
         sys.stderr.write(f"wrote {plot_file}\n")
@@ -119,10 +120,12 @@ def _all_feasible(collected):
     return collected.feasible
 
 
-def _first_rows(chunks, names, keep, limit: int) -> tuple[list[list], int]:
-    """The first `limit` kept rows, and how many rows are kept in all."""
+def _first_rows(chunks, names, keep, limit: int, total: int | None = None) -> tuple[list[list], int]:
+    """The first `limit` kept rows, and how many rows are kept in all (`total` when known: no filter)."""
     rows, matched = [], 0
     for chunk in chunks:
+        if total is not None and len(rows) >= limit:
+            return rows, total
         mask = keep(chunk)
         count = chunk.size if mask is None else int(mask.sum())
         if len(rows) < limit and count:

@@ -78,8 +78,10 @@ def attention_crossover_tokens(matmul_params, flops_per_key):
     linear-attention layers are left out of a, which is why hybrid models cross over later.
     Source: Kaplan et al. 2020, sec. 2.1 (attention is negligible while n_ctx < 12 d_model);
     PaLM, Chowdhery et al. 2022, Appendix B.
+    Never negative: a given parameter count below what the architecture's embeddings imply
+    leaves N <= a/4, and attention then dominates from the first token (0).
     """
-    return 4 * matmul_params / flops_per_key - 1
+    return maximum(4 * matmul_params / flops_per_key - 1, 0.0)
 
 
 def forward_flops(matmul_params, tokens, flops_per_key, keys):

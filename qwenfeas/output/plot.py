@@ -395,10 +395,9 @@ def check_plot_file(path: str) -> str:
     if suffix not in FILE_FORMATS:
         raise QwenfeasError(f"cannot tell the plot format from {path!r}", key="--plot-file",
                             hint="end the file name in " + ", ".join(FILE_FORMATS[:-1]) + " or " + FILE_FORMATS[-1])
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise QwenfeasError(f"cannot write the plot: folder {folder} does not exist", file=path, key="--plot-file",
-                            hint="create the folder first, or choose another path")
+    from .render import check_output_path
+
+    check_output_path(path, "--plot-file")  # a folder, a missing folder, a name too long: before any output
     return suffix
 
 

@@ -7,6 +7,7 @@ and YAML nest by section; CSV uses the dotted names as column headers.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -168,11 +169,12 @@ def to_junit(verdicts) -> str:
                               tests=str(len(verdict.checks)), failures=str(sum(not c.passed for c in verdict.checks)),
                               errors="0")
         for check in verdict.checks:
+            file, line, message = located(check, verdict)
             case = ET.SubElement(suite, "testcase", classname=verdict.name, name=f"{check.name}: {check.rule}",
-                                 file=check.file, line=str(check.line or 0))
+                                 file=file, line=str(line or 0))
             if not check.passed:
-                failure = ET.SubElement(case, "failure", message=check.message)
-                failure.text = "\n".join(filter(None, [check.message, check.remedy]))
+                failure = ET.SubElement(case, "failure", message=message)
+                failure.text = "\n".join(filter(None, [message, check.remedy]))
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -196,37 +198,116 @@ def write_atomically(path: str, text: str) -> None:
         stream.write(text.encode("utf-8"))
 
 
+def check_output_path(path: str, option: str) -> None:
+    """Refuse, before any work, a path that a report could not be written to (exit 2, nothing written)."""
+    import os
+    import stat
+
+    from ..errors import QwenfeasError
+
+    if not path or not path.strip():
+        raise QwenfeasError("needs a file name", key=option, hint=f"for example {option} report.xml")
+    try:
+        if os.path.exists(path):  # through any symbolic link
+            mode = os.stat(path).st_mode
+            if stat.S_ISDIR(mode):
+                raise QwenfeasError("is a folder, not a file", file=path, key=option,
+                                    hint=f"name a file inside it, e.g. {os.path.join(path, 'report.xml')}")
+            if stat.S_ISFIFO(mode):
+                os.close(open_special(path))  # a FIFO with no reader fails now, not after the work
+            elif stat.S_ISREG(mode) and not os.access(path, os.W_OK):
+                raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
+            return
+        target = os.path.realpath(path)
+        folder = os.path.dirname(target)
+        if not os.path.isdir(folder):
+            raise QwenfeasError(f"cannot be written: folder {folder} does not exist", file=path, key=option,
+                                hint="create the folder first, or choose another path")
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+        if len(os.path.basename(target).encode()) > longest:
+            raise QwenfeasError(f"the file name is longer than {longest} bytes", file=path, key=option)
+        if not os.access(folder, os.W_OK):
+            raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
+    except (OSError, ValueError) as exc:  # a NUL byte, an unreadable parent, ...
+        raise QwenfeasError(f"is not a usable file path ({exc})", file=repr(path), key=option) from None
+
+
 @contextlib.contextmanager
 def atomic_file(path: str, suffix: str = ""):
     """A binary stream to a temporary file beside `path`, renamed onto it when the block ends.
 
     On any error the temporary file is removed and an existing file at `path` is left as it
-    was. The new file gets the usual mode of a new file (mkstemp's is 0600).
+    was. A symbolic link is followed: the file it points to is replaced, the link kept. Only a
+    regular file is ever replaced: a device (/dev/null, /dev/stdout) or a FIFO is written in
+    place, as a shell redirection would. A new file gets the usual mode of a new file (mkstemp's
+    is 0600); a replaced one keeps its mode.
     """
     import os
+    import stat
     import tempfile
 
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=folder)
+    try:
+        existing = os.stat(path)  # through any symbolic link
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode) and not stat.S_ISDIR(existing.st_mode):
+        with os.fdopen(open_special(path), "wb") as stream:
+            yield stream
+        return
+    target = os.path.realpath(path)
+    handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=os.path.dirname(target))
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
-        mask = os.umask(0o022)  # read the umask by setting and restoring it
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
+        if existing is not None:
+            mode = stat.S_IMODE(existing.st_mode)
+        else:
+            mask = os.umask(0o022)  # read the umask by setting and restoring it
+            os.umask(mask)
+            mode = 0o666 & ~mask
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
 
 
-def github_annotation(check) -> str:
+def binding_label(check) -> str:
+    """A check's name for people: an expectation is quoted (`expect[0] "training.seconds < 90d"`)."""
+    return f'{check.name} "{check.rule}"' if check.name.startswith("expect") else check.name
+
+
+def open_special(path: str) -> int:
+    """A write descriptor on a device or FIFO, opened in place; a FIFO with no reader is an error, not a hang."""
+    import os
+
+    from ..errors import QwenfeasError
+
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        reason = "a FIFO that nobody reads" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
+        raise QwenfeasError(f"cannot be written: {reason}", file=path) from None
+    os.set_blocking(handle, True)
+    return handle
+
+
+def located(check, verdict) -> tuple[str, int | None, str]:
+    """(file, line, message) of a check for CI reports: a limit given with --set is reported on the
+    scenario's file (CI tools only link real files), and the message says where it came from."""
+    if check.file and check.file != "--set" and not check.file.startswith("preset "):
+        return check.file, check.line, check.message
+    return verdict.file, None, f"{check.message} (limit from {check.file or '--set'})"
+
+
+def github_annotation(check, verdict) -> str:
     """A GitHub Actions ::error workflow command pointing at the check's line."""
     def escape(text: str, properties: bool = False) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return text.replace(":", "%3A").replace(",", "%2C") if properties else text
 
-    where = f"file={escape(check.file, True)}" + (f",line={check.line}" if check.line else "")
-    message = check.message + (f"; {check.remedy}" if check.remedy else "")
+    file, line, message = located(check, verdict)
+    where = f"file={escape(file, True)}" + (f",line={line}" if line else "")
+    message = message + (f"; {check.remedy}" if check.remedy else "")
     return f"::error {where},title={escape('qwenfeas ' + check.name, True)}::{escape(message)}\n"

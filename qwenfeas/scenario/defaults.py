@@ -7,7 +7,7 @@ recorded on it (file, line, key) rather than raised, so one run reports all of t
 from __future__ import annotations
 
 from ..errors import did_you_mean
-from ..formulas._array import any_true, show
+from ..formulas._array import any_true, is_array, show
 from . import catalogue
 from .fields import all_keys
 
@@ -18,11 +18,25 @@ def complete(c) -> None:
     if "datacenter.gpu_hour" not in v and "hardware.rental_price" in v:
         c.derive("datacenter.gpu_hour", v["hardware.rental_price"],
                  "= hardware.rental_price (" + c.origins["hardware.rental_price"] + ")")
+    checkpoint = "precision.weights" not in v and "model.quantization.weights" in v
+    if checkpoint:
+        c.derive("precision.weights", v["model.quantization.weights"],
+                 "= model.quantization.weights (the published checkpoint)")
     for key, spec in all_keys().items():
         if key not in v and spec.default is not None:
             c.derive(key, spec.default, "default: " + (spec.default_source or "convention"))
     if "precision.kv_cache" not in v:
-        c.derive("precision.kv_cache", v["precision.weights"], "= precision.weights")
+        if checkpoint:  # quantized weights, activations and cache in bf16 (vLLM's kv_cache_dtype "auto")
+            c.derive("precision.kv_cache", "bf16", "default: bf16, the activations of a quantized checkpoint "
+                     "(vLLM kv_cache_dtype 'auto' follows the model's dtype)")
+        else:
+            c.derive("precision.kv_cache", v["precision.weights"], "= precision.weights")
+    if "precision.expert_weights" not in v:
+        if "model.quantization.expert_weights" in v:
+            c.derive("precision.expert_weights", v["model.quantization.expert_weights"],
+                     "= model.quantization.expert_weights (the published checkpoint)")
+        else:
+            c.derive("precision.expert_weights", v["precision.weights"], "= precision.weights")
     _complete_model(c)
     _complete_workload(c)
     _complete_hardware(c)
@@ -112,8 +126,18 @@ def _complete_model(c) -> None:
 def _complete_layer_kinds(c, kind: str) -> None:
     """Split the layers into full, sliding-window and linear attention, and check the split."""
     v = c.values
-    linear_keys = [k for k in v if k.startswith("model.linear_attention.")]
+    linear_keys = [k for k in v if k.startswith("model.linear_attention.") and not c.origins[k].startswith("default")]
     if linear_keys:
+        block = v.get("model.linear_attention.kind")
+        if block is None:
+            block = "gated_deltanet"
+            c.derive("model.linear_attention.kind", block, "default: gated_deltanet (Qwen3-Next)")
+        if block != "gated_deltanet" and "model.linear_attention.value_heads" in v:
+            if "model.linear_attention.key_heads" not in v:
+                c.derive("model.linear_attention.key_heads", v["model.linear_attention.value_heads"],
+                         f"= model.linear_attention.value_heads ({block}: one key per value head)")
+            if block == "lightning" and "model.linear_attention.conv_kernel" not in v:
+                c.derive("model.linear_attention.conv_kernel", 1.0, "lightning attention has no short convolution")
         for key in ("layers", "key_heads", "value_heads", "key_head_dim", "value_head_dim", "conv_kernel"):
             _require(c, f"model.linear_attention.{key}", "a linear-attention block needs its layer count and "
                      "head shapes (Qwen3-Next: 36 layers, 16 key heads and 32 value heads of 128, kernel 4)")
@@ -145,9 +169,11 @@ def _complete_workload(c) -> None:
         c.problem("test_time", f"must fit in the context ({show(v['context'])} tokens); got {show(v['test_time'])}",
                   "the generated tokens are held in the context window: raise context to at least test_time",
                   related=("context",))
+    _complete_requests(c)
     window = v.get("model.max_context")
     if window is not None and "context" in v and any_true(v["context"] > window):
-        c.warnings.append(f"context {show(v['context'], ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
+        over = v["context"][v["context"] > window] if is_array(v["context"]) and not is_array(window) else v["context"]
+        c.warnings.append(f"context {show(over, ',.0f')} exceeds the model's window of {show(window, ',.0f')} tokens")
 
 
 def _complete_hardware(c) -> None:
@@ -164,6 +190,11 @@ def _complete_hardware(c) -> None:
         else:
             c.derive("hardware.peak_flops", table[precision],
                      f"{c.origins['hardware.peak_flops']} ({precision})")
+            if "hardware.attention_peak_flops" not in v:
+                half = next((p for p in ("bf16", "fp16") if p in table), precision)
+                c.derive("hardware.attention_peak_flops", table[half], f"{c.origins['hardware.peak_flops']} ({half})")
+    if present[0] and "hardware.attention_peak_flops" not in v:
+        c.derive("hardware.attention_peak_flops", v["hardware.peak_flops"], "= hardware.peak_flops")
     if "tokens" in v:
         if _require(c, "hardware.count", "a training budget needs the number of accelerators: add hardware.count"):
             _complete_parallel(c)
@@ -215,3 +246,32 @@ def _complete_parallel(c) -> None:
     if any_true(v["parallel.data"] % v["parallel.expert"]):
         c.problem("parallel.expert", f"must divide the data-parallel degree ({show(v['parallel.data'])}): expert "
                   "parallelism is carved out of it", related=("parallel.data",))
+
+
+def _complete_requests(c) -> None:
+    """A request's prompt and output tokens: by default the output is the reasoning (test_time) or one token."""
+    v = c.values
+    if "context" not in v:
+        return
+    if "inference.output_tokens" not in v:
+        if "test_time" in v:
+            c.derive("inference.output_tokens", v["test_time"], "= test_time")
+        else:
+            c.derive("inference.output_tokens", 1.0, "default: one token decoded at the full context")
+    if "inference.prompt_tokens" not in v:
+        c.derive("inference.prompt_tokens", v["context"] - v["inference.output_tokens"],
+                 "= context - inference.output_tokens")
+    elif any_true(v["inference.prompt_tokens"] + v["inference.output_tokens"] > v["context"]):
+        c.problem("inference.prompt_tokens", f"prompt ({show(v['inference.prompt_tokens'])}) + output "
+                  f"({show(v['inference.output_tokens'])}) tokens exceed the context ({show(v['context'])})",
+                  "the cache holds both: raise context to at least prompt_tokens + output_tokens",
+                  related=("context",))
+    written = not c.origins["inference.output_tokens"].startswith(("=", "default"))
+    if written and any_true(v["inference.prompt_tokens"] < 0):
+        c.problem("inference.output_tokens", f"more than the context ({show(v['context'])} tokens)",
+                  "lower inference.output_tokens or raise context", related=("context",))
+    speculative = [k for k in ("kind", "draft_tokens", "acceptance") if f"inference.speculative.{k}" in v]
+    if speculative and len(speculative) < 3:
+        missing = [k for k in ("kind", "draft_tokens", "acceptance") if k not in speculative]
+        c.problem("inference.speculative." + missing[0], "missing: speculative decoding needs kind, draft_tokens "
+                  "and acceptance", "e.g. inference: {speculative: {kind: mtp, draft_tokens: 3, acceptance: 0.85}}")

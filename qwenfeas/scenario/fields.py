@@ -11,10 +11,14 @@ from typing import NamedTuple
 
 PRECISION_BYTES = {
     "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5, "int4": 0.5,
+    # OCP Microscaling MXFP4: 4-bit E2M1 elements plus one 8-bit E8M0 scale per block of 32
+    # (OCP Microscaling Formats (MX) v1.0 spec, sec. 5), 4.25 bits a value; gpt-oss's experts.
+    "mxfp4": 4.25 / 8,
 }
 PRECISIONS = tuple(PRECISION_BYTES)
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
 ATTENTION_FLOPS = ("none", "causal", "noncausal")
+LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
 RECOMPUTE = ("none", "selective", "modules", "full")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 
@@ -54,6 +58,7 @@ def _flag(help: str, default: bool = False) -> Field:
 MODEL = {
     "preset": _text("a built-in model; keys written beside it override it"),
     "hf_config": _text("a Hugging Face config.json to read the architecture from, relative to this file"),
+    "name": _text("the model's name, shown in the report's header; a config.json gives its own"),
     "source": _text("where the architecture comes from"),
     "notes": _text("assumptions behind the figures"),
     "params": Field("count", "total parameters; derived from the architecture when omitted"),
@@ -82,12 +87,16 @@ MODEL = {
                                "layer when sliding_window is set", zero_ok=True),
     },
     "linear_attention": {
-        "layers": _int("layers with linear attention (Gated DeltaNet) instead of softmax attention"),
+        "kind": Field("choice", "linear-attention block: gated_deltanet (Qwen3-Next, Qwen3.5), lightning "
+                      "(MiniMax-M1) or kda (Kimi Delta Attention, Kimi Linear); default gated_deltanet",
+                      minimum=None, choices=LINEAR_ATTENTION_KINDS),
+        "layers": _int("layers with linear attention instead of softmax attention"),
         "key_heads": _int("query/key heads of a linear-attention layer"),
         "value_heads": _int("value heads of a linear-attention layer"),
         "key_head_dim": _int("width of one key head"),
         "value_head_dim": _int("width of one value head"),
-        "conv_kernel": _int("width of the short causal convolution over q, k and v"),
+        "conv_kernel": _int("width of the short causal convolution over q, k and v; lightning has none (1)"),
+        "full_rank_gate": _flag("kda: the output gate is one full-rank projection, not two of rank key_head_dim"),
     },
     "moe": {
         "experts": _int("routed experts per MoE layer"),
@@ -99,14 +108,25 @@ MODEL = {
         "shared_expert_gate": _flag("a sigmoid gate scales the shared experts' output (Qwen3-Next)"),
         "node_limit": _int("node-limited routing: each token goes to at most this many nodes, once per node "
                            "(DeepSeek-V3: 4)"),
+        "expert_hidden": _int("width the routed experts work at when it differs from hidden (a latent MoE, "
+                              "Kimi K3): a down- and an up-projection per MoE layer around them"),
+    },
+    "quantization": {
+        "weights": Field("choice", "number format of the published checkpoint's weights (a config.json's "
+                         "quantization_config): the default of precision.weights", minimum=None, choices=PRECISIONS),
+        "expert_weights": Field("choice", "number format of the published checkpoint's routed experts: the "
+                                "default of precision.expert_weights", minimum=None, choices=PRECISIONS),
     },
 }
 
 PRECISION = {
     "weights": Field("choice", "number format of stored weights", minimum=None, choices=PRECISIONS,
                      default="bf16", default_source="convention: bf16 checkpoints"),
-    "kv_cache": Field("choice", "number format of the KV cache; default = weights", minimum=None,
-                      choices=PRECISIONS),
+    "expert_weights": Field("choice", "number format of routed-expert weights; default "
+                            "model.quantization.expert_weights, else precision.weights", minimum=None,
+                            choices=PRECISIONS),
+    "kv_cache": Field("choice", "number format of the KV cache; default = weights (bf16 when the weights' "
+                      "format comes from a quantized checkpoint)", minimum=None, choices=PRECISIONS),
     "compute": Field("choice", "number format of matmuls; selects the hardware's peak", minimum=None,
                      choices=PRECISIONS, default="bf16", default_source="convention: bf16 training"),
     "state": Field("choice", "number format of linear-attention recurrent state", minimum=None,
@@ -135,6 +155,12 @@ HARDWARE = {
     ),
     "rental_price": Field("usd_per_hour", "typical rental price of this accelerator; the default of "
                           "datacenter.gpu_hour", strict=False),
+    "attention_peak_flops": Field("flop_rate", "dense FLOP/s of attention math; default the bf16 peak "
+                                  "(attention kernels compute in bf16: FlashAttention-3, FlashMLA)"),
+    "attention_efficiency": Field(
+        "fraction", "share of attention_peak_flops a compute-bound decode attention kernel reaches", maximum=1.0,
+        default=0.67, default_source="FlashMLA dense decode: 660 of 989 TFLOP/s on H800 (deepseek-ai/FlashMLA "
+        "README @ 066b5ba6)"),
     "hfu": Field("fraction", "hardware FLOPs utilisation: executed FLOP/s, recomputation included, over peak; "
                  "when given, training time follows it instead of mfu", maximum=1.0),
     "mfu": Field(
@@ -231,13 +257,41 @@ LIMITS = {
     "co2": Field("mass", "most CO2e the run may emit (training.co2_kg)"),
     "capex": Field("money", "most the fleet may cost to build (capex.fleet_usd), e.g. 52B"),
     "memory_headroom": Field("fraction", "share of usable memory to keep free", strict=False, maximum=0.99),
+    "ttft": Field("duration", "longest time to first token (inference.ttft_seconds)"),
+    "tpot": Field("duration", "longest time per output token (inference.tpot_seconds)"),
 }
 
 INFERENCE = {
     "accelerators": _int("accelerators serving one model replica; default the fewest whose memory "
                          "holds the weights and one sequence's KV cache"),
-    "batch": Field("integer", "sequences decoded together on one replica", default=1.0,
-                   default_source="convention: one sequence"),
+    "batch": Field("integer", "sequences decoded together on one replica (the default of concurrency / replicas)",
+                   default=1.0, default_source="convention: one sequence"),
+    "prompt_tokens": _int("tokens of each request's prompt (prefilled); default context - output_tokens"),
+    "output_tokens": _int("tokens generated per request; default test_time, else 1 (decode at the context)"),
+    "concurrency": _int("requests in flight over the whole deployment (continuous batching); default "
+                        "inference.batch x serving_layout.replicas"),
+    "speculative": {
+        "kind": Field("choice", "speculative decoding: mtp (DeepSeek multi-token prediction) or eagle; each "
+                      "draft token costs one extra layer's pass", minimum=None, choices=("mtp", "eagle")),
+        "draft_tokens": _int("tokens drafted per step and verified together", zero_ok=True),
+        "acceptance": Field("fraction", "probability each draft token is accepted (given all earlier ones were)",
+                            maximum=1.0),
+    },
+    "prefix_cache_hit": Field("fraction", "share of each prompt found in the prefix cache (not prefilled again)",
+                              strict=False, maximum=1.0, default=0.0,
+                              default_source="convention: no prompt shared between requests"),
+    "power_fraction": Field("fraction", "sustained draw while serving, as a share of TDP", maximum=1.0, default=0.77,
+                            default_source="inference servers average ~1/1.3 of provisioned power: oversubscription "
+                            "fits ~30% more servers with minimal loss (Patel et al., POLCA, arXiv 2308.12908)"),
+}
+
+SERVING_LAYOUT = {
+    "tensor": _int("tensor-parallel degree of attention and dense layers inside a replica"),
+    "attention_data": _int("attention data-parallel ranks inside a replica (each holds its own sequences' cache)"),
+    "expert": _int("expert-parallel degree of routed experts inside a replica (divides tensor x attention_data)"),
+    "replicas": _int("model replicas; default hardware.count / (tensor x attention_data)"),
+    "disaggregated": Field("bool", "prefill on separate accelerators from decode (DistServe, Splitwise)",
+                           minimum=None),
 }
 
 SYNTHETIC = {
@@ -282,6 +336,7 @@ SCENARIO = {
     "training": TRAINING,
     "parallel": PARALLEL,
     "inference": INFERENCE,
+    "serving_layout": SERVING_LAYOUT,
     "synthetic": SYNTHETIC,
     "capex": CAPEX,
     "roadmap": ROADMAP,

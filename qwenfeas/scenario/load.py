@@ -1,6 +1,8 @@
 """Load a scenario: YAML file or stdin, `extends`, presets and `--set`, validated.
 
-Layering, lowest first: preset < `extends` base < the file < `--set`. Every
+Layering, lowest first: preset < `extends` base < the file < `--hf-config` < `--set`.
+A layer that names a model (`model.preset` or `model.hf_config`) replaces the model a
+lower layer named; `--hf-config` replaces the whole `model:` section. Every
 mistake is collected with its file, line and key, then raised together as one
 `QwenfeasError`. The result is a `Scenario`: a flat mapping of dotted keys to
 plain numbers (base units), text or booleans, plus where each value came from.
@@ -8,19 +10,22 @@ plain numbers (base units), text or booleans, plus where each value came from.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-from ..errors import Problem, QwenfeasError, did_you_mean
+from ..errors import MAX_PROBLEMS, Problem, QwenfeasError, did_you_mean
 from . import catalogue
 from .defaults import complete
 from .fields import PRECISION_BYTES, SCENARIO, Field, all_keys
-from .source import Node, load_text, merge, override_node
+from .source import Node, load_json, load_text, merge, override_node, read_bounded, read_stream
 from .units import parse_quantity
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
 VARY = "--vary"
+HF_CONFIG_FLAG = "--hf-config"
+_MODEL_NAMES = ("preset", "hf_config")  # keys that name a whole architecture
 
 
 class Scenario:
@@ -65,13 +70,68 @@ def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, 
           vary: dict | None = None) -> Scenario:
     """The same as `load`, from text; relative paths resolve against the working directory."""
     root = _load_with_extends(label, text, [])
+    warnings: list[str] = []
     for assignment in overrides:
+        if assignment.startswith(HF_CONFIG_FLAG + "="):
+            root = _replace_model(root, assignment.partition("=")[2], warnings)
+            continue
         keys, node = override_node(assignment)
+        if keys[0] == "extends":
+            raise QwenfeasError("cannot be set with --set", file="--set", key="extends",
+                                hint="write 'extends: BASE.yaml' in the scenario file, or name the base file itself")
         for key in reversed(keys):
             node = Node({key: node}, "--set", None, key_lines={key: None})
-        root = merge(root, node)
-    root = _apply_presets(root)
-    return _validate(root, label, vary or {})
+        root = _layer(root, node)
+    root, problems = _apply_presets(root)
+    scenario = _validate(root, label, vary or {}, problems)
+    scenario.warnings[:0] = warnings
+    return scenario
+
+
+def hf_config_override(path: str) -> str:
+    """The override by which the command line's `--hf-config PATH` reaches `loads`."""
+    return f"{HF_CONFIG_FLAG}={path}"
+
+
+def _replace_model(root: Node, path: str, warnings: list[str]) -> Node:
+    """`--hf-config`: the config describes the whole architecture, so the `model:` section
+    written so far (presets, `extends` bases, the file) is dropped, with a warning naming
+    what was dropped; later `--set model.*` overrides still apply."""
+    model = root.value.get("model")
+    dropped = _written_keys(model, "model") if model is not None else []
+    if dropped:
+        warnings.append(f"{HF_CONFIG_FLAG} {path} replaces the model: discarded "
+                        + ", ".join(f"{key} ({where})" for key, where in dropped))
+    config = Node({"hf_config": Node(path, HF_CONFIG_FLAG, None)}, HF_CONFIG_FLAG, None,
+                  key_lines={"hf_config": None})
+    return Node({**root.value, "model": config}, root.file, root.line, key_lines={**root.key_lines, "model": None})
+
+
+def _written_keys(node: Node, prefix: str) -> list[tuple[str, str]]:
+    """(dotted key, "file:line") of every leaf under a section, in written order."""
+    if not node.is_mapping:
+        return [(prefix, ":".join(str(part) for part in (node.file, node.line) if part is not None))]
+    found = []
+    for key, child in node.value.items():
+        child_line = node.key_lines.get(key, child.line)
+        if child.is_mapping:
+            found.extend(_written_keys(child, f"{prefix}.{key}"))
+        elif child.value is not None:
+            found.append((f"{prefix}.{key}", ":".join(str(p) for p in (child.file, child_line) if p is not None)))
+    return found
+
+
+def _layer(base: Node, top: Node) -> Node:
+    """`merge`, except that a layer naming a model (a preset or a config.json) replaces the
+    model named below it instead of mixing two architectures' names."""
+    top_model, base_model = top.value.get("model"), base.value.get("model") if base.is_mapping else None
+    if (top_model is not None and top_model.is_mapping and base_model is not None and base_model.is_mapping
+            and any(name in top_model.value for name in _MODEL_NAMES)):
+        kept = {k: v for k, v in base_model.value.items() if k not in _MODEL_NAMES}
+        base_model = Node(kept, base_model.file, base_model.line,
+                          key_lines={k: v for k, v in base_model.key_lines.items() if k in kept})
+        base = Node({**base.value, "model": base_model}, base.file, base.line, key_lines=base.key_lines)
+    return merge(base, top)
 
 
 def load_all(paths, overrides=()) -> list[Scenario]:
@@ -87,12 +147,32 @@ def load_all(paths, overrides=()) -> list[Scenario]:
     return scenarios
 
 
+def bundled_configs() -> Path | None:
+    """The bundled scenarios: `qwenfeas/configs` in an installed wheel, `configs/` beside the package
+    in a source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    return next((folder for folder in (package / "configs", package.parent / "configs") if folder.is_dir()), None)
+
+
+def bundled(path: str) -> str:
+    """`path` itself when it exists, else the bundled scenario or folder of that name (`default`,
+    `roadmap`, `reasoning-1m.yaml`), so the examples work from any directory; else `path` unchanged."""
+    if path == STDIN or os.path.lexists(path) or os.path.isabs(path):
+        return path
+    folder = bundled_configs()
+    for candidate in ((folder / path, folder / f"{path}.yaml") if folder else ()):
+        if candidate.exists():
+            return str(candidate)
+    return path
+
+
 def expand_paths(paths) -> list[str]:
     """Files named, YAML files under directories named (recursively), and glob matches, in order."""
     import glob
 
     files: list[str] = []
     for path in map(str, paths):
+        path = bundled(path)
         if path == STDIN:
             files.append(path)
         elif Path(path).is_dir():
@@ -118,29 +198,42 @@ def read_text(path: str | Path) -> tuple[str, str]:
                 "'-' reads a scenario from standard input, but nothing is piped in",
                 file=STDIN_LABEL, hint="pipe a file in (cat plan.yaml | qwenfeas estimate -) or name a file",
             )
-        return STDIN_LABEL, sys.stdin.read()
+        stream = getattr(sys.stdin, "buffer", None)
+        return STDIN_LABEL, read_stream(stream, STDIN_LABEL) if stream is not None else sys.stdin.read()
+    path = bundled(str(path))
+    return path, read_file(path)
+
+
+def read_file(path: str | Path, regular_only: bool = False, label: str | None = None) -> str:
+    """The text of a scenario or config file, read within the size cap; every failure is a QwenfeasError."""
     path = Path(path)
-    label = str(path)
+    label = str(path) if label is None else label
     try:
-        return label, path.read_text(encoding="utf-8")
+        return read_bounded(path, label, regular_only)
     except FileNotFoundError:
         hint = None
-        if path.parent.is_dir():
-            hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
+        try:
+            if path.parent.is_dir():
+                hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
+        except OSError:
+            pass
         raise QwenfeasError("no such file", file=label, hint=hint) from None
     except IsADirectoryError:
         raise QwenfeasError("is a directory, not a scenario file", file=label,
                             hint="name the YAML files in it, e.g. " + label.rstrip("/") + "/*.yaml") from None
-    except UnicodeDecodeError as exc:
-        raise QwenfeasError(f"is not UTF-8 text ({exc.reason})", file=label) from None
     except OSError as exc:
-        raise QwenfeasError(f"cannot be read: {exc.strerror}", file=label) from None
+        raise QwenfeasError(f"cannot be read: {exc.strerror or exc}", file=label) from None
     except ValueError as exc:  # an embedded NUL byte and the like
         raise QwenfeasError(f"is not a usable file path ({exc})", file=repr(label)) from None
 
 
+def parse(text: str, label: str) -> Node:
+    """A located node tree: `.json` files through the json module, anything else as YAML."""
+    return load_json(text, label) if label.lower().endswith(".json") else load_text(text, label)
+
+
 def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
-    root = load_text(text, label)
+    root = parse(text, label)
     if not root.is_mapping:
         raise QwenfeasError("a scenario must be a mapping of keys (model:, context:, ...)",
                             file=label, line=root.line)
@@ -153,14 +246,14 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     base_path = folder / base_node.value
     try:
         resolved = str(base_path.resolve())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
         raise QwenfeasError(f"{base_node.value!r} is not a usable file path ({exc})", file=label,
                             line=base_node.line, key="extends") from None
     if resolved in chain or resolved == str(Path(label).resolve()):
         raise QwenfeasError(f"extends {base_node.value!r} makes a cycle", file=label,
                             line=base_node.line, key="extends")
     try:
-        base_label, base_text = read_text(base_path)
+        base_label, base_text = str(base_path), read_file(base_path, regular_only=True)
     except QwenfeasError as error:
         problem = error.problems[0]
         raise QwenfeasError(f"cannot load {base_node.value!r}: {problem.message}", file=label,
@@ -168,22 +261,29 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     base = _load_with_extends(base_label, base_text, chain + [resolved])
     own = Node({k: v for k, v in root.value.items() if k != "extends"}, root.file, root.line,
                key_lines={k: v for k, v in root.key_lines.items() if k != "extends"})
-    return merge(base, own)
+    return _layer(base, own)
 
 
-def _apply_presets(root: Node) -> Node:
+def _apply_presets(root: Node) -> tuple[Node, list[Problem]]:
     """Put each named preset under its section; keys written in the section win.
 
     The datacenter section may name two presets, a facility (`preset`) and a
-    grid region (`grid`); they fill different keys.
+    grid region (`grid`); they fill different keys. An unknown preset is returned
+    as a problem, so the rest of the file is still checked in the same run.
     """
+    problems: list[Problem] = []
     merged = dict(root.value)
     model = merged.get("model")
     config = model.value.get("hf_config") if model is not None and model.is_mapping else None
     if config is not None and isinstance(config.value, str):
         from .hf_config import model_section
 
-        folder = Path.cwd() if config.file in ("--set", STDIN_LABEL) else Path(config.file).parent
+        preset = model.value.get("preset")
+        if preset is not None and preset.value is not None:
+            raise QwenfeasError("model.preset and model.hf_config both name the architecture", file=config.file,
+                                line=model.key_lines.get("hf_config", config.line), key="model.hf_config",
+                                hint="keep one of them; keys written beside it override it")
+        folder = Path.cwd() if config.file in ("--set", HF_CONFIG_FLAG, STDIN_LABEL) else Path(config.file).parent
         merged["model"] = merge(model_section(str(folder / config.value), config), model)
     for key, (section, _) in catalogue.KINDS.items():
         node = merged.get(section)
@@ -192,9 +292,16 @@ def _apply_presets(root: Node) -> Node:
         name = node.value.get(key.split(".")[1])
         if name is None or not isinstance(name.value, str):
             continue
-        base = catalogue.load_preset(key, name.value, name.file, name.line)
+        try:
+            base = catalogue.load_preset(key, name.value.lower(), name.file, name.line)
+        except QwenfeasError as error:
+            problems.extend(error.problems)
+            continue
+        if name.value != name.value.lower():  # preset names are case-insensitive: keep the catalogue's spelling
+            lowered = Node(name.value.lower(), name.file, name.line, name.quoted)
+            node = Node({**node.value, key.split(".")[1]: lowered}, node.file, node.line, key_lines=node.key_lines)
         merged[section] = merge(base, node)
-    return Node(merged, root.file, root.line, key_lines=root.key_lines)
+    return Node(merged, root.file, root.line, key_lines=root.key_lines), problems
 
 
 # ---------------------------------------------------------------------------
@@ -247,7 +354,8 @@ class _Collector:
             entry = table.get(key)
             where = Node(None, child.file, node.key_lines.get(key, child.line))
             if entry is None:
-                self.problem(path, "unknown key", _unknown_key_hint(path, table), where)
+                hint = _unknown_key_hint(path, table) if len(self.problems) < MAX_PROBLEMS else None
+                self.problem(path, "unknown key", hint, where)
                 continue
             if child.value is None:
                 continue
@@ -371,8 +479,9 @@ def _unknown_key_hint(path: str, table: dict) -> str | None:
     return "known keys here: " + ", ".join(table)
 
 
-def _validate(root: Node, label: str, vary: dict) -> Scenario:
+def _validate(root: Node, label: str, vary: dict, problems: list[Problem] = ()) -> Scenario:
     c = _Collector(root, label)
+    c.problems.extend(problems)  # an unknown preset: checked keys still reported, derived checks skipped
     c.walk(root, SCENARIO, "")
     for key, values in vary.items():
         c.values[key] = values

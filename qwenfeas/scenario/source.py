@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..errors import QwenfeasError
 
 _NULLS = {"", "~", "null", "Null", "NULL"}
-_MAX_NODES = 100_000  # guards against alias expansion bombs
+_MAX_NODES = 100_000  # values after alias expansion: guards against "billion laughs" documents
+MAX_INPUT_BYTES = 4 * 1024 * 1024  # a scenario or a config.json is kilobytes; /dev/zero is not
 _MAX_DEPTH = 50  # a scenario is four levels deep; far deeper is a mistake, not a plan
 
 
@@ -34,6 +35,129 @@ class Node:
         return isinstance(self.value, dict)
 
 
+def read_bounded(path, label: str, regular_only: bool = False, limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of the file at `path`, read with a size cap and never blocking on a FIFO.
+
+    A regular file over `limit` bytes is refused from its size, before reading. Anything else (a
+    pipe from process substitution, a device) is read up to `limit` bytes and refused past it; with
+    `regular_only` (`extends:`, `model.hf_config`) it is refused before being opened, since opening
+    a FIFO that has no writer blocks forever. OS errors become QwenfeasError naming `label`.
+    """
+    import os
+    import stat
+
+    try:
+        info = os.stat(path)
+        regular = stat.S_ISREG(info.st_mode)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not regular and regular_only:
+            raise QwenfeasError("is not a regular file (a device, a pipe or a socket)", file=label,
+                                hint="name a YAML or JSON file")
+        if regular and info.st_size > limit:
+            raise _too_large(label, limit)
+        # O_NONBLOCK: opening a FIFO without a writer returns at once (and reads as empty) instead of hanging.
+        handle = os.open(path, os.O_RDONLY | (0 if regular else os.O_NONBLOCK))
+        try:
+            if not regular:
+                os.set_blocking(handle, True)
+            data = _read_up_to(handle, limit + 1)
+        finally:
+            os.close(handle)
+    except RuntimeError as exc:  # pathlib's "Symlink loop" on some Pythons
+        raise QwenfeasError(f"cannot be read: {exc}", file=label) from None
+    if len(data) > limit:
+        raise _too_large(label, limit)
+    return decode(data, label)
+
+
+def read_stream(stream, label: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """The UTF-8 text of a binary stream (standard input), at most `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _too_large(label, limit)
+    return decode(data, label)
+
+
+def decode(data: bytes, label: str) -> str:
+    """UTF-8 bytes as text (a leading byte-order mark is dropped); anything else is the user's error."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise QwenfeasError(f"is not UTF-8 text ({exc.reason} at byte {exc.start:,})", file=label,
+                            hint="save the file as UTF-8") from None
+
+
+def _read_up_to(handle: int, size: int) -> bytes:
+    import os
+
+    chunks, left = [], size
+    while left > 0:
+        chunk = os.read(handle, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(label: str, limit: int) -> QwenfeasError:
+    return QwenfeasError(f"is larger than {limit // (1024 * 1024)} MiB: not a scenario or a config file",
+                         file=label, hint="name the scenario's YAML file (a scenario is a few kilobytes)")
+
+
+def load_json(text: str, file: str) -> Node:
+    """Parse a JSON document (a config.json) into a Node tree, as `load_text` does YAML.
+
+    Read with the json module, not as YAML: JSON allows what PyYAML refuses (escaped astral
+    characters such as emoji, keys over 1,024 characters). Lines are not tracked: each value is
+    located at the line where its key is first written, when that is found.
+    """
+    import json
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise QwenfeasError(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno,
+                            hint="check the commas and quotes near this line") from None
+    except RecursionError:
+        raise QwenfeasError(f"values are nested more than {_MAX_DEPTH} levels deep", file=file) from None
+    lines: dict[str, int] = {}
+
+    def line_of(key: str) -> int | None:
+        if key not in lines:
+            at = text.find(json.dumps(key))
+            lines[key] = text.count("\n", 0, at) + 1 if at >= 0 else None
+        return lines[key]
+
+    count = [0]
+
+    def convert(value, line: int | None, depth: int) -> Node:
+        count[0] += 1
+        if count[0] > _MAX_NODES:
+            raise QwenfeasError("the document is too large (more than 100,000 values)", file=file)
+        if depth > _MAX_DEPTH:
+            raise QwenfeasError(f"values are nested more than {_MAX_DEPTH} levels deep", file=file, line=line)
+        if isinstance(value, dict):
+            node = Node({}, file, line)
+            for key, child in value.items():
+                key_line = line_of(key)
+                node.value[key] = convert(child, key_line, depth + 1)
+                node.key_lines[key] = key_line
+            return node
+        if isinstance(value, list):
+            return Node([convert(item, line, depth + 1) for item in value], file, line)
+        if value is None:
+            return Node(None, file, line)
+        if isinstance(value, bool):
+            return Node("true" if value else "false", file, line)
+        if isinstance(value, str):
+            return Node(value, file, line, quoted=True)
+        return Node(repr(value) if isinstance(value, float) else str(value), file, line)
+
+    return convert(data, 1, 0)
+
+
 def load_text(text: str, file: str) -> Node:
     """Parse one YAML document into a located Node tree."""
     import yaml
@@ -44,21 +168,64 @@ def load_text(text: str, file: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        problem = exc.problem or exc.context or "is not valid YAML"
-        raise QwenfeasError(
-            f"not valid YAML: {problem}",
-            file=file,
-            line=line,
-            hint="check the indentation and the ':' after each key near this line",
-        ) from None
+        problem = str(exc.problem or exc.context or "is not valid YAML")
+        if exc.context and problem.startswith("but "):  # "expected a single document ..., but found another"
+            problem = f"{exc.context}, {problem}"
+        problem = " ".join(problem.split())
+        raise QwenfeasError(f"not valid YAML: {problem}", file=file, line=line,
+                            hint=_yaml_hint(problem)) from None
     except yaml.YAMLError as exc:
-        raise QwenfeasError(f"not valid YAML: {exc}", file=file) from None
+        first = (str(exc).splitlines() or ["is not valid YAML"])[0]
+        raise QwenfeasError(f"not valid YAML: {first}", file=file) from None
     if root is None:
         raise QwenfeasError(
             "the scenario is empty", file=file, line=1,
             hint="a scenario is a YAML mapping such as 'model: {preset: llama-2-70b}'",
         )
+    if _expanded_size(root, {}, file) > _MAX_NODES:
+        # Merging and validation walk the expanded tree: a few nested aliases would stand for billions of values.
+        raise QwenfeasError("the document is too large: more than 100,000 values once its aliases are expanded",
+                            file=file, hint="a scenario holds a few dozen values; build on a base file with "
+                            "'extends:' rather than with nested aliases")
     return _convert(root, file, {}, [0], 0)
+
+
+_YAML_HINTS = (  # PyYAML's problem text -> what to do about it (no hint beats a wrong one)
+    ("mapping values are not allowed", "check the indentation and the ':' after each key near this line"),
+    ("could not find expected ':'", "write 'key: value', with a space after the ':'"),
+    ("did not find expected key", "check the indentation near this line: keys of one section line up"),
+    ("expected <block end>", "check the indentation near this line: keys of one section line up"),
+    ("did not find expected ','", "close the bracket or brace opened before this line"),
+    ("cannot start any token", "indent with spaces, not tabs; quote a value that starts with @ or `"),
+    ("found unexpected end of stream", "close the quote or bracket opened on this line"),
+    ("found undefined alias", "define the anchor (&name) before using it (*name)"),
+    ("expected a single document", "a scenario is one YAML document: remove the '---' separators"),
+)
+
+
+def _yaml_hint(problem: str) -> str | None:
+    return next((hint for text, hint in _YAML_HINTS if text in problem), None)
+
+
+def _expanded_size(node, sizes: dict, file: str, depth: int = 0) -> int:
+    """How many values `node` stands for once every alias is expanded (shared nodes are counted once each
+    time they are used, but computed once: linear in the document, not in its expansion)."""
+    import yaml
+
+    key = id(node)
+    if depth > _MAX_DEPTH:
+        raise QwenfeasError(f"values are nested more than {_MAX_DEPTH} levels deep", file=file,
+                            line=node.start_mark.line + 1)
+    if key not in sizes:
+        sizes[key] = 0  # a recursive alias is cut here (PyYAML composes it as a cycle)
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [value for _, value in node.value]  # keys are names, not values
+        else:
+            children = []
+        sizes[key] = 1 + sum(_expanded_size(child, sizes, file, depth + 1) for child in children)
+    return sizes[key]
 
 
 def _convert(node, file: str, memo: dict, count: list[int], depth: int) -> Node:

@@ -14,7 +14,7 @@ base unit used everywhere inside qwenfeas:
     money       USD                    $ or USD, count suffix: $52B
     usd_per_hour, usd_per_kwh          $2/h, 0.08 $/kWh
     carbon      kg CO2e per kWh        kg/kWh, g/kWh (CO2 / CO2e may follow the mass)
-    duration    s                      s min h d w y (y = 365.25 d, the Julian year)
+    duration    s                      us ms s min h d w y (y = 365.25 d, the Julian year)
     energy      kWh                    Wh kWh MWh GWh TWh, J
     mass        kg (of CO2e)           g kg t kt Mt
     fraction    1                      0.4 or 40%
@@ -50,7 +50,7 @@ _BYTES = {
 }
 SECONDS_PER_YEAR = 365.25 * 86400.0  # the Julian year, as astronomy and "3y" use it
 _SECONDS = {
-    "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0, "hr": 3600.0, "hours": 3600.0,
+    "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0, "hr": 3600.0, "hours": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0, "week": 604800.0,
     "weeks": 604800.0, "y": SECONDS_PER_YEAR, "yr": SECONDS_PER_YEAR, "year": SECONDS_PER_YEAR,
     "years": SECONDS_PER_YEAR,
@@ -210,6 +210,8 @@ _SI_STEPS = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3
 
 def format_quantity(value, unit: str) -> str:
     """A base-unit value as a short string for a table: 327680 B -> "328 kB"."""
+    if unit == "bool":
+        return "yes" if value else "no"
     try:
         value = float(value)
     except (TypeError, ValueError):

@@ -1,0 +1,82 @@
+"""`qwenfeas serve`: the serving frontier of a scenario's fleet, as a table, JSON, CSV or a chart."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..estimates import estimate
+from ..scenario.load import load
+from ..scenario.units import format_quantity
+from ..serving.frontier import COLUMNS, serving_frontier
+
+_HEADERS = ("tensor", "attn DP", "expert", "replicas", "disagg.", "batch", "concurrency", "TTFT", "TPOT",
+            "tok/s/user", "tok/s/accel.", "tok/s total", "$/M out")
+
+
+def run(file: str, overrides: list[str], output_format: str, ttft, tpot, plot: bool, no_color: bool) -> None:
+    """Print the frontier of FILE's fleet; the best row (most output per accelerator) is marked."""
+    scenario = load(file, overrides)
+    for warning in scenario.warnings:
+        sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
+    result = serving_frontier(estimate(scenario), ttft, tpot)
+    if not result.rows:
+        sys.stderr.write(f"note: {scenario.file}: no layout on {result.accelerators:,.0f} accelerators meets the "
+                         "limits\n")
+    if output_format == "json":
+        sys.stdout.write(json.dumps({"name": scenario.name, "accelerators": result.accelerators,
+                                     "ttft_limit_seconds": result.ttft, "tpot_limit_seconds": result.tpot,
+                                     "best": result.best, "frontier": result.rows}, indent=2) + "\n")
+    elif output_format == "jsonl":
+        sys.stdout.write("".join(json.dumps({"best": i == result.best, **row}) + "\n" for i, row in enumerate(result.rows)))
+    elif output_format == "csv":
+        names = [name for name, _ in COLUMNS]
+        lines = [",".join(["best", *names])]
+        lines += [",".join(["1" if i == result.best else "0", *(_csv(row[n]) for n in names)])
+                  for i, row in enumerate(result.rows)]
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        _table(scenario.name, result, no_color)
+    if plot and result.rows:
+        _plot(result)
+
+
+def _csv(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(float(value))
+
+
+def _table(name: str, result, no_color: bool) -> None:
+    from rich.table import Table
+
+    from ..output.tables import make_console
+
+    limits = ", ".join(f"{k} <= {format_quantity(v, 's')}" for k, v in (("TTFT", result.ttft), ("TPOT", result.tpot))
+                       if v is not None) or "no latency limit"
+    table = Table(title=f"{name}: serving frontier on {result.accelerators:,.0f} accelerators ({limits})",
+                  title_justify="left")
+    for header in ("", *_HEADERS):
+        table.add_column(header, justify="right")
+    for i, row in enumerate(result.rows):
+        cells = [format_quantity(row[n], unit) if unit not in ("count", "tokens/s") else _number(row[n])
+                 for n, unit in COLUMNS]
+        table.add_row("best" if i == result.best else "", *cells)
+    make_console(no_color, width=160).print(table)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _plot(result) -> None:
+    import numpy as np
+
+    from ..output.plot import Series, terminal_plot
+
+    user = np.array([row["inference.tokens_per_second_per_user"] for row in result.rows])
+    accel = np.array([row["inference.tokens_per_second_per_accelerator"] for row in result.rows])
+    order = np.argsort(user)
+    series = [Series("", user[order], accel[order], np.ones(user.size, bool))]
+    sys.stdout.write(terminal_plot(series, "inference.tokens_per_second_per_user", "tokens/s",
+                                   "inference.tokens_per_second_per_accelerator", "tokens/s") + "\n")

@@ -1,0 +1,304 @@
+"""Serving against hand arithmetic: prompt-only prefill, KV replication, the per-step floor,
+speculative decoding, continuous batching, memory remedies, latency limits and their plug-back.
+
+The small dense model has round numbers (2 layers, hidden 1024, 8 heads of 128, FFN 4096 SwiGLU,
+vocab 1000, untied) and the accelerator too (1000 TFLOP/s, 2 TB/s, 80 GB, 100 GB/s links), so every
+expected value below is worked out from the constants' sources, not from the program's output:
+weight streaming 0.76 and KV reads 0.90 of bandwidth, GEMMs 0.76 and attention 0.67 of peak, NCCL's
+6.6 us + 0.6 us per NVLink hop, 4 us per kernel, links at 0.8 of their bandwidth.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from qwenfeas.verdict import judge
+
+SMALL = """
+model: {layers: 2, hidden: 1024, heads: 8, kv_heads: %(kv)d, head_dim: 128, ffn_hidden: 4096, vocab: 1000}
+context: 2304
+hardware: {peak_flops: 1000T, memory: 80GB, bandwidth: 2TB/s, tdp: 500W, scale_up_bandwidth: 100GB/s,
+           scale_up_size: 8, count: %(count)d}
+inference: {output_tokens: 256}
+datacenter: {pue: 1.25, overhead: 0.2, gpu_hour: 2 $/h}
+"""
+H, L, HEADS, D, F, V = 1024, 2, 8, 128, 4096, 1000
+PEAK, BW, LINK = 1000e12, 2e12, 100e9
+KERNEL = 4e-6
+KERNELS = 4 + L * 6 + L * 4  # per step: embedding, final norm, LM head, sampling; 6 attention + 4 FFN per layer
+
+
+def small(kv=8, count=1, **keys):
+    text = SMALL % {"kv": kv, "count": count}
+    return text, [f"{k.replace('__', '.')}={v}" for k, v in keys.items()]
+
+
+def params(kv):
+    layer = H * D * (2 * HEADS + 2 * kv) + 3 * H * F + 2 * H
+    return 2 * layer + 2 * V * H + H
+
+
+def matmul(kv):
+    return params(kv) - V * H  # the input embedding is a lookup
+
+
+def per_key():
+    return 2 * L * HEADS * (D + D)
+
+
+def kv_per_token(kv):
+    return 2 * L * kv * D * 2  # K and V, bf16
+
+
+def test_prefill_counts_the_prompt_only(run):
+    text, sets = small()
+    r = run(text, *sets)
+    P = 2304 - 256  # the prompt: context less the output tokens
+    flops = 2 * matmul(8) * P + per_key() * P * (P + 1) / 2
+    assert r["inference.prefill_flops"] == pytest.approx(flops, rel=1e-12)
+    # one accelerator: weights phase is compute-bound, attention at 0.67 of peak, then the kernel floor
+    weights = max(2 * matmul(8) * P / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    attention = per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    # a whole-context prefill (the old convention) would cost 12% more FLOPs for this request
+    whole = 2 * matmul(8) * 2304 + per_key() * 2304 * 2305 / 2
+    assert whole / flops > 1.12
+
+
+def test_decode_step_has_a_floor_of_kernels_and_all_reduces(run):
+    text, sets = small(count=2, serving_layout__tensor=2, serving_layout__replicas=1)
+    r = run(text, *sets)
+    t, kv = 2, 8
+    mean_keys = (256 * 2048 + 256 * 257 / 2) / 256  # mean keys a decoded token attends to
+    weights = max(2 * matmul(kv) / t / (PEAK * 0.76), matmul(kv) * 2 / t / (BW * 0.76))
+    attention = max(per_key() * mean_keys / t / (PEAK * 0.67), kv_per_token(kv) * mean_keys / t / (BW * 0.90))
+    alpha = 6.6e-6 + 2 * (t - 1) * 0.6e-6  # NCCL base + one NVLink hop per step of reduce-scatter and all-gather
+    all_reduce = alpha + H * 2 * (2 * (t - 1) / t) / (0.8 * LINK)
+    floor = 2 * L * all_reduce + KERNELS * KERNEL
+    assert r["inference.step_seconds"] == pytest.approx(weights + attention + floor, rel=1e-12)
+    assert r["inference.decode_seconds_per_token"] == pytest.approx(weights + attention + floor, rel=1e-12)
+    assert floor / r["inference.step_seconds"] > 0.5  # a tiny model is all floor
+
+
+def test_kv_heads_replicate_past_the_tensor_degree(run):
+    # 2 KV heads on a tensor group of 8: each head lives on 4 devices, so each device holds 1/2 of a
+    # sequence's cache, not 1/8, and the batch that fits shrinks 4x against perfect sharding.
+    text, sets = small(kv=2, count=8, serving_layout__tensor=8, serving_layout__replicas=1)
+    r = run(text, *sets)
+    usable = 80e9 * 0.9
+    per_sequence = kv_per_token(2) * 2304  # prompt + output
+    weights = params(2) * 2 / 8
+    assert r["inference.max_batch"] == math.floor((usable - weights) / (per_sequence / 2))
+    assert r["inference.max_batch"] < math.floor((usable - weights) / (per_sequence / 8)) / 3.9
+
+
+def test_mla_latent_sits_whole_on_every_tensor_rank(run):
+    text = ("model: {preset: deepseek-v3}\ncontext: 3072\nprecision: {weights: fp8}\n"
+            "hardware: {preset: h200, count: 8}\ninference: {prompt_tokens: 1024, output_tokens: 2048}\n")
+    tp = run(text, "serving_layout.tensor=8")
+    dp = run(text, "serving_layout.tensor=1", "serving_layout.attention_data=8", "serving_layout.expert=8")
+    per_sequence = 61 * (512 + 64) * 1 * 3072  # fp8 latent, prompt + output
+    usable = 141e9 * 0.9
+    routed = 58 * 256 * 3 * 7168 * 2048
+    dense = tp["model.params"] - routed
+    assert tp["inference.max_batch"] == math.floor((usable - (dense + routed) / 8) / per_sequence)
+    assert dp["inference.max_batch"] == 8 * math.floor((usable - dense - routed / 8) / per_sequence)
+
+
+def test_speculative_decoding_accepts_a_geometric_run_of_drafts(run):
+    from qwenfeas.formulas.serving import accepted_tokens_per_step
+
+    # Leviathan et al. 2023, eq. 1: (1 - a^(d+1)) / (1 - a)
+    assert accepted_tokens_per_step(3, 0.85) == pytest.approx(1 + 0.85 + 0.85**2 + 0.85**3, rel=1e-12)
+    assert accepted_tokens_per_step(0, 0.85) == pytest.approx(1.0)
+    text, sets = small()
+    plain = run(text, *sets)
+    mtp = run(text, *sets, "inference.speculative.kind=mtp", "inference.speculative.draft_tokens=3",
+              "inference.speculative.acceptance=0.85")
+    accepted = 1 + 0.85 + 0.85**2 + 0.85**3
+    assert mtp["inference.accepted_tokens_per_step"] == pytest.approx(accepted)
+    # each draft costs one layer's share of the step; the verify step carries 4 tokens
+    assert mtp["inference.step_seconds"] > plain["inference.step_seconds"] * (1 + 3 / L) * 0.999
+    assert mtp["inference.tpot_seconds"] == pytest.approx(mtp["inference.step_seconds"] / accepted, rel=1e-12)
+
+
+def test_one_user_sees_the_step_and_pays_the_prefill_once(run):
+    text, sets = small()
+    r = run(text, *sets)
+    step, prefill = r["inference.step_seconds"], r["inference.prefill_seconds"]
+    assert r["inference.tpot_seconds"] == pytest.approx(step, rel=1e-12)
+    assert r["inference.ttft_seconds"] == pytest.approx(prefill + step, rel=1e-12)
+    latency = prefill + 256 * step
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(256 / latency, rel=1e-12)
+    # cost: the accelerator-time split between prefill (input) and decode (output)
+    share = prefill / latency
+    assert r["inference.cost_per_million_output_tokens_usd"] == pytest.approx(
+        (1 - share) * 2 / 3600 * latency / 256 * 1e6, rel=1e-9)
+    assert r["inference.cost_per_million_input_tokens_usd"] == pytest.approx(
+        share * 2 / 3600 * latency / 2048 * 1e6, rel=1e-9)
+    # energy at the sustained share of TDP (0.77, POLCA), facility overhead and PUE
+    assert r["inference.energy_per_million_output_tokens_kwh"] == pytest.approx(
+        500 * 0.77 * 1.2 * 1.25 * latency / 256 * 1e6 / 3.6e6, rel=1e-9)
+
+
+def test_continuous_batching_by_littles_law(run):
+    text, sets = small(count=4, serving_layout__tensor=1, inference__concurrency=64)
+    r = run(text, *sets)
+    assert r["serving_layout.replicas"] == 4 and r["serving_layout.batch"] == 16
+    step, prefill = r["inference.step_seconds"], r["inference.prefill_seconds"]
+    decode_rate = 16 / step
+    requests = decode_rate / (256 + decode_rate * prefill)  # per replica
+    assert r["inference.output_tokens_per_second"] == pytest.approx(4 * 256 * requests, rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(4 * 256 * requests / 64, rel=1e-12)
+    assert r["inference.tpot_seconds"] == pytest.approx((16 / requests - prefill) / 256, rel=1e-12)
+    assert r["inference.tokens_per_second_per_accelerator"] == pytest.approx(256 * requests, rel=1e-12)
+
+
+def test_the_decode_step_grows_with_the_batch_and_throughput_with_it(run):
+    text, sets = small()
+    rows = [run(text, *sets, f"inference.batch={b}") for b in (1, 8, 64)]
+    speeds = [r["inference.batch_tokens_per_second"] for r in rows]
+    steps = [r["inference.step_seconds"] for r in rows]
+    assert steps[0] < steps[1] < steps[2] and speeds[0] < speeds[1] < speeds[2]
+    assert speeds[2] == pytest.approx(64 / steps[2], rel=1e-12)
+
+
+def test_moe_busiest_device_sets_the_pace():
+    from qwenfeas.formulas.serving import busiest_device_assignments, busiest_device_experts
+
+    # 1 token, top-8 of 256 over 8 devices: 8 experts touched, 1 per device on average,
+    # the busiest holds 1 + sqrt(2 ln 8) = 2.04 of them (Raab and Steger 1998)
+    assert busiest_device_experts(256, 8, 1, 8) == pytest.approx(1 + math.sqrt(2 * math.log(8)))
+    # thousands of tokens touch every expert: the busiest device holds its 32
+    assert busiest_device_experts(256, 8, 4096, 8) == pytest.approx(32)
+    assert busiest_device_assignments(1024, 8, 8) == pytest.approx(1024 + math.sqrt(2 * 1024 * math.log(8)))
+    assert busiest_device_experts(256, 8, 1, 1) == pytest.approx(8)  # no expert parallelism: all on one
+
+
+def test_a_batch_that_overflows_names_the_batch_that_fits_not_a_batch_one_figure(run):
+    text = "model: {preset: qwen3-235b-a22b}\ncontext: 128K\nhardware: {preset: h200}\ninference: {accelerators: 8}\n"
+    one = run(text)
+    fits = int(one["inference.max_batch"])
+    many = run(text, f"inference.batch={4 * fits}")
+    check = judge(many).checks[0]
+    assert not check.passed
+    assert f"at most {fits:,} sequences per replica fit" in check.remedy
+    longest = int(re.search(r"longest prompt \+ output that fits is ([\d,]+) tokens", check.remedy).group(1)
+                  .replace(",", ""))
+    assert longest < 128_000 / 3  # at 4x the batch, well under a third of 128K fits
+    # and it does fit: that many tokens per sequence at this batch passes the memory check
+    shorter = run(text, f"inference.batch={4 * fits}", f"context={longest}")
+    assert judge(shorter).checks[0].passed
+    assert "0 parameters" not in check.remedy
+
+
+def test_no_model_of_zero_parameters_is_offered(run):
+    # 100M tokens of GQA cache on 72 accelerators: nothing fits beside it, so no model size is offered
+    text = ("model: {preset: qwen3-235b-a22b}\ncontext: 100M\nprecision: {kv_cache: fp8}\n"
+            "hardware: {preset: gb200}\ninference: {accelerators: 72}\n")
+    check = judge(run(text)).checks[0]
+    assert not check.passed and "parameters" not in check.remedy
+
+
+def test_sweeping_the_batch_notes_only_the_batches_that_do_not_fit(write):
+    from qwenfeas.commands.sweep import Sweep, parse_axis
+
+    path = write("model: {preset: qwen3-235b-a22b}\ncontext: 128K\nhardware: {preset: h200}\n"
+                 "inference: {accelerators: 8}\n")
+    grid = Sweep(str(path), [parse_axis("inference.batch=1,2,4,8,16,32,64,128")])
+    chunk = next(iter(grid.chunks()))
+    fits = chunk.column("inference.max_batch")[0]
+    notes = [n for n in chunk.report.notes if "does not fit" in n]
+    assert 8 < fits < 32 and notes
+    assert notes[0].startswith("inference.batch 16 to 128 does not fit") or \
+        notes[0].startswith("inference.batch 32 to 128 does not fit")
+    speeds = chunk.column("inference.batch_tokens_per_second")
+    steps = chunk.column("inference.step_seconds")
+    assert speeds[3] == pytest.approx(8 / steps[3]) and speeds[3] > 2 * speeds[0]  # batched speed, not one sequence's
+
+
+R1_MAX = "configs/published/deepseek-r1-b200-max-throughput.yaml"
+
+
+def _plugged(row_or_remedy) -> list[str]:
+    """The --set assignments that write a frontier row or a remedy's layout back into the scenario."""
+    if isinstance(row_or_remedy, dict):
+        keys = ("tensor", "attention_data", "expert", "replicas")
+        sets = [f"serving_layout.{k}={row_or_remedy[f'serving_layout.{k}']:g}" for k in keys]
+        sets.append(f"serving_layout.disaggregated={'true' if row_or_remedy['serving_layout.disaggregated'] else 'false'}")
+        return [*sets, f"inference.concurrency={row_or_remedy['inference.concurrency']:g}"]
+    found = re.search(r"tensor (\S+), attention_data (\S+), expert (\S+), replicas (\S+), disaggregated (\S+) and "
+                      r"inference.concurrency (\S+):", row_or_remedy)
+    t, a, e, replicas, split, concurrency = found.groups()
+    return [f"serving_layout.tensor={t}", f"serving_layout.attention_data={a}", f"serving_layout.expert={e}",
+            f"serving_layout.replicas={replicas}", f"serving_layout.disaggregated={split}",
+            f"inference.concurrency={concurrency}"]
+
+
+def test_frontier_points_meet_the_target_and_none_dominates_another():
+    import qwenfeas
+    from qwenfeas.serving.frontier import serving_frontier
+
+    report = qwenfeas.estimate(qwenfeas.load(R1_MAX))
+    result = serving_frontier(report, tpot=0.050)
+    rows = result.rows
+    assert len(rows) >= 5
+    user = [row["inference.tokens_per_second_per_user"] for row in rows]
+    accel = [row["inference.tokens_per_second_per_accelerator"] for row in rows]
+    for i in range(len(rows)):
+        assert rows[i]["inference.tpot_seconds"] <= 0.050
+        for j in range(len(rows)):
+            if i != j:  # j dominates i if at least as good on both and better on one
+                assert not (user[j] >= user[i] and accel[j] >= accel[i] and (user[j], accel[j]) != (user[i], accel[i]))
+    best = rows[result.best]
+    assert best["inference.tokens_per_second_per_accelerator"] == max(accel)
+    # a frontier row written back into the scenario gives the figures it promised
+    for row in (rows[0], best):
+        again = qwenfeas.estimate(qwenfeas.load(R1_MAX, _plugged(row)))
+        for name in ("inference.tpot_seconds", "inference.tokens_per_second_per_user",
+                     "inference.tokens_per_second_per_accelerator"):
+            assert again[name] == pytest.approx(row[name], rel=1e-9), name
+
+
+def test_check_with_a_tpot_limit_fails_and_its_remedy_passes_when_plugged_back():
+    from typer.testing import CliRunner
+
+    from qwenfeas.cli import app
+
+    failed = CliRunner().invoke(app, ["check", R1_MAX, "--format", "json"])
+    assert failed.exit_code == 1
+    import json
+
+    check = next(c for c in json.loads(failed.stdout)[0]["checks"] if c["name"] == "limits.tpot")
+    assert not check["passed"] and check["remedy"].startswith("would pass with serving_layout")
+    sets = [arg for pair in _plugged(check["remedy"]) for arg in ("--set", pair)]
+    passed = CliRunner().invoke(app, ["check", R1_MAX, *sets, "--format", "json"])
+    assert passed.exit_code == 0, passed.stdout
+    assert all(c["passed"] for c in json.loads(passed.stdout)[0]["checks"])
+
+
+def test_serve_command_prints_the_frontier_as_json_and_marks_the_best():
+    import json
+
+    from typer.testing import CliRunner
+
+    from qwenfeas.cli import app
+
+    result = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "50ms", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tpot_limit_seconds"] == pytest.approx(0.05) and data["accelerators"] == 8
+    assert data["frontier"][data["best"]]["inference.tpot_seconds"] <= 0.05
+    bad = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "fast"])
+    assert bad.exit_code == 2
+
+
+def test_published_anchors_within_their_tolerance():
+    from qwenfeas.commands import validation
+
+    results = {r.case: r for r in validation.run(["deepseek-r1-b200-min-latency", "deepseek-r1-b200-max-throughput"])}
+    for result in results.values():
+        assert abs(result.error) <= 0.35, (result.case, result.computed, result.published)
