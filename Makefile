@@ -43,6 +43,9 @@ bench: $(VENV)/.installed-test  ## Measure start-up time and sweep speed (printe
 	$(BIN)/python tests/benchmarks/startup.py
 	$(BIN)/python tests/benchmarks/sweep.py
 
+readme: $(VENV)/.installed-run  ## Regenerate every command output shown in README.md (a test checks it)
+	$(BIN)/python tests/readme.py
+
 lint: $(VENV)/.installed-test  ## Static checks (ruff)
 	$(BIN)/ruff check qwenfeas tests
 
