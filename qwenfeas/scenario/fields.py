@@ -75,6 +75,8 @@ MODEL = {
     "qkv_bias": _flag("q, k and v projections have a bias (Qwen2/2.5)"),
     "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3)"),
     "max_context": _int("the model's context window, for a warning when exceeded"),
+    "mtp_layers": _int("multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart from the "
+                       "total, as model.mtp_params", zero_ok=True),
     "attention": {
         "kind": Field("choice", "attention variant", minimum=None, choices=ATTENTION_KINDS),
         "kv_lora_rank": _int("MLA: width of the compressed KV latent"),
@@ -96,7 +98,8 @@ MODEL = {
         "key_head_dim": _int("width of one key head"),
         "value_head_dim": _int("width of one value head"),
         "conv_kernel": _int("width of the short causal convolution over q, k and v; lightning has none (1)"),
-        "full_rank_gate": _flag("kda: the output gate is one full-rank projection, not two of rank key_head_dim"),
+        "full_rank_gate": Field("bool", "kda: the output gate is one full-rank projection, not two of rank "
+                                "key_head_dim (default false)", minimum=None),
     },
     "moe": {
         "experts": _int("routed experts per MoE layer"),
@@ -135,6 +138,8 @@ PRECISION = {
 }
 
 HARDWARE = {
+    "system": _text("a built-in system (dgx-h100, gb200-nvl72, tpu-v5p-pod, cloudmatrix-384, ...): its accelerator "
+                    "preset, IT power per accelerator and scale-up domain; keys written beside it override it"),
     "preset": _text("a built-in accelerator; keys written beside it override it"),
     "source": _text("datasheet the figures come from"),
     "notes": _text("caveats on the figures"),
@@ -143,6 +148,15 @@ HARDWARE = {
     "memory": Field("bytes", "memory per accelerator"),
     "bandwidth": Field("byte_rate", "memory bandwidth per accelerator"),
     "tdp": Field("power", "board power per accelerator"),
+    "system_power": Field("power", "IT power per accelerator in its system, rated: its board power plus its share of "
+                          "host CPUs, memory, NICs, switches and fans (DGX H100: 10.2 kW / 8 = 1,275 W); default "
+                          "tdp x (1 + datacenter.overhead)"),
+    "system_source": _text("where the system power and layout come from"),
+    "training_power_fraction": Field(
+        "fraction", "average draw while training, as a fraction of the rated system power", maximum=1.0, default=0.82,
+        default_source="8x H100 HGX node training Llama2-13B drew at most ~8.4 kW of its 10.2 kW rating, 82% "
+        "(Latif et al. 2024, 'Empirical Measurements of AI Training Power Demand on a GPU-Accelerated Node', "
+        "arXiv 2412.08602, abstract; performance.md 8.3)"),
     "scale_up_bandwidth": Field("byte_rate", "scale-up link bandwidth per accelerator (NVLink, Infinity Fabric, "
                                 "ICI, HCCS/UB), one direction"),
     "scale_up_size": _int("accelerators in one scale-up domain (8 for an HGX board, 72 for NVL72)"),
@@ -153,6 +167,7 @@ HARDWARE = {
         "fragmentation (training activations are counted separately)", strict=False, maximum=0.99, default=0.10,
         default_source="vLLM keeps 10% free by default (gpu_memory_utilization = 0.9, vLLM engine arguments)",
     ),
+    "rental_price_source": _text("where the rental price comes from, and when"),
     "rental_price": Field("usd_per_hour", "typical rental price of this accelerator; the default of "
                           "datacenter.gpu_hour", strict=False),
     "attention_peak_flops": Field("flop_rate", "dense FLOP/s of attention math; default the bf16 peak "
@@ -173,7 +188,7 @@ HARDWARE = {
 }
 
 DATACENTER = {
-    "preset": _text("a built-in facility (PUE and non-accelerator IT load); keys beside it override it"),
+    "preset": _text("a built-in facility (its PUE); keys beside it override it"),
     "grid": _text("a built-in grid region (carbon intensity and electricity price)"),
     "source": _text("where the facility figures come from"),
     "grid_source": _text("where the grid figures come from"),
@@ -186,12 +201,11 @@ DATACENTER = {
     "electricity": Field("usd_per_kwh", "electricity price", strict=False, default=0.080,
                          default_source="US industrial average 2023: 8.0 cents/kWh (EIA Electric "
                          "Power Annual 2023)"),
-    "gpu_hour": Field("usd_per_hour", "rental price per accelerator-hour", strict=False, default=2.50,
-                      default_source="H100 SXM cloud rental, long-tail to specialty providers: "
-                      "$1.99-3.50/GPU-h (mercatus-ai.com cloud GPU pricing, May 2026)"),
+    "gpu_hour": Field("usd_per_hour", "rental price per accelerator-hour; default hardware.rental_price. With "
+                      "neither, no rental cost is reported and the report says so", strict=False),
     "overhead": Field(
-        "number", "rest of the IT load (CPUs, network, storage) as a fraction of accelerator power",
-        strict=False, default=0.5,
+        "number", "rest of the IT load (CPUs, network, storage) as a fraction of accelerator power; used only "
+        "when the accelerator has no hardware.system_power", strict=False, default=0.5,
         default_source="rack-scale systems draw 1.4-1.8x their GPUs' power: GB200 NVL72 ~120-132 kW "
         "for 72 x 1.2 kW GPUs; DGX H100 10.2 kW for 8 x 700 W (NVIDIA datasheets, maxima)",
     ),
@@ -323,6 +337,16 @@ ROADMAP = {
     "step": _text("which step: today's value, the target, or a variant of it"),
 }
 
+MEASURED = {
+    "source": _text("where the run's figures come from (paper, model card, log)"),
+    "gpu_hours": Field("count", "accelerator-hours the run took (its time follows, with hardware.count)"),
+    "days": Field("duration", "wall-clock time of the run on hardware.count accelerators, e.g. 54d"),
+    "tokens_per_second": Field("count", "training throughput of the whole job, tokens per second"),
+    "flops_per_accelerator": Field("flop_rate", "achieved model FLOP/s per accelerator, e.g. 400T"),
+    "power": Field("power", "measured average power per accelerator, its share of the system included (the "
+                   "facility's PUE is applied on top)"),
+}
+
 SCENARIO = {
     "name": _text("scenario name; default the file's stem"),
     "extends": _text("a scenario file this one builds on, relative to this file"),
@@ -339,6 +363,7 @@ SCENARIO = {
     "serving_layout": SERVING_LAYOUT,
     "synthetic": SYNTHETIC,
     "capex": CAPEX,
+    "measured": MEASURED,
     "roadmap": ROADMAP,
     "limits": LIMITS,
     "expect": Field("expectations", "assertions on output names, e.g. 'training.seconds < 90d'", minimum=None),
