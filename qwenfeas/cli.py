@@ -231,7 +231,7 @@ def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
 
 def _bare(report, name: str) -> str:
     """One output or input of a report as a bare number (whole numbers without a decimal point)."""
-    from .errors import QwenfeasError, did_you_mean
+    from .errors import did_you_mean
     from .output.render import plain
 
     if name in report.metrics:
