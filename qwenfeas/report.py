@@ -19,7 +19,7 @@ SECTIONS = {
     "model": "Model",
     "training": "Training",
     "serving_layout": "Serving layout",
-    "inference": "Inference served: achievable bandwidth and compute, collectives, kernel floor, continuous batching",
+    "inference": "Inference, as served (achievable rates, collectives, batching)",
     "test_time": "Test-time compute (one reasoning query at the operating point)",
     "training_memory": "Training memory per accelerator",
     "communication": "Communication per accelerator, whole run (first order, peak link bandwidth)",
