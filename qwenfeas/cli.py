@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .commands.exits import errors_to_exit as _errors_to_exit
-from .errors import ExitCode
+from .errors import ExitCode, QwenfeasError
 
 app = typer.Typer(
     name="qwenfeas",
@@ -191,7 +191,6 @@ def serve(
     """
     with _errors_to_exit():
         from .commands.serving import run
-        from .errors import QwenfeasError
         from .scenario.units import parse_quantity
 
         def duration(text, option):
@@ -220,13 +219,12 @@ def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
             scenarios.append(scenario)
     else:
         scenarios = load_all(files, assignments)
-    for scenario in scenarios:
-        for warning in scenario.warnings:
-            sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
+    # Variants of one file (compare --with) often share a warning or note: each is printed once.
+    warnings = [f"warning: {scenario.file}: {warning}\n" for scenario in scenarios for warning in scenario.warnings]
+    sys.stderr.write("".join(dict.fromkeys(warnings)))
     reports = [run_estimate(scenario) for scenario in scenarios]
-    for report in reports:
-        for note in report.notes:
-            sys.stderr.write(f"note: {report.scenario.file}: {note}\n")
+    notes = [f"note: {report.scenario.file}: {note}\n" for report in reports for note in report.notes]
+    sys.stderr.write("".join(dict.fromkeys(notes)))
     return reports
 
 
@@ -346,6 +344,7 @@ def roadmap(
 class PresetKind(enum.StrEnum):
     models = "models"
     accelerators = "accelerators"
+    systems = "systems"
     datacenters = "datacenters"
     grids = "grids"
 
@@ -362,7 +361,7 @@ def presets(
     output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
 ) -> None:
-    """List built-in models, accelerators, datacenters (facilities) and grids.
+    """List built-in models, accelerators, systems, datacenters (facilities) and grids.
 
     Examples:
 

@@ -104,11 +104,11 @@ def model_section(path: str, where: Node) -> Node:
     """
     from pathlib import Path
 
-    from .load import parse, read_file
+    from .load import is_folder, parse, read_file
 
     origin = {"file": where.file, "line": where.line, "key": None if where.file == "--hf-config" else "model.hf_config"}
     target = Path(path)
-    if target.is_dir():
+    if is_folder(target):
         if not (target / "config.json").is_file():
             raise QwenfeasError(f"the folder {path} holds no config.json", **origin,
                                 hint="name the config.json itself, or the model folder that holds it")
@@ -148,9 +148,11 @@ def model_section(path: str, where: Node) -> Node:
     notes = _quantization(fields, section, file)
     if text is not None and fields.get("vision_config") is not None:
         notes.append("the vision tower is not counted (language model only)")
-    mtp = [fields[name] for name in _MTP if fields.get(name) is not None and str(fields[name].value) not in ("0", "None")]
+    mtp = [fields[name] for name in _MTP
+           if fields.get(name) is not None and str(fields[name].value).isdigit() and int(fields[name].value) > 0]
     if mtp:
-        notes.append(f"{mtp[0].value} multi-token-prediction module(s) not counted")
+        section["mtp_layers"] = mtp[0]
+        notes.append(f"{mtp[0].value} multi-token-prediction layer(s) counted apart, as model.mtp_params")
     if notes:
         section["notes"] = Node("; ".join(notes), file, 1)
     return _nest(section, file, where.line)
