@@ -82,8 +82,8 @@ def _measured(b: Builder, s: dict) -> None:
 
 def _missing_price(b: Builder, s: dict) -> None:
     """No rental price known: say so, in the table and the JSON, rather than assume one."""
-    if "datacenter.gpu_hour" in s or not any(name.endswith("gpu_hours") or name == "test_time.seconds"
-                                             for name in b.report.metrics):
+    costed = ("training.gpu_hours", "synthetic.gpu_hours", "test_time.seconds", "inference.output_tokens_per_second")
+    if "datacenter.gpu_hour" in s or not any(name in b.report.metrics for name in costed):
         return
     accelerator = s.get("hardware.preset", "this accelerator")
     b.report.warnings.append(f"no rental price is known for {accelerator}: rental costs are not reported; give "
