@@ -191,6 +191,7 @@ def serve(
     """
     with _errors_to_exit():
         from .commands.serving import run
+        from .errors import QwenfeasError
         from .scenario.units import parse_quantity
 
         def duration(text, option):
@@ -219,13 +220,12 @@ def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
             scenarios.append(scenario)
     else:
         scenarios = load_all(files, assignments)
-    for scenario in scenarios:
-        for warning in scenario.warnings:
-            sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
+    # Variants of one file (compare --with) often share a warning or note: each is printed once.
+    warnings = [f"warning: {scenario.file}: {warning}\n" for scenario in scenarios for warning in scenario.warnings]
+    sys.stderr.write("".join(dict.fromkeys(warnings)))
     reports = [run_estimate(scenario) for scenario in scenarios]
-    for report in reports:
-        for note in report.notes:
-            sys.stderr.write(f"note: {report.scenario.file}: {note}\n")
+    notes = [f"note: {report.scenario.file}: {note}\n" for report in reports for note in report.notes]
+    sys.stderr.write("".join(dict.fromkeys(notes)))
     return reports
 
 

@@ -19,8 +19,9 @@ def run(file: str, vary: list[str], output_format: str, columns: list[str] | Non
     import itertools
 
     from ..errors import QwenfeasError
-    from .sweep import Filter, Sweep, column_names, column_unit, frontiers, parse_axis
+    from .sweep import Filter, Sweep, check_grid_size, column_names, column_unit, frontiers, parse_axis
 
+    check_grid_size(vary)  # 1e4 x 1e4 x 1e4 is refused before a single axis is computed
     axes = [parse_axis(text) for text in vary]
     grid = Sweep(file, axes, assignments)
     for warning in grid.warnings:

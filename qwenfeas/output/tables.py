@@ -253,6 +253,8 @@ def render_comparison(comparison, console: Console) -> None:
         rows.append([Text(c, style="dim" if same else "") for c in (row.name, *cells, *ratios)])
     verdicts = [("feasible" if ok else "infeasible") + (f" ({b})" if b else "")
                 for ok, b in zip(comparison.feasible, comparison.binding_labels, strict=True)]
+    # A quoted expectation is long: wrap it at its spaces so the scenario columns stay narrow.
+    verdicts = ["\n".join(wrap_prose(v, max(24, max(len(w) for w in v.split())))) for v in verdicts]
     rows.append([Text("verdict (binding)", style="bold"), *verdicts, *([""] * (len(comparison.names) - 1))])
     title = f"Compared with {base}"
     emit(console, [Text(line, style="bold cyan") for line in wrap_prose(title, console.width)])

@@ -270,15 +270,18 @@ def _complete_parallel(c) -> None:
             c.derive(f"parallel.{key}", 1.0, "default: no parallelism of this kind")
     model_parallel = v["parallel.tensor"] * v["parallel.pipeline"] * v["parallel.context"]
     count = v["hardware.count"]
+    if any_true(model_parallel * v["parallel.expert"] > count):
+        c.problem("parallel.tensor", f"tensor x pipeline x context x expert ({show(model_parallel * v['parallel.expert'])}) "
+                  f"exceeds hardware.count ({show(count)})", related=("hardware.count", "parallel.expert"))
+        return
     if "parallel.data" not in v:
-        if any_true(count % model_parallel):
-            c.problem("parallel.tensor", f"tensor x pipeline x context ({show(model_parallel)}) must divide "
-                      f"hardware.count ({show(count)})", related=("hardware.count",))
-            return
-        c.derive("parallel.data", count / model_parallel, "= hardware.count / (tensor x pipeline x context)")
-    elif any_true(v["parallel.data"] * model_parallel != count):
+        # the most replicas the accelerators hold; any left over stay idle (reported as layout.idle_accelerators)
+        replicas = (count // (model_parallel * v["parallel.expert"])) * v["parallel.expert"]
+        c.derive("parallel.data", replicas, "= hardware.count / (tensor x pipeline x context), rounded down to a "
+                 "multiple of parallel.expert")
+    elif any_true(v["parallel.data"] * model_parallel > count):
         c.problem("parallel.data", f"tensor x pipeline x context x data = {show(model_parallel * v['parallel.data'])}, "
-                  f"but hardware.count is {show(count)}", "make the degrees multiply to hardware.count",
+                  f"more than hardware.count ({show(count)})", "make the degrees multiply to at most hardware.count",
                   related=("hardware.count",))
         return
     if any_true(v["parallel.data"] % v["parallel.expert"]):

@@ -19,7 +19,8 @@ PRECISIONS = tuple(PRECISION_BYTES)
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
 ATTENTION_FLOPS = ("none", "causal", "noncausal")
 LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
-RECOMPUTE = ("none", "selective", "full")
+RECOMPUTE = ("none", "selective", "modules", "full")
+SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 
 
 class Field(NamedTuple):
@@ -108,6 +109,8 @@ MODEL = {
         "shared_expert_ffn_hidden": _int("FFN width of one shared expert; default expert_ffn_hidden"),
         "dense_layers": _int("leading layers with a dense FFN instead of experts", zero_ok=True),
         "shared_expert_gate": _flag("a sigmoid gate scales the shared experts' output (Qwen3-Next)"),
+        "node_limit": _int("node-limited routing: each token goes to at most this many nodes, once per node "
+                           "(DeepSeek-V3: 4)"),
         "expert_hidden": _int("width the routed experts work at when it differs from hidden (a latent MoE, "
                               "Kimi K3): a down- and an up-projection per MoE layer around them"),
     },
@@ -176,7 +179,9 @@ HARDWARE = {
     "hfu": Field("fraction", "hardware FLOPs utilisation: executed FLOP/s, recomputation included, over peak; "
                  "when given, training time follows it instead of mfu", maximum=1.0),
     "mfu": Field(
-        "fraction", "model FLOPs utilisation: useful FLOP/s over peak", maximum=1.0, default=0.40,
+        "fraction", "model FLOPs utilisation: useful FLOP/s over peak. Training predicts it from the layout "
+        "(training.mfu); written here, it overrides the prediction and is labelled given. The default serves "
+        "inference estimates only", maximum=1.0, default=0.40,
         default_source="Llama 3 405B pre-training reached 38-43% BF16 MFU on 16K H100s "
         "(Dubey et al. 2024, 'The Llama 3 Herd of Models', Table 4)",
     ),
@@ -214,8 +219,9 @@ TRAINING = {
     ),
     "recompute": Field(
         "choice", "activation recomputation: selective recomputes attention scores (the memory FlashAttention "
-        "also gives); full replays each layer's forward pass (8N instead of 6N hardware FLOPs per token). MFU "
-        "counts model FLOPs, so time does not change: lower hardware.mfu if recomputation slows your step",
+        "also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
+        "--recompute-modules, DeepSeek-V3 sec. 3.2.3); full replays each layer's forward pass (8N instead of 6N "
+        "hardware FLOPs per token). The step time counts the replay; chosen by the layout search when left out",
         minimum=None, choices=RECOMPUTE, default="selective",
         default_source="Megatron-LM's --recompute-activations default (selective); FlashAttention kernels "
         "keep no attention-score matrix either (Korthikanti et al. 2022, sec. 5)",
@@ -243,6 +249,17 @@ PARALLEL = {
                   default_source="Megatron-LM's distributed optimizer (--use-distributed-optimizer) is ZeRO-1"),
     "sequence_parallel": _flag("shard layer-norm and dropout activations over the tensor-parallel group", True),
     "micro_batch": Field("integer", "sequences per micro-batch", default=1.0, default_source="convention"),
+    "schedule": Field("choice", "pipeline schedule: 1f1b, interleaved (with virtual_stages), zero-bubble (ZB-H1) "
+                      "or dualpipe (DeepSeek-V3; holds two copies of the weights and overlaps expert all-to-alls); "
+                      "chosen by the layout search when left out", minimum=None, choices=SCHEDULES),
+    "virtual_stages": _int("model chunks per pipeline rank under the interleaved schedule"),
+    "tp_overlap": _flag("tensor-parallel collectives overlap the GEMMs (Transformer Engine userbuffers): not exposed"),
+    "expert_tensor": _int("tensor-parallel degree inside each expert: 1 (whole experts, Megatron-Core's "
+                          "default) or parallel.tensor (experts split like the dense layers)"),
+    "cp_overlap": _flag("context-parallel K/V exchange overlaps attention (ring, Megatron-Core's default); false for "
+                        "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
+    "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap; "
+                        "dualpipe always does)"),
 }
 
 LIMITS = {

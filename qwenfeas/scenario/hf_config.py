@@ -104,11 +104,11 @@ def model_section(path: str, where: Node) -> Node:
     """
     from pathlib import Path
 
-    from .load import parse, read_file
+    from .load import is_folder, parse, read_file
 
     origin = {"file": where.file, "line": where.line, "key": None if where.file == "--hf-config" else "model.hf_config"}
     target = Path(path)
-    if target.is_dir():
+    if is_folder(target):
         if not (target / "config.json").is_file():
             raise QwenfeasError(f"the folder {path} holds no config.json", **origin,
                                 hint="name the config.json itself, or the model folder that holds it")

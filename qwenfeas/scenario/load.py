@@ -161,9 +161,25 @@ def bundled(path: str) -> str:
         return path
     folder = bundled_configs()
     for candidate in ((folder / path, folder / f"{path}.yaml") if folder else ()):
-        if candidate.exists():
+        if _exists(candidate):
             return str(candidate)
     return path
+
+
+def _exists(path) -> bool:
+    """Path.exists without its exceptions: a name too long or holding a NUL simply does not exist."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def is_folder(path) -> bool:
+    """Path.is_dir without its exceptions (a name too long is not a folder)."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def expand_paths(paths) -> list[str]:
@@ -175,7 +191,7 @@ def expand_paths(paths) -> list[str]:
         path = bundled(path)
         if path == STDIN:
             files.append(path)
-        elif Path(path).is_dir():
+        elif is_folder(path):
             found = sorted(p for p in Path(path).rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
                 raise QwenfeasError("holds no *.yaml or *.yml files", file=path)
