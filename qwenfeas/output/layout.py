@@ -33,6 +33,9 @@ def wrap_prose(text: str, width: int, indent: str = "", first: str | None = None
     """`text` wrapped at spaces to `width`, with a hanging indent; words (names, numbers) stay whole."""
     first = indent if first is None else first
     lines: list[str] = []
+    words = str(text).split()
+    if words and len(first) + cell_len(words[0]) > width >= len(indent) + cell_len(words[0]) and first.strip():
+        lines.append(first.rstrip())  # the first word fits only on a line of its own, under the indent
     for paragraph in str(text).split("\n"):
         wrapped = textwrap.wrap(paragraph, width=max(width, len(first) + 1), initial_indent=first if not lines
                                 else indent, subsequent_indent=indent, break_long_words=False,
@@ -78,7 +81,7 @@ def table(columns: list[Column], rows: list[list], width: int, keep: int = 1, ti
     cells = [[_text(cell) for cell in row] for row in rows]
     natural = [max([_lines_width(Text(c.header))] + [_lines_width(row[i]) for row in cells])
                for i, c in enumerate(columns)]
-    lines = [Text(title, style=title_style)] if title else []
+    lines = [Text(line, style=title_style) for line in wrap_prose(title, width)] if title else []
     widths = _fit(columns, cells, natural, width)
     if widths is not None or not show_header:
         widths = widths or _fit(columns, cells, natural, width, force=True)

@@ -79,11 +79,11 @@ def _formulas(report: Report, metrics, width: int) -> list[Text]:
     for metric in metrics:
         detail = report.explain(metric.name)
         first = f"  {metric.name} = "
-        indent = " " * len(first)
+        indent = " " * (len(first) if len(first) <= width // 2 else 6)  # a long name: a shallower indent
         for k, text in enumerate(wrap_prose(detail["formula"], width, indent, first)):
             lines.append(Text(text[:len(first)], style="bold") + Text(text[len(first):]) if k == 0 else Text(text))
         lines += [Text(text, style="dim") for text in wrap_prose(detail["substituted"], width, indent + "  ",
-                                                                 indent[:-2] + "= ")]
+                                                                 indent[:-2] + "= " if len(indent) > 2 else "= ")]
     return lines
 
 
@@ -162,25 +162,28 @@ def render_validation(results, console: Console) -> None:
 
 
 def render_verdicts(verdicts, console: Console) -> None:
-    """A summary row per scenario, then each failing check with what would make it pass."""
-    rows = []
+    """Each scenario's verdict and binding check (a block that wraps to any width), then each failing
+    check with what would make it pass."""
+    width = console.width
+    console.print()
+    emit(console, [Text("Feasibility", style="bold cyan")])
     for verdict in verdicts:
         binding = verdict.binding
-        mark = Text("feasible", style="green") if verdict.feasible else Text("infeasible", style="bold red")
-        rows.append([Text(verdict.name) + Text("\n" + verdict.file, style="dim"), mark, binding_label(binding) if binding else "—",
-                     binding.message if binding else ""])
-    columns = [Column("scenario"), Column("verdict"), Column("binding constraint", wrap=True),
-               Column("detail", wrap=True)]
-    console.print()
-    emit(console, table(columns, rows, console.width, title="Feasibility", header_style="dim"))
+        line = Text(verdict.name, style="bold") + Text(f" ({verdict.file}): ", style="dim")
+        line += Text("feasible", style="green") if verdict.feasible else Text("infeasible", style="bold red")
+        if binding:
+            line += Text(f"; binding: {binding_label(binding)}")
+        emit(console, wrap_text(line, width, "    "))
+        if binding and binding.message:
+            emit(console, [Text(text, style="dim") for text in wrap_prose(binding.message, width, "    ")])
     for verdict in verdicts:
         for check in (c for c in verdict.checks if not c.passed):
             where = f"{check.file}:{check.line}" if check.line else check.file
             emit(console, [Text(line, style="red") for line in
-                           wrap_prose(f"{binding_label(check)}: {check.message}", console.width, "      ",
+                           wrap_prose(f"{binding_label(check)}: {check.message}", width, "      ",
                                       f"  ✗ {verdict.name}: ")])
             emit(console, [Text(line, style="dim") for line in
-                           wrap_prose(where + (f" — {check.remedy}" if check.remedy else ""), console.width,
+                           wrap_prose(where + (f" — {check.remedy}" if check.remedy else ""), width,
                                       "      ", "    ")])
 
 
