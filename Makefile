@@ -5,12 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEFAULT_SCENARIO := configs/default.yaml
+# `make mutants` mutates these (modules or package folders); e.g. MODULES=qwenfeas/formulas/communication.py
+MODULES ?= qwenfeas/formulas qwenfeas/training qwenfeas/serving qwenfeas/accounting.py
+MUTANTS_FAIL_UNDER ?= 95
+JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint golden clean
+.PHONY: help run test bench lint golden mutants clean
 
 help:  ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	@touch $@ $(VENV)/.installed-run
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,dev]'
+	@touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run  ## Estimate the bundled default scenario (a Qwen3-Max-class 1T MoE)
 	$(BIN)/qwenfeas estimate $(DEFAULT_SCENARIO)
@@ -43,6 +51,9 @@ lint: $(VENV)/.installed-test  ## Static checks (ruff)
 golden: $(VENV)/.installed-test  ## Rewrite tests/golden/ (output snapshots) after a deliberate change
 	$(BIN)/python -m tests.golden.regenerate
 
+mutants: $(VENV)/.installed-dev  ## Mutation score of MODULES (default: the numeric wings) and the survivors
+	$(BIN)/python tests/mutants/score.py --max-children $(JOBS) --fail-under $(MUTANTS_FAIL_UNDER) $(MODULES)
+
 clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info mutants
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

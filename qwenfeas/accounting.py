@@ -7,7 +7,7 @@ from .formulas import flops as F
 from .formulas import memory as M
 from .formulas import power as W
 from .formulas import time as T
-from .formulas._array import show
+from .formulas._array import any_true, show
 from .report import Builder
 
 
@@ -16,12 +16,78 @@ def add_accounting(b: Builder, s: dict, layers: Layers, generator_flops=None) ->
 
     `generator_flops(preset, context)` gives a named generator model's forward FLOPs for one
     sequence (the pipeline supplies it, since it needs a whole estimate of that model).
+    A `measured:` section replaces the predicted training time first, so energy, CO2 and cost
+    follow from the run that happened.
     """
+    if any(key.startswith("measured.") for key in s):
+        _measured(b, s)
     _power(b, s)
     if "synthetic.tokens" in s:
         _synthetic(b, s, layers, generator_flops)
     if "capex.accelerator" in s:
         _capex(b, s)
+    _missing_price(b, s)
+
+
+_TIMED = ("measured.gpu_hours", "measured.days", "measured.tokens_per_second", "measured.flops_per_accelerator")
+
+
+def _measured(b: Builder, s: dict) -> None:
+    """Facts of a finished run replace the predictions they cover (DESIGN.md principle 8).
+
+    The first of gpu_hours, days, tokens_per_second, flops_per_accelerator gives the wall-clock
+    time and the accelerator-hours; MFU becomes an output derived from it and the model FLOPs;
+    the others, when also given, are checked against it. measured.power is used in _power.
+    """
+    r = b.report
+    given = [key for key in _TIMED if key in s]
+    if not given:
+        return
+    n, flops = s["hardware.count"], r.metrics.get("training.flops")
+    predicted = r.metrics.get("training.seconds")
+    seconds = {
+        "measured.gpu_hours": lambda: T.seconds_from_accelerator_hours(s["measured.gpu_hours"], n),
+        "measured.days": lambda: s["measured.days"],
+        "measured.tokens_per_second": lambda: s["tokens"] / s["measured.tokens_per_second"],
+        "measured.flops_per_accelerator": lambda: T.compute_seconds(flops.value, n, s["measured.flops_per_accelerator"],
+                                                                    1.0),
+    }
+    formulas = {
+        "measured.gpu_hours": "{measured.gpu_hours} × 3600 / {hardware.count}",
+        "measured.days": "{measured.days}",
+        "measured.tokens_per_second": "{tokens} / {measured.tokens_per_second}",
+        "measured.flops_per_accelerator": "{training.flops} / ({hardware.count} × {measured.flops_per_accelerator})",
+    }
+    first = given[0]
+    time = b.put("training.seconds", seconds[first](), "s", "wall-clock time (measured)",
+                 formulas[first] + " (measured)", table="training")
+    hours = s["measured.gpu_hours"] if first == "measured.gpu_hours" else T.accelerator_hours(n, time)
+    b.put("training.gpu_hours", hours, "h", "accelerator-hours (measured)",
+          "{measured.gpu_hours} (measured)" if first == "measured.gpu_hours"
+          else "{hardware.count} × {training.seconds} / 3600 (measured)", T.accelerator_hours, table="training")
+    r.measured.extend(["training.seconds", "training.gpu_hours"])
+    if flops is not None:
+        b.put("training.mfu", flops.value / (time * n * s["hardware.peak_flops"]), "fraction",
+              "model FLOPs utilisation, from the measured time",
+              "{training.flops} / ({training.seconds} × {hardware.count} × {hardware.peak_flops})", table="training")
+        r.measured.append("training.mfu")
+    if predicted is not None:
+        r.notes.append(f"measured {first.split('.')[1]} replaces the predicted training time "
+                       f"({show(predicted.value / 86400, '.3g')} days -> {show(time / 86400, '.3g')} days)")
+    for other in given[1:]:
+        if any_true(abs(seconds[other]() / time - 1) > 0.05):
+            r.warnings.append(f"{other} gives {show(seconds[other]() / 86400, '.3g')} days, {first} "
+                              f"{show(time / 86400, '.3g')} days: the measured facts disagree by more than 5%")
+
+
+def _missing_price(b: Builder, s: dict) -> None:
+    """No rental price known: say so, in the table and the JSON, rather than assume one."""
+    if "datacenter.gpu_hour" in s or not any(name.endswith("gpu_hours") or name == "test_time.seconds"
+                                             for name in b.report.metrics):
+        return
+    accelerator = s.get("hardware.preset", "this accelerator")
+    b.report.warnings.append(f"no rental price is known for {accelerator}: rental costs are not reported; give "
+                             "datacenter.gpu_hour (e.g. 2.50 $/h) with its source")
 
 
 def _power(b: Builder, s: dict) -> None:
@@ -33,19 +99,43 @@ def _power(b: Builder, s: dict) -> None:
                   "{inference.accelerators} (no hardware.count: one serving replica)")
     b.put("power.accelerator_watts", n * s["hardware.tdp"], "W", "accelerators at TDP",
           "{power.accelerators} × {hardware.tdp}")
-    it = b.put("power.it_watts", W.it_watts(n, s["hardware.tdp"], s["datacenter.overhead"]), "W", "IT load",
-               "{power.accelerator_watts} × (1 + {datacenter.overhead})", W.it_watts)
-    facility = b.put("power.facility_watts", W.facility_watts(it, s["datacenter.pue"]), "W", "facility power",
+    measured = "measured.power" in s
+    if measured:
+        it = b.put("power.it_watts", W.it_watts(n, s["measured.power"]), "W", "IT load (measured)",
+                   "{power.accelerators} × {measured.power} (measured)", W.it_watts)
+    else:
+        it = b.put("power.it_watts", W.it_watts(n, s["hardware.system_power"]), "W",
+                   "IT load, rated (accelerators in their systems)", "{power.accelerators} × {hardware.system_power}",
+                   W.it_watts)
+    facility = b.put("power.facility_watts", W.facility_watts(it, s["datacenter.pue"]), "W",
+                     "facility power" + (" (measured)" if measured else ", rated: the upper bound"),
                      "{power.it_watts} × {datacenter.pue}", W.facility_watts)
-    if "tokens" not in s:
+    if not measured:
+        b.put("power.sustained_training_watts", W.sustained_watts(facility, s["hardware.training_power_fraction"]),
+              "W", "facility power, sustained while training", "{power.facility_watts} × "
+              "{hardware.training_power_fraction}", W.sustained_watts)
+        b.put("power.sustained_serving_watts", W.sustained_watts(facility, s["inference.power_fraction"]),
+              "W", "facility power, sustained while serving", "{power.facility_watts} × "
+              "{inference.power_fraction}", W.sustained_watts)
+    if "training.seconds" not in r.metrics:
         return
     energy = b.put("training.energy_kwh", W.energy_kwh(facility, r["training.seconds"]), "kWh",
-                   "training energy (facility)", "{power.facility_watts} × {training.seconds} / 3.6e6",
-                   W.energy_kwh, table="power")
+                   "training energy (facility" + (", measured power)" if measured else ", rated power)"),
+                   "{power.facility_watts} × {training.seconds} / 3.6e6", W.energy_kwh, table="power")
     b.put("training.co2_kg", W.co2_kg(energy, s["datacenter.carbon"]), "kg", "training CO2e",
           "{training.energy_kwh} × {datacenter.carbon}", W.co2_kg, table="power")
-    b.put("training.cost_usd", W.rental_cost_usd(r["training.gpu_hours"], s["datacenter.gpu_hour"]), "USD",
-          "training rental cost", "{training.gpu_hours} × {datacenter.gpu_hour}", W.rental_cost_usd, table="power")
+    if not measured:
+        sustained = b.put("training.sustained_energy_kwh", W.energy_kwh(r["power.sustained_training_watts"],
+                          r["training.seconds"]), "kWh", "training energy at the sustained draw",
+                          "{power.sustained_training_watts} × {training.seconds} / 3.6e6", W.energy_kwh,
+                          table="power")
+        b.put("training.sustained_co2_kg", W.co2_kg(sustained, s["datacenter.carbon"]), "kg",
+              "training CO2e at the sustained draw", "{training.sustained_energy_kwh} × {datacenter.carbon}",
+              W.co2_kg, table="power")
+    if "datacenter.gpu_hour" in s:
+        b.put("training.cost_usd", W.rental_cost_usd(r["training.gpu_hours"], s["datacenter.gpu_hour"]), "USD",
+              "training rental cost", "{training.gpu_hours} × {datacenter.gpu_hour}", W.rental_cost_usd,
+              table="power")
     b.put("training.electricity_cost_usd", W.electricity_cost_usd(energy, s["datacenter.electricity"]), "USD",
           "training electricity (owner-operator)", "{training.energy_kwh} × {datacenter.electricity}",
           W.electricity_cost_usd, table="power")
@@ -82,8 +172,9 @@ def _synthetic(b: Builder, s: dict, layers: Layers, generator_flops) -> None:
                    "generation energy (facility)", "{power.facility_watts} × {synthetic.seconds} / 3.6e6", W.energy_kwh)
     b.put("synthetic.co2_kg", W.co2_kg(energy, s["datacenter.carbon"]), "kg", "generation CO2e",
           "{synthetic.energy_kwh} × {datacenter.carbon}", W.co2_kg)
-    b.put("synthetic.cost_usd", W.rental_cost_usd(hours, s["datacenter.gpu_hour"]), "USD", "generation rental cost",
-          "{synthetic.gpu_hours} × {datacenter.gpu_hour}", W.rental_cost_usd)
+    if "datacenter.gpu_hour" in s:
+        b.put("synthetic.cost_usd", W.rental_cost_usd(hours, s["datacenter.gpu_hour"]), "USD",
+              "generation rental cost", "{synthetic.gpu_hours} × {datacenter.gpu_hour}", W.rental_cost_usd)
     if "training.flops" in r.metrics:
         b.put("synthetic.fraction_of_training", flops / r["training.flops"], "fraction",
               "generation FLOPs over training FLOPs", "{synthetic.flops} / {training.flops}")
@@ -92,17 +183,16 @@ def _synthetic(b: Builder, s: dict, layers: Layers, generator_flops) -> None:
 def _capex(b: Builder, s: dict) -> None:
     """What building the fleet costs, all in, and what a capital budget (limits.capex) buys."""
     r = b.report
-    it_each = s["hardware.tdp"] * (1 + s["datacenter.overhead"])
+    it_each = s["hardware.system_power"]
     each = b.put("capex.per_accelerator_usd", W.capex_per_accelerator_usd(
         s["capex.accelerator"], s["capex.server"], s["capex.network"], s["capex.facility_per_mw"], it_each), "USD",
         "all-in capital cost per accelerator", "{capex.accelerator} + {capex.server} + {capex.network} + "
-        "{capex.facility_per_mw} × {hardware.tdp} × (1 + {datacenter.overhead}) / 1e6", W.capex_per_accelerator_usd)
+        "{capex.facility_per_mw} × {hardware.system_power} / 1e6", W.capex_per_accelerator_usd)
     b.put("capex.fleet_usd", r["power.accelerators"] * each, "USD", "capital cost of the fleet",
           "{power.accelerators} × {capex.per_accelerator_usd}")
     if "limits.capex" in s:
         affordable = b.put("capex.affordable_accelerators", M.floor_div(s["limits.capex"], each), "count",
                            "accelerators the capital budget buys", "floor({limits.capex} / {capex.per_accelerator_usd})")
-        b.put("capex.affordable_facility_watts", W.facility_watts(W.it_watts(affordable, s["hardware.tdp"],
-              s["datacenter.overhead"]), s["datacenter.pue"]), "W", "facility power they draw",
-              "{capex.affordable_accelerators} × {hardware.tdp} × (1 + {datacenter.overhead}) × {datacenter.pue}",
-              W.facility_watts)
+        b.put("capex.affordable_facility_watts", W.facility_watts(W.it_watts(affordable, s["hardware.system_power"]),
+              s["datacenter.pue"]), "W", "facility power they draw",
+              "{capex.affordable_accelerators} × {hardware.system_power} × {datacenter.pue}", W.facility_watts)

@@ -126,6 +126,11 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
         active = b.put("model.active_params", total, "count", "parameters active per token",
                        "{model.params} (dense)")
     _check_given_counts(b.report.scenario, total, active, embedding, tied)
+    if any_true(s.get("model.mtp_layers", 0) > 0):
+        b.put("model.mtp_params", P.mtp_params(s["model.mtp_layers"], attn, moe_all if moe else dense_ffn, h), "count",
+              "multi-token-prediction weights (not in the total)",
+              "{model.mtp_layers} × ({attention_params} + " + ("{moe_params}" if moe else "{dense_ffn_params}")
+              + " + 2 × {model.hidden}² + 5 × {model.hidden})", P.mtp_params)
     b.put("model.non_embedding_params", total - embedding * (2 - tied), "count", "parameters excluding embeddings",
           "{model.params} - {embedding_params} × (2 - {model.tied_embeddings})")
     b.put("model.matmul_params", F.matmul_params(active, embedding, tied), "count",
@@ -169,7 +174,7 @@ def _linear_attention_params(s: dict):
                 "Lightning({model.hidden}, {model.linear_attention.value_heads} × {model.linear_attention.value_head_dim})",
                 P.lightning_attention_params)
     if kind == "kda":
-        return (P.kda_params(h, value_heads, dk, kernel, s["model.linear_attention.full_rank_gate"]),
+        return (P.kda_params(h, value_heads, dk, kernel, s.get("model.linear_attention.full_rank_gate", False)),
                 "KDA({model.hidden}, {model.linear_attention.value_heads} × {model.linear_attention.key_head_dim}, "
                 "kernel {model.linear_attention.conv_kernel}, full-rank gate {model.linear_attention.full_rank_gate})",
                 P.kda_params)

@@ -191,6 +191,7 @@ def serve(
     """
     with _errors_to_exit():
         from .commands.serving import run
+        from .errors import QwenfeasError
         from .scenario.units import parse_quantity
 
         def duration(text, option):
@@ -230,7 +231,7 @@ def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
 
 def _bare(report, name: str) -> str:
     """One output or input of a report as a bare number (whole numbers without a decimal point)."""
-    from .errors import QwenfeasError, did_you_mean
+    from .errors import did_you_mean
     from .output.render import plain
 
     if name in report.metrics:
@@ -344,6 +345,7 @@ def roadmap(
 class PresetKind(enum.StrEnum):
     models = "models"
     accelerators = "accelerators"
+    systems = "systems"
     datacenters = "datacenters"
     grids = "grids"
 
@@ -360,7 +362,7 @@ def presets(
     output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
 ) -> None:
-    """List built-in models, accelerators, datacenters (facilities) and grids.
+    """List built-in models, accelerators, systems, datacenters (facilities) and grids.
 
     Examples:
 

@@ -85,7 +85,10 @@ def did_you_mean(word: str, candidates) -> str | None:
 
     if len(word) > _LONGEST_NAME:  # no name is this long; comparing would only cost time
         return None
-    matches = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+    candidates = list(candidates)
+    extended = [c for c in candidates if c.startswith(word) and c != word]  # 'h100' -> 'h100-sxm' first
+    matches = (extended + [m for m in difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+                           if m not in extended])[:3]
     if not matches:
         return None
     return "did you mean " + " or ".join(repr(m) for m in matches) + "?"

@@ -35,6 +35,8 @@ def _check_finite(report: Report) -> None:
 
     for metric in report.metrics.values():
         value = metric.value
+        if isinstance(value, str):  # a choice, e.g. layout.schedule
+            continue
         if hasattr(value, "dtype"):  # a numpy sweep: numpy is already loaded
             import numpy as np
 

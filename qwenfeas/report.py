@@ -19,10 +19,11 @@ SECTIONS = {
     "model": "Model",
     "training": "Training",
     "serving_layout": "Serving layout",
-    "inference": "Inference served: achievable bandwidth and compute, collectives, kernel floor, continuous batching",
+    "inference": "Inference served (continuous batching at achievable rates)",
     "test_time": "Test-time compute (one reasoning query at the operating point)",
+    "layout": "Training layout",
     "training_memory": "Training memory per accelerator",
-    "communication": "Communication per accelerator, whole run (first order, peak link bandwidth)",
+    "communication": "Communication per accelerator, whole run (achieved link bandwidth)",
     "kv_cache": "KV cache",
     "memory": "Memory",
     "power": "Power & cost",
@@ -58,6 +59,8 @@ class Report:
         self.metrics: dict[str, Metric] = {}
         self.terms: dict[str, Metric] = {}
         self.notes: list[str] = []
+        self.warnings: list[str] = []  # shown with the results (table and JSON), not only on stderr
+        self.measured: list[str] = []  # output names that a `measured:` fact replaced
 
     @property
     def name(self) -> str:
@@ -76,6 +79,10 @@ class Report:
         for name, metric in self.metrics.items():
             section, key = name.split(".", 1)
             out.setdefault(section, {})[key] = metric.value
+        if self.measured:
+            out["measured"] = list(self.measured)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
     def explain(self, name: str) -> dict[str, str]:

@@ -104,13 +104,13 @@ def _deadline(report, limit):
     s = report.scenario
 
     def remedy(ratio):
-        # time falls as 1/accelerators; the layout must still tile them
-        step = s["parallel.tensor"] * s["parallel.pipeline"] * s["parallel.context"] * s["parallel.expert"]
-        needed = s["hardware.count"] * ratio
+        # time falls about as 1/accelerators (more data-parallel replicas); the layout must still tile them
+        step = math.prod(report[f"layout.{k}"] for k in ("tensor", "pipeline", "context", "expert"))
+        needed = (s["hardware.count"] - report["layout.idle_accelerators"]) * ratio
         count = math.ceil(needed * (1 - 1e-12) / step) * step
         options = [f"{count:,.0f} accelerators" + (f" (a multiple of the layout's {step:g})" if step > 1 else "")]
-        if "hardware.hfu" not in s and s["hardware.mfu"] * ratio <= 1:
-            options.append(f"MFU {s['hardware.mfu'] * ratio:.0%}")
+        if "(given)" in report.metrics["training.mfu"].label and report["training.mfu"] * ratio <= 1:
+            options.append(f"MFU {report['training.mfu'] * ratio:.0%}")
         options.append(f"at most {format_quantity(s['tokens'] / ratio, 'count')} tokens")
         return "would pass with " + " or ".join(options)
     return _upper(report, "deadline", limit, "deadline", remedy)
@@ -244,11 +244,12 @@ def _training_memory_remedy(report: Report, headroom: float) -> str:
     Model states grow with the parameter count and activations with the micro-batch,
     so at the stated layout the largest of each that fits is a ratio.
     """
-    s = report.scenario
-    room = report.terms["usable_memory"].value * (1 - headroom)
+    room = report.terms["training_usable_memory"].value * (1 - headroom)
     states = sum(report[f"training_memory.{k}_bytes"] for k in ("weights", "gradients", "optimizer"))
     activations = report["training_memory.activations_bytes"]
     options = []
+    if "training_layout_on_count" in report.terms:  # the user's own count first
+        options.append(report.terms["training_layout_on_count"].label)
     if "training_memory.min_accelerators" in report.metrics:
         layout = " × ".join(f"{report[f'training_memory.min_{k}_parallel']:g}"
                             for k in ("tensor", "pipeline", "context", "data"))
@@ -257,7 +258,7 @@ def _training_memory_remedy(report: Report, headroom: float) -> str:
     if room > activations:
         options.append(f"at this layout the largest model that fits has "
                        f"{format_quantity(report['model.params'] * (room - activations) / states, 'count')} parameters")
-    per_sequence = activations / s["parallel.micro_batch"]
+    per_sequence = activations / report["layout.micro_batch"]
     if room > states and room - states >= per_sequence:
         options.append(f"a micro-batch of {math.floor((room - states) / per_sequence):,} fits")
     return "; ".join(options) or "shard more: raise parallel.tensor, parallel.pipeline or parallel.zero"

@@ -18,7 +18,7 @@ PLAN = """model: {preset: llama-2-70b}
 context: 4096
 tokens: 2T
 hardware: {preset: a100-sxm-80gb, count: 2048, mfu: 0.4}
-parallel: {zero: 3}
+parallel: {zero: 3, tensor: 1}
 training: {recompute: full}
 limits:
   deadline: %s

@@ -30,7 +30,7 @@ def test_json_rows_hold_computed_counts_and_sources():
     assert llama["kv_bytes_per_token"] == 327_680
     assert all(m["source"] for m in models)
     everything = json.loads(invoke("presets", "--format", "json").stdout)
-    assert set(everything) == {"models", "accelerators", "datacenters", "grids"}
+    assert set(everything) == {"models", "accelerators", "systems", "datacenters", "grids"}
 
 
 def test_show_prints_the_preset_file_with_its_source():

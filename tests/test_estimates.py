@@ -122,7 +122,7 @@ def test_moe_memory_counts_all_experts_and_a_token_touches_top_k(run):
 
 
 def test_precision_compute_selects_the_preset_peak(run):
-    text = "model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1T\nhardware: {preset: h100-sxm, count: 8}\n"
+    text = "model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1T\nhardware: {preset: h100-sxm, count: 8, mfu: 0.4}\n"
     bf16 = run(text)
     fp8 = run(text, "precision.compute=fp8")
     # H100 SXM datasheet, dense: 989 TFLOP/s bf16, 1979 TFLOP/s fp8.

@@ -67,6 +67,16 @@ MINIMAL = {  # preset name -> the fields of its published config.json that descr
                      "tie_word_embeddings": False, "attention_bias": False},
     "deepseek-v3": {**_MLA, "model_type": "deepseek_v3", "num_attention_heads": 128, "vocab_size": 129280,
                     "n_routed_experts": 256, "first_k_dense_replace": 3, "quantization_config": _FP8},
+    "kimi-linear-48b-a3b": {  # moonshotai/Kimi-Linear-48B-A3B-Instruct config.json
+        "model_type": "kimi_linear", "num_hidden_layers": 27, "hidden_size": 2304, "num_attention_heads": 32,
+        "num_key_value_heads": 32, "intermediate_size": 9216, "vocab_size": 163840, "tie_word_embeddings": False,
+        "max_position_embeddings": 1048576, "kv_lora_rank": 512, "q_lora_rank": None, "qk_nope_head_dim": 128,
+        "qk_rope_head_dim": 64, "v_head_dim": 128, "mla_use_nope": True, "num_experts": 256,
+        "num_experts_per_token": 8, "num_shared_experts": 1, "moe_intermediate_size": 1024,
+        "first_k_dense_replace": 1, "num_nextn_predict_layers": 0,
+        "linear_attn_config": {"full_attn_layers": [4, 8, 12, 16, 20, 24, 27], "head_dim": 128, "num_heads": 32,
+                               "kda_layers": [1, 2, 3, 5, 6, 7, 9, 10, 11, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25,
+                                              26], "short_conv_kernel_size": 4}},
     "kimi-k2": {**_MLA, "model_type": "kimi_k2", "num_attention_heads": 64, "vocab_size": 163840,
                 "n_routed_experts": 384, "first_k_dense_replace": 1, "quantization_config": _FP8},
 }

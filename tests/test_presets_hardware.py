@@ -98,6 +98,24 @@ CHIPS = {
     # Cloud TPU docs, TPU7x: 2307 TFLOPS BF16, 4614 FP8, 192 GiB, bidirectional ICI 1200 GB/s per chip,
     # 9216-chip pod; Google blog: 7.37 TB/s; 850 W estimated from ~10 MW per 9,216-chip pod.
     "tpu-ironwood": chip({"bf16": 2307 * T, "fp8": 4614 * T}, 192 * GiB, 7.37e12, 850, 1200 * GB / 2, 9216),
+    # NVIDIA A800 datasheet: the A100 80GB SXM's 312 TFLOPS BF16/FP16 dense, 19.5 FP32, 80 GB, 2,039 GB/s,
+    # 400 W, with NVLink 400 GB/s (both directions); HDR 200 Gb/s per GPU as DGX A100.
+    "a800": chip({"bf16": 312 * T, "fp16": 312 * T, "fp32": 19.5 * T}, 80 * GB, 2039 * GB, 400, 400 * GB / 2, 8,
+                 200 * Gbit),
+    # NVIDIA V100 SXM2 datasheet: 125 TFLOPS tensor FP16, 15.7 FP32, 32 GB HBM2, 900 GB/s, 300 W, NVLink2
+    # 300 GB/s (both directions); DGX-1: 8 GPUs, 4 x 100 Gb/s EDR per 8 GPUs.
+    "v100": chip({"fp16": 125 * T, "fp32": 15.7 * T}, 32 * GB, 900 * GB, 300, 300 * GB / 2, 8, 4 * 100 * Gbit / 8),
+    # Cloud TPU docs: v3 123 TFLOPS BF16, 32 GiB, 900 GB/s, 1024-chip pod; scaling book: 4 ICI links x 1e11 B/s
+    # one way; Jouppi et al. 2021 Table 1: TDP 450 W.
+    "tpu-v3": chip({"bf16": 123 * T}, 32 * GiB, 900 * GB, 450, 4 * 1e11, 1024),
+    # Cloud TPU docs, v4: 275 TFLOPS BF16, 32 GiB, 1200 GB/s, measured max 192 W, 4096-chip pod; scaling
+    # book: 6 ICI links x 4.5e10 B/s one way.
+    "tpu-v4": chip({"bf16": 275 * T}, 32 * GiB, 1200 * GB, 192, 6 * 4.5e10, 4096),
+    # AMD MI250X data sheet: 383 TFLOPS FP16/BF16 matrix, 95.7 FP32 matrix, 128 GB HBM2e, 3.2768 TB/s, 560 W,
+    # Infinity Fabric up to 800 GB/s aggregate (read as both directions); Frontier: 4 per node, one 200 Gb/s
+    # Slingshot NIC each.
+    "mi250x": chip({"bf16": 383 * T, "fp16": 383 * T, "fp32": 95.7 * T}, 128 * GB, 3.2768e12, 560, 800 * GB / 2, 4,
+                   200 * Gbit),
 }
 
 # The format each chip really lacks in hardware, beyond "whatever is not listed" (tested below too).
@@ -107,6 +125,9 @@ MISSING_FORMATS = {
     "mi300x": ("fp4",), "mi325x": ("fp4",),  # CDNA3: no FP4
     "ascend-910b": ("fp8", "fp4"), "ascend-910c": ("fp8", "fp4"),  # Da Vinci (910 series): no FP8
     "tpu-v5p": ("fp4",), "tpu-v6e": ("fp4",), "tpu-ironwood": ("fp4",),
+    "a800": ("fp8", "fp4"), "mi250x": ("fp8", "fp4"),  # Ampere, CDNA2
+    "v100": ("bf16", "fp8", "fp4"),  # Volta: no BF16 either
+    "tpu-v3": ("fp8", "fp4"), "tpu-v4": ("fp8", "fp4"),
 }
 
 BASE = "model: {{preset: llama-2-70b}}\ncontext: 4096\nhardware: {{preset: {name}}}\n"
@@ -117,6 +138,8 @@ def load(write):
     """load(name, *overrides) -> Scenario using accelerator preset `name`."""
 
     def _load(name: str, *overrides: str):
+        if "bf16" not in CHIPS.get(name, {}).get("peak", {"bf16": 0}):  # V100: fp16 only
+            overrides = ("precision.compute=fp16", *overrides)
         return qwenfeas.load(write(BASE.format(name=name)), list(overrides))
 
     return _load
@@ -197,11 +220,11 @@ def test_tpu_memory_is_in_gibibytes(load):
 
 # --- facility and grid presets ------------------------------------------------------------------
 
-FACILITIES = {
-    # Google data-centre efficiency page: fleet PUE 1.10; GB300/GB200 NVL72 rack power over GPU power.
-    "hyperscale": {"pue": 1.1, "overhead": 0.4},
-    # Uptime Institute Global Data Center Survey 2024: average PUE 1.56; DGX H100/B200 system over GPU power.
-    "global-average": {"pue": 1.56, "overhead": 0.8},
+FACILITIES = {  # a facility sets the PUE only: IT overhead belongs to the system (hardware.system_power)
+    # Google data-centre efficiency page: fleet PUE 1.10.
+    "hyperscale": {"pue": 1.1},
+    # Uptime Institute Global Data Center Survey 2024: average PUE 1.56.
+    "global-average": {"pue": 1.56},
 }
 
 GRIDS = {
@@ -246,11 +269,12 @@ def test_keys_written_beside_a_facility_preset_win(write):
     path = write(BASE.format(name="h100-sxm") + "datacenter: {preset: global-average, grid: eu, pue: 1.3}\n")
     s = qwenfeas.load(path)
     assert s["datacenter.pue"] == 1.3
-    assert s["datacenter.overhead"] == 0.8
+    assert "overhead" not in (catalogue.PRESET_DIR / "datacenters" / "global-average.yaml").read_text()
 
 
 def test_presets_feed_the_energy_estimate(run):
-    # 64 H100s for 1T tokens: facility power = 64 x 700 W x (1 + 0.8) x 1.56 in a global-average facility.
+    # 64 H100s for 1T tokens in a global-average facility: each GPU's share of a DGX H100 (10.2 kW / 8, NVIDIA
+    # DGX H100 datasheet) times the survey PUE 1.56.
     report = run("model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1T\n"
                  "hardware: {preset: h100-sxm, count: 64}\ndatacenter: {preset: global-average, grid: china}\n")
-    assert report["power.facility_watts"] == pytest.approx(64 * 700 * 1.8 * 1.56)
+    assert report["power.facility_watts"] == pytest.approx(64 * 10_200 / 8 * 1.56)

@@ -17,15 +17,16 @@ from qwenfeas.verdict import judge
 
 ROADMAP = Path(__file__).parent.parent / "configs" / "roadmap"
 
-# Llama-2-70B on 2,048 A100s (312 TFLOP/s bf16, 400 W), the facility written out so the arithmetic is visible.
+# Llama-2-70B on 2,048 A100s (312 TFLOP/s bf16, 400 W), the system power (400 W x 1.5) and the facility written
+# out so the arithmetic is visible.
 PLAN = """
 name: plan
 model: {preset: llama-2-70b}
 context: 4096
 tokens: 2T
-hardware: {preset: a100-sxm-80gb, count: 2048, mfu: 0.4}
+hardware: {preset: a100-sxm-80gb, count: 2048, mfu: 0.4, system_power: 600W}
 parallel: {tensor: 8, pipeline: 4}
-datacenter: {pue: 1.2, overhead: 0.5, carbon: 0.5, gpu_hour: 2, electricity: 0.1}
+datacenter: {pue: 1.2, carbon: 0.5, gpu_hour: 2, electricity: 0.1}
 """
 
 

@@ -41,7 +41,8 @@ def compare(reports: list[Report]) -> Comparison:
     for name, metric in metrics.items():
         values = [r[name] if name in r.metrics else None for r in reports]
         base = values[0]
-        ratios = [v / base if v is not None and base else None for v in values]
+        numeric = not isinstance(base, (str, bool))  # a choice (layout.schedule) or a flag has no ratio
+        ratios = [v / base if numeric and v is not None and base else None for v in values]
         rows.append(Row(name, metric.unit, values, ratios))
     verdicts = [judge(r) for r in reports]
     return Comparison([r.name for r in reports], [r.scenario.file for r in reports], rows,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ..errors import QwenfeasError, did_you_mean
 from ..scenario import catalogue
 
-KINDS = {"models": "model.preset", "accelerators": "hardware.preset", "datacenters": "datacenter.preset",
-         "grids": "datacenter.grid"}
+KINDS = {"models": "model.preset", "accelerators": "hardware.preset", "systems": "hardware.system",
+         "datacenters": "datacenter.preset", "grids": "datacenter.grid"}
 # Any accelerator figures will do for a model row: they only feed time and power.
 _PLACEHOLDER_HARDWARE = "hardware: {peak_flops: 1T, memory: 1TB, bandwidth: 1TB/s, tdp: 1W}"
 
@@ -48,9 +48,14 @@ def _row(kind: str, name: str) -> dict:
         return {"name": name, "params": report["model.params"], "active_params": report["model.active_params"],
                 "layers": layers, "attention": mix, "kv_bytes_per_token": report["kv_cache.bytes_per_token"],
                 "max_context": s.get("model.max_context"), "source": s.get("model.source", "")}
-    section = {"accelerators": "hardware", "datacenters": "datacenter", "grids": "datacenter"}[kind]
+    section = {"accelerators": "hardware", "systems": "hardware", "datacenters": "datacenter", "grids": "datacenter"}[kind]
     key = KINDS[kind].split(".")[1]
-    scenario = loads(f"model: {{layers: 1, hidden: 8, heads: 1, ffn_hidden: 8, vocab: 8}}\ncontext: 1\n"
+    compute = ""
+    if section == "hardware":  # a chip without bf16 (V100) is listed at a precision it has
+        chip = name if kind == "accelerators" else catalogue.load_preset(KINDS[kind], name).value["preset"].value
+        peaks = _peaks(chip)
+        compute = f"precision: {{compute: {'bf16' if 'bf16' in peaks else next(iter(peaks))}}}\n"
+    scenario = loads(f"model: {{layers: 1, hidden: 8, heads: 1, ffn_hidden: 8, vocab: 8}}\ncontext: 1\n{compute}"
                      f"{_PLACEHOLDER_HARDWARE if section != 'hardware' else ''}\n{section}: {{{key}: {name}}}\n",
                      f"preset {name}")
     s = scenario.values
@@ -59,12 +64,22 @@ def _row(kind: str, name: str) -> dict:
         return {"name": name, **{f"{p}_flops": peaks.get(p) for p in ("bf16", "fp8", "fp4")},
                 "memory_bytes": s["hardware.memory"], "bandwidth_bytes_per_s": s["hardware.bandwidth"],
                 "tdp_watts": s["hardware.tdp"], "scale_up_bytes_per_s": s.get("hardware.scale_up_bandwidth"),
-                "scale_up_size": s.get("hardware.scale_up_size"), "source": s.get("hardware.source", "")}
+                "scale_up_size": s.get("hardware.scale_up_size"), "system_watts": _stated(scenario, "hardware.system_power"),
+                "rental_usd_per_hour": s.get("hardware.rental_price"),
+                "rental_source": s.get("hardware.rental_price_source"), "source": s.get("hardware.source", "")}
+    if kind == "systems":
+        return {"name": name, "accelerator": s["hardware.preset"], "system_watts": _stated(scenario, "hardware.system_power"),
+                "scale_up_size": s.get("hardware.scale_up_size"), "scale_up_bytes_per_s": s.get("hardware.scale_up_bandwidth"),
+                "source": s.get("hardware.system_source", "")}
     if kind == "datacenters":
-        return {"name": name, "pue": s["datacenter.pue"], "overhead": s["datacenter.overhead"],
-                "source": s.get("datacenter.source", "")}
+        return {"name": name, "pue": s["datacenter.pue"], "source": s.get("datacenter.source", "")}
     return {"name": name, "carbon_kg_per_kwh": s["datacenter.carbon"], "electricity_usd_per_kwh":
             s["datacenter.electricity"], "source": s.get("datacenter.grid_source", "")}
+
+
+def _stated(scenario, key: str):
+    """A value the preset states, or None when qwenfeas would derive it."""
+    return scenario[key] if scenario.origins.get(key, "").startswith("preset ") else None
 
 
 def _peaks(name: str) -> dict[str, float]:

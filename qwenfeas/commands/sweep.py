@@ -41,7 +41,7 @@ VARY = "--vary"
 FEASIBLE, BINDING = "feasible", "binding"
 # Shown when --columns is not given, if the scenario computes them.
 HEADLINE = ("training.seconds", "training.cost_usd", "training_memory.fill", "kv_cache.bytes_per_sequence",
-            "memory.min_accelerators", "inference.decode_tokens_per_second", "test_time.seconds",
+            "memory.min_accelerators", "inference.batch_tokens_per_second", "test_time.seconds",
             "power.facility_watts")
 _TEXT_KINDS = ("text", "choice", "bool")
 _AXIS_HINT = "write KEY=VALUES: a list (context=32K,128K,1M) or a range (context=1M..100M:log:9, hardware.mfu=0.3..0.5:5)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._array import where
+from ._array import minimum, where
 
 
 def ring_factor(group):
@@ -37,21 +37,66 @@ def expert_parallel_bytes(moe_layers, tokens, hidden, bytes_per_value, top_k, ex
     return 4 * moe_layers * tokens * top_k * hidden * bytes_per_value * (expert_parallel - 1) / expert_parallel
 
 
-def data_parallel_bytes(params, gradient_bytes, weight_bytes, steps, group, zero_stage):
+def data_parallel_bytes(params, gradient_bytes, weight_bytes, steps, group, zero_stage, micro_batches=1.0):
     """Bytes one accelerator sends per run to keep data-parallel replicas in step.
 
-    Formula: per step, with r = (g - 1)/g over a group of g replicas:
-             ZeRO 0:   all-reduce of gradients            2 * P * b_grad * r
-             ZeRO 1-2: reduce-scatter gradients, all-gather updated weights  P * (b_grad + b_w) * r
-             ZeRO 3:   and gather the weights again for forward and backward  P * (b_grad + 3 b_w) * r
+    Formula: per step, with r = (g - 1)/g over a group of g replicas and m micro-batches:
+             ZeRO 0: all-reduce of gradients once                  2 P b_g r
+             ZeRO 1: reduce-scatter gradients, all-gather weights  P (b_g + b_w) r
+             ZeRO 2: gradients are sharded, so they are reduce-scattered after every micro-batch:
+                                                                   P (m b_g + b_w) r
+             ZeRO 3: and the weights are gathered for each micro-batch's forward and backward:
+                                                                   m P (b_g + 2 b_w) r
     Convention: P is the accelerator's parameter share before ZeRO sharding.
-    Source: Rajbhandari et al. 2020 (ZeRO), sec. 7 (stage 3 costs 1.5x a plain all-reduce);
-    Patarasuk and Yuan 2009 (ring collectives).
+    Source: Rajbhandari et al. 2020 (ZeRO), sec. 7 (stage 3: gradients reduce-scattered, parameters
+    all-gathered twice: 1.5x a plain all-reduce); Patarasuk and Yuan 2009 (ring collectives).
     """
     share = (group - 1) / group
-    per_step = where(zero_stage >= 1, params * (gradient_bytes + weight_bytes * where(zero_stage >= 3, 3, 1)),
-                     2 * params * gradient_bytes)
+    m = micro_batches
+    per_step = where(zero_stage >= 3, m * params * (gradient_bytes + 2 * weight_bytes),
+                     where(zero_stage >= 2, params * (m * gradient_bytes + weight_bytes),
+                           where(zero_stage >= 1, params * (gradient_bytes + weight_bytes),
+                                 2 * params * gradient_bytes)))
     return steps * per_step * share
+
+
+def remote_destinations(top_k, nodes, node_limit):
+    """Other nodes one token's routed copies go to, when copies to one node travel once.
+
+    Formula: min(M (n - 1)/n, (n - 1)(1 - (1 - 1/n)^k))
+             (k experts drawn uniformly over n nodes reach n (1 - (1 - 1/n)^k) distinct nodes; the
+             token's own node is one of them with the same chance as any other; node-limited routing
+             caps the nodes at M)
+    Convention: n nodes spanned by the expert-parallel group; M = k when routing is not limited.
+    Source: DeepSeek-V3 report (arXiv 2412.19437) sec. 2.1.2 (node-limited routing, M = 4) and
+    sec. 3.2.2 (each token crosses InfiniBand once per node, then NVLink to its experts).
+    """
+    reached = (nodes - 1) * (1 - (1 - 1 / nodes) ** top_k)
+    return minimum(node_limit * (nodes - 1) / nodes, reached)
+
+
+def all_to_all_bytes(moe_layers, tokens, hidden, copies, dispatch_bytes, combine_bytes):
+    """Bytes one accelerator sends in the expert all-to-alls of forward and backward.
+
+    Formula: 2 * L_moe * T * c * h * (b_dispatch + b_combine)
+             (dispatch and combine in the forward; the backward sends the gradients of both along
+             the same routes)
+    Convention: T tokens on this accelerator, each sent as c copies to other accelerators (or
+    nodes); b the bytes per value of each direction (FP8 dispatch, BF16 combine in DeepSeek-V3).
+    Source: Lepikhin et al. 2020 (GShard) sec. 3; DeepSeek-V3 report sec. 3.3.3 (FP8 dispatch of
+    activations and of the gradients before the down-projection, BF16 combine).
+    """
+    return 2 * moe_layers * tokens * copies * hidden * (dispatch_bytes + combine_bytes)
+
+
+def pipeline_bytes(tokens, hidden, bytes_per_value, tensor_parallel, sends=1.0):
+    """Bytes one accelerator sends to the next pipeline stage per micro-batch, forward and backward.
+
+    Formula: 2 * v * T * h * b / t   (activations forward, their gradients backward; with sequence
+             parallelism each tensor-parallel rank sends its 1/t slice; v sends under interleaving)
+    Source: Narayanan et al. 2021 (arXiv 2104.04473) sec. 4.1 (scatter/gather optimisation) and sec. 2.2.2.
+    """
+    return 2 * sends * tokens * hidden * bytes_per_value / tensor_parallel
 
 
 def context_parallel_bytes(layers, tokens, kv_bytes_per_token_layer, context_parallel):

@@ -119,6 +119,20 @@ def moe_ffn_params(hidden, experts, top_k, shared_experts, expert_ffn_hidden, sh
     return fixed + experts * expert, fixed + top_k * expert
 
 
+def mtp_params(layers, attention, ffn, hidden):
+    """Weights of the multi-token-prediction (MTP) modules, apart from the main model.
+
+    Formula: L_mtp * (attention + FFN + 2h (block norms) + 2h*h (projection of [h; embedding]) + 3h
+             (the two input norms and the output norm))
+    Convention: each module is one softmax-attention block with the model's FFN (all experts of an
+    MoE) and shares the embedding and output head with the main model, which are not counted again.
+    Source: DeepSeek-V3 Technical Report (arXiv 2412.19437) sec. 2.2 and README_WEIGHTS.md (11.5B
+    unique MTP weights; 11.6B by this formula); Qwen3.5 and GLM-4.5 config.json (mtp_num_hidden_layers,
+    num_nextn_predict_layers).
+    """
+    return layers * (attention + ffn + 2 * hidden + 2 * hidden * hidden + 3 * hidden)
+
+
 def transformer_params(embedding, tied, layers, attention, dense_layers, dense_ffn, moe_layers, moe_ffn, hidden):
     """Parameters of a whole decoder-only transformer.
 

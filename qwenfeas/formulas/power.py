@@ -5,15 +5,42 @@ from __future__ import annotations
 JOULES_PER_KWH = 3.6e6
 
 
-def it_watts(accelerators, tdp, overhead):
-    """IT power of a cluster: accelerators plus the rest of the IT load.
+def system_watts(tdp, overhead):
+    """IT power per accelerator when its system's own figure is unknown.
 
-    Formula: n * TDP * (1 + overhead)
-    Convention: accelerators draw their full board power (an upper bound for a
-    busy job); overhead covers host CPUs, memory, network and storage.
-    Source: NVIDIA DGX H100 / GB200 NVL72 datasheets (system power vs GPU power).
+    Formula: TDP * (1 + overhead)
+    Convention: overhead stands for host CPUs, memory, NICs, switches and fans as a share of
+    the accelerator's board power; a system's rated figure replaces it where one is published.
+    Source: NVIDIA DGX H100 datasheet (10.2 kW for 8 x 700 W: overhead 0.82); GB200 NVL72
+    (~120-132 kW for 72 x 1.2 kW: 0.39-0.53).
     """
-    return accelerators * tdp * (1 + overhead)
+    return tdp * (1 + overhead)
+
+
+def it_watts(accelerators, watts_each):
+    """IT power of a cluster: each accelerator in its system, host and network share included.
+
+    Formula: n * P_system
+    Convention: P_system is the rated (maximum) system power per accelerator, an upper bound
+    for a busy job: DGX H100/H200 10.2 kW / 8 = 1,275 W, DGX B200 14.3 kW / 8, GB200 NVL72
+    ~132 kW / 72. A measured average per accelerator replaces it.
+    Source: NVIDIA DGX H100/H200 and DGX B200 datasheets (maximum system power); performance.md
+    8.2, 8.5, 8.6.
+    """
+    return accelerators * watts_each
+
+
+def sustained_watts(rated_watts, fraction):
+    """Average draw of a cluster while it trains or serves, below its rated power.
+
+    Formula: P_rated * fraction
+    Convention: fraction of the rated system power: 0.82 training (an 8x H100 node training
+    Llama2-13B peaked at 8.4 kW of 10.2 kW), 0.77 serving (inference clusters fit 30% more
+    servers in the same provisioned power).
+    Source: Latif et al. 2024 (arXiv 2412.08602), abstract; Patel et al., POLCA (arXiv
+    2308.12908), abstract; performance.md 8.3, 8.8.
+    """
+    return rated_watts * fraction
 
 
 def facility_watts(it_power, pue):

@@ -44,3 +44,13 @@ def accelerator_hours(accelerators, seconds):
     Source: definition.
     """
     return accelerators * seconds / 3600.0
+
+
+def seconds_from_accelerator_hours(accelerator_hours, accelerators):
+    """Wall-clock time of a job from its accelerator-hours and its fleet.
+
+    Formula: hours * 3600 / n
+    Convention: every accelerator busy for the whole run (the inverse of accelerator_hours).
+    Source: definition.
+    """
+    return accelerator_hours * 3600 / accelerators

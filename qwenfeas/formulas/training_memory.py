@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from ._array import ceil, maximum, where
 
+# activation recomputation, coded for numpy layouts
+RECOMPUTE = ("none", "selective", "modules", "full")
+NO_RECOMPUTE, SELECTIVE, MODULES, FULL = range(4)
+
+# Memory the training runtime keeps beside model states and activations: the CUDA context and
+# cuBLAS workspaces, NCCL communicator buffers, and expert-parallel dispatch buffers. No primary
+# source gives a figure per GPU; the performance reference budgets "a few GB" (ZeRO, Rajbhandari et
+# al. 2020, sec. 3.2, on temporary buffers; DeepEP README @ 0297fc8 on its buffers).
+TRAINING_RESERVE_BYTES = 4e9
+
 
 def model_state_bytes(params, weight_bytes, grad_bytes, optimizer_bytes, data_parallel, zero_stage):
     """Weights, gradients and optimizer states one accelerator holds: (weights, gradients, optimizer).
@@ -22,34 +32,64 @@ def model_state_bytes(params, weight_bytes, grad_bytes, optimizer_bytes, data_pa
 
 
 def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_dim, ffn_width, gated,
-                               tensor_parallel, sequence_parallel, recompute, routed_top_k=0):
+                               tensor_parallel, sequence_parallel, recompute, routed_top_k=0,
+                               cached_bytes=2.0, dispatch_bytes=2.0, latent_dim=None):
     """Activations one transformer layer keeps for the backward pass, per micro-batch, in bytes.
 
     Formula: none:      s*b*h * (R + (A + M + X)/t + 5*a*s/(h*t))
              selective: s*b*h * (R + (A + M + X)/t)
+             modules:   s*b*h * (R - 4/t' + (A' + M' + X)/t)   (recompute the norms, the activation
+                        function and MLA's up-projections: Megatron-Core --recompute-modules
+                        layernorm moe_act mla_up_proj)
              full:      2*s*b*h / (t with sequence parallelism, else 1)
              R = 10 (10/t with sequence parallelism): layer-norm inputs, the inputs of the QKV and
              first FFN matmuls, dropout masks;
              A = 4*(q + kv)/h: Q, K, V and the output projection's input (8 for MHA, q = kv = h);
-             M = (2*(1 + gated) + 2) * f/h: the FFN's up-projection and activation outputs;
-             X = 4*k: an MoE layer's k copies of each token at the experts' inputs and outputs
-    Convention: 16-bit activations. For GPT's 4h GELU FFN, M = 16 and the bracket is Korthikanti's
-    34 + 5as/h; a gated FFN has two up-projections; an MoE layer's f is top_k x expert width plus
-    its shared experts. "selective" recomputes the s x s attention scores, which FlashAttention
-    kernels never store either.
+               under `modules` with MLA (latent_dim = q latent + KV latent + RoPE key + the heads'
+               value width) A' = 2 * latent_dim / h: the latents, not the up-projected heads;
+             M = (2*(1 + gated) + 2) * f/h * c/2: the FFN's up-projection and activation outputs,
+               M' = 2*(1 + gated) * f/h * c/2 without the activation output;
+             X = k * (b_dispatch + 2): an MoE layer's k copies of each token at the experts' inputs
+               (at the dispatch precision) and outputs (16-bit); under `modules` X' = k * b_dispatch:
+               the routing weight scales the recomputed activation, so its gradient needs no expert
+               output (DeepEP's combine carries no weight gradient)
+    Convention: 16-bit activations, except matmul inputs cached at c bytes (1 under an FP8 recipe:
+    Transformer Engine keeps the FP8 cast of a Linear's input for its weight gradient). For GPT's 4h
+    GELU FFN, M = 16 and the bracket is Korthikanti's 34 + 5as/h. "selective" recomputes the s x s
+    attention scores, which FlashAttention kernels never store either.
     Source: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
-    Models", sec. 4 and Table 2.
+    Models", sec. 4 and Table 2; DeepSeek-V3 report (arXiv 2412.19437) sec. 3.2.3 (recompute RMSNorm
+    and MLA up-projections) and sec. 3.3.3 (FP8 activation caching, FP8 dispatch).
     """
+    t = tensor_parallel
     sbh = sequence * micro_batch * hidden
-    replicated = where(sequence_parallel, 10.0 / tensor_parallel, 10.0)
+    shard = where(sequence_parallel, t, 1.0)
     attention = 4 * (q_dim + kv_dim) / hidden
-    ffn = (2 * (1 + gated) + 2) * ffn_width / hidden
-    kept = sbh * (replicated + (attention + ffn + 4 * routed_top_k) / tensor_parallel)
-    if recompute == "full":
-        return 2 * sbh / where(sequence_parallel, tensor_parallel, 1)
-    if recompute == "selective":
-        return kept
-    return kept + sbh * 5 * heads * sequence / (hidden * tensor_parallel)
+    if latent_dim is not None:
+        attention_modules = 2 * latent_dim / hidden
+    else:
+        attention_modules = attention
+    scale = cached_bytes / 2.0
+    moe = routed_top_k * (dispatch_bytes + 2)
+    kept = sbh * (10.0 / shard + (attention + (2 * (1 + gated) + 2) * ffn_width / hidden * scale + moe) / t)
+    modules = sbh * (6.0 / shard + (attention_modules + 2 * (1 + gated) * ffn_width / hidden * scale
+                                    + routed_top_k * dispatch_bytes) / t)
+    if isinstance(recompute, str):
+        recompute = RECOMPUTE.index(recompute)
+    scores = sbh * 5 * heads * sequence / (hidden * t)
+    return where(recompute == FULL, 2 * sbh / shard,
+                 where(recompute == MODULES, modules,
+                       where(recompute == SELECTIVE, kept, kept + scores)))
+
+
+def logits_bytes(sequence, micro_batch, vocab, tensor_parallel):
+    """The last stage's FP32 logits for one micro-batch, held for the loss and its gradient.
+
+    Formula: s * b * V * 4 / t   (the LM head is split over the vocabulary across the tensor group)
+    Source: Megatron-LM vocab-parallel cross entropy (Shoeybi et al. 2019, sec. 3); Korthikanti et
+    al. 2022, sec. 4.3 (output layer activations).
+    """
+    return sequence * micro_batch * vocab * 4.0 / tensor_parallel
 
 
 def smallest_data_parallel(fixed_bytes, sharded_bytes, usable_bytes, multiple_of):

@@ -33,9 +33,9 @@ def wrap_prose(text: str, width: int, indent: str = "", first: str | None = None
     """`text` wrapped at spaces to `width`, with a hanging indent; words (names, numbers) stay whole."""
     first = indent if first is None else first
     lines: list[str] = []
-    words = str(text).split()
-    if words and len(first) + cell_len(words[0]) > width >= len(indent) + cell_len(words[0]) and first.strip():
-        lines.append(first.rstrip())  # the first word fits only on a line of its own, under the indent
+    head = str(text).split(maxsplit=1)[0] if str(text).strip() else ""
+    if first.strip() and cell_len(first + head) > width:  # a long name and a long first word: name alone
+        lines.append(first.rstrip())
     for paragraph in str(text).split("\n"):
         wrapped = textwrap.wrap(paragraph, width=max(width, len(first) + 1), initial_indent=first if not lines
                                 else indent, subsequent_indent=indent, break_long_words=False,
@@ -104,15 +104,35 @@ def table(columns: list[Column], rows: list[list], width: int, keep: int = 1, ti
         blocks, widths, headers = numbered, short, refs
     else:
         widths, headers, key = natural, [c.header for c in columns], []
-    for number, block in enumerate(blocks):
+    fitted = []
+    for block in blocks:
         chosen = list(range(keep)) + block
+        sub_widths = _fit([columns[j] for j in chosen], [[row[j] for j in chosen] for row in cells],
+                          [widths[j] for j in chosen], width, force=True)
+        if sum(sub_widths) + GAP * (len(sub_widths) - 1) > width:  # whole words cannot sit side by side
+            return lines + _stacked(columns, cells, width, header_style)
+        fitted.append((chosen, sub_widths))
+    for number, (chosen, sub_widths) in enumerate(fitted):
         sub_columns = [columns[j] for j in chosen]
         sub_cells = [[row[j] for j in chosen] for row in cells]
-        sub_widths = _fit(sub_columns, sub_cells, [widths[j] for j in chosen], width, force=True)
         if number:
             lines.append(Text())
         lines += _render(sub_columns, [headers[j] for j in chosen], sub_cells, sub_widths, header_style)
     return lines + key
+
+
+def _stacked(columns, cells, width: int, header_style: str) -> list[Text]:
+    """One block per row, for tables whose whole words are too wide to stand side by side: the row's
+    first cell on a line of its own, then `header: value` lines wrapped under it."""
+    lines: list[Text] = []
+    for number, row in enumerate(cells):
+        if number:
+            lines.append(Text())
+        lines.append(Text(row[0].plain, style=header_style))
+        for column, cell in zip(columns[1:], row[1:], strict=True):
+            label = f"  {column.header.replace(chr(10), ' ')}: "
+            lines += [Text(line) for line in wrap_prose(cell.plain, width, "    ", label)]
+    return lines
 
 
 def _pack(widths: list[int], keep: int, width: int) -> list[list[int]]:

@@ -45,6 +45,8 @@ def render(reports: list[Report], console: Console, explain: bool = False) -> No
             emit(console, table(columns, rows, width, keep=0, title=title, show_header=False))
             if explain:
                 emit(console, _formulas(report, metrics, width))
+        for warning in report.warnings:  # e.g. no rental price known: said with the results, not only on stderr
+            console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
         if explain:
             emit(console, _inputs(report, width))
             emit(console, _sources(report, width))
@@ -79,11 +81,14 @@ def _formulas(report: Report, metrics, width: int) -> list[Text]:
     for metric in metrics:
         detail = report.explain(metric.name)
         first = f"  {metric.name} = "
-        indent = " " * (len(first) if len(first) <= width // 2 else 6)  # a long name: a shallower indent
+        indent = " " * len(first)
+        if len(first) > width // 2:  # a long name: the formula starts on the next line, so names stay whole
+            lines.append(Text(first.rstrip(), style="bold"))
+            first = indent = "      "
         for k, text in enumerate(wrap_prose(detail["formula"], width, indent, first)):
             lines.append(Text(text[:len(first)], style="bold") + Text(text[len(first):]) if k == 0 else Text(text))
         lines += [Text(text, style="dim") for text in wrap_prose(detail["substituted"], width, indent + "  ",
-                                                                 indent[:-2] + "= " if len(indent) > 2 else "= ")]
+                                                                 indent[:-2] + "= ")]
     return lines
 
 
@@ -121,14 +126,18 @@ _PRESET_COLUMNS = {
                ("attention", None), ("kv_bytes_per_token", "B"), ("max_context", "count")],
     "accelerators": [("name", None), ("bf16_flops", "FLOP/s"), ("fp8_flops", "FLOP/s"), ("fp4_flops", "FLOP/s"),
                      ("memory_bytes", "B"), ("bandwidth_bytes_per_s", "B/s"), ("tdp_watts", "W"),
-                     ("scale_up_bytes_per_s", "B/s"), ("scale_up_size", "count")],
-    "datacenters": [("name", None), ("pue", ""), ("overhead", ""), ("source", None)],
+                     ("scale_up_bytes_per_s", "B/s"), ("scale_up_size", "count"), ("system_watts", "W"),
+                     ("rental_usd_per_hour", "USD/h")],
+    "systems": [("name", None), ("accelerator", None), ("system_watts", "W"), ("scale_up_size", "count"),
+                ("scale_up_bytes_per_s", "B/s"), ("source", None)],
+    "datacenters": [("name", None), ("pue", ""), ("source", None)],
     "grids": [("name", None), ("carbon_kg_per_kwh", "kg/kWh"), ("electricity_usd_per_kwh", "USD/kWh"),
               ("source", None)],
 }
 _HEADINGS = {"kv_bytes_per_token": "KV/token\n(bf16)", "max_context": "window", "bandwidth_bytes_per_s": "bandwidth",
              "scale_up_bytes_per_s": "scale-up\n(one way)", "scale_up_size": "domain", "memory_bytes": "memory",
-             "tdp_watts": "power", "bf16_flops": "bf16", "fp8_flops": "fp8", "fp4_flops": "fp4",
+             "tdp_watts": "power", "system_watts": "IT power\n(system)", "rental_usd_per_hour": "rental",
+             "accelerator": "accelerator", "bf16_flops": "bf16", "fp8_flops": "fp8", "fp4_flops": "fp4",
              "carbon_kg_per_kwh": "carbon", "electricity_usd_per_kwh": "electricity", "active_params": "active"}
 
 
@@ -162,28 +171,25 @@ def render_validation(results, console: Console) -> None:
 
 
 def render_verdicts(verdicts, console: Console) -> None:
-    """Each scenario's verdict and binding check (a block that wraps to any width), then each failing
-    check with what would make it pass."""
-    width = console.width
-    console.print()
-    emit(console, [Text("Feasibility", style="bold cyan")])
+    """A summary row per scenario, then each failing check with what would make it pass."""
+    rows = []
     for verdict in verdicts:
         binding = verdict.binding
-        line = Text(verdict.name, style="bold") + Text(f" ({verdict.file}): ", style="dim")
-        line += Text("feasible", style="green") if verdict.feasible else Text("infeasible", style="bold red")
-        if binding:
-            line += Text(f"; binding: {binding_label(binding)}")
-        emit(console, wrap_text(line, width, "    "))
-        if binding and binding.message:
-            emit(console, [Text(text, style="dim") for text in wrap_prose(binding.message, width, "    ")])
+        mark = Text("feasible", style="green") if verdict.feasible else Text("infeasible", style="bold red")
+        rows.append([Text(verdict.name) + Text("\n" + verdict.file, style="dim"), mark, binding_label(binding) if binding else "—",
+                     binding.message if binding else ""])
+    columns = [Column("scenario"), Column("verdict"), Column("binding constraint", wrap=True),
+               Column("detail", wrap=True)]
+    console.print()
+    emit(console, table(columns, rows, console.width, title="Feasibility", header_style="dim"))
     for verdict in verdicts:
         for check in (c for c in verdict.checks if not c.passed):
             where = f"{check.file}:{check.line}" if check.line else check.file
             emit(console, [Text(line, style="red") for line in
-                           wrap_prose(f"{binding_label(check)}: {check.message}", width, "      ",
+                           wrap_prose(f"{binding_label(check)}: {check.message}", console.width, "      ",
                                       f"  ✗ {verdict.name}: ")])
             emit(console, [Text(line, style="dim") for line in
-                           wrap_prose(where + (f" — {check.remedy}" if check.remedy else ""), width,
+                           wrap_prose(where + (f" — {check.remedy}" if check.remedy else ""), console.width,
                                       "      ", "    ")])
 
 
@@ -247,6 +253,8 @@ def render_comparison(comparison, console: Console) -> None:
         rows.append([Text(c, style="dim" if same else "") for c in (row.name, *cells, *ratios)])
     verdicts = [("feasible" if ok else "infeasible") + (f" ({b})" if b else "")
                 for ok, b in zip(comparison.feasible, comparison.binding_labels, strict=True)]
+    # A quoted expectation is long: wrap it at its spaces so the scenario columns stay narrow.
+    verdicts = ["\n".join(wrap_prose(v, max(24, max(len(w) for w in v.split())))) for v in verdicts]
     rows.append([Text("verdict (binding)", style="bold"), *verdicts, *([""] * (len(comparison.names) - 1))])
     title = f"Compared with {base}"
     emit(console, [Text(line, style="bold cyan") for line in wrap_prose(title, console.width)])

@@ -15,8 +15,9 @@ from .source import Node, load_text
 PRESET_DIR = Path(__file__).parent.parent / "presets"
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")  # a file name in the catalogue, never a path
 # scenario key holding a preset name -> (section it fills, folder of preset files)
-KINDS = {
+KINDS = {  # a system names its accelerator preset, so it is applied before hardware.preset
     "model.preset": ("model", "models"),
+    "hardware.system": ("hardware", "systems"),
     "hardware.preset": ("hardware", "accelerators"),
     "datacenter.grid": ("datacenter", "grids"),
     "datacenter.preset": ("datacenter", "datacenters"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import did_you_mean
 from ..formulas._array import any_true, is_array, show
+from ..formulas.power import system_watts
 from . import catalogue
 from .fields import all_keys
 
@@ -195,9 +196,49 @@ def _complete_hardware(c) -> None:
                 c.derive("hardware.attention_peak_flops", table[half], f"{c.origins['hardware.peak_flops']} ({half})")
     if present[0] and "hardware.attention_peak_flops" not in v:
         c.derive("hardware.attention_peak_flops", v["hardware.peak_flops"], "= hardware.peak_flops")
-    if "tokens" in v:
+    if present[3]:
+        _complete_system_power(c)
+    if "tokens" in v or "measured.gpu_hours" in v or "measured.days" in v:
         if _require(c, "hardware.count", "a training budget needs the number of accelerators: add hardware.count"):
-            _complete_parallel(c)
+            if "tokens" in v:
+                _complete_parallel(c)
+    _complete_measured(c)
+    if "limits.budget" in v and "datacenter.gpu_hour" not in v:
+        c.problem("limits.budget", "needs a rental price: this accelerator has no hardware.rental_price",
+                  "give datacenter.gpu_hour, e.g. gpu_hour: 2.50 $/h, with its source")
+
+
+def _complete_system_power(c) -> None:
+    """IT power per accelerator: its system's rated figure, else the board power times (1 + overhead).
+
+    IT overhead belongs to the system (a DGX H100 draws 10.2 kW for 8 x 700 W GPUs, +82%; a GB200
+    NVL72 rack 120-132 kW for 72 x 1.2 kW, +39-53%), PUE to the facility.
+    """
+    v = c.values
+    overhead_written = not c.origins["datacenter.overhead"].startswith("default")
+    if "hardware.system_power" in v:
+        if overhead_written:
+            c.warnings.append(f"datacenter.overhead ({c.origins['datacenter.overhead']}) is not used: "
+                              f"hardware.system_power ({c.origins['hardware.system_power']}) gives the IT power "
+                              "per accelerator")
+        return
+    c.derive("hardware.system_power", system_watts(v["hardware.tdp"], v["datacenter.overhead"]),
+             "= hardware.tdp × (1 + datacenter.overhead): no system power is known for this accelerator")
+
+
+def _complete_measured(c) -> None:
+    """Facts of a finished run: wall-clock time needs the fleet size, and they must agree."""
+    v = c.values
+    days = v.get("measured.days")
+    if days is not None and any_true(days < 3600):
+        c.warnings.append(f"measured.days is {show(days)} s, under an hour: a bare number is read as seconds; "
+                          "write 54d for 54 days")
+    timed = [k for k in ("measured.gpu_hours", "measured.days", "measured.tokens_per_second",
+                         "measured.flops_per_accelerator") if k in v]
+    if any(k in timed for k in ("measured.tokens_per_second", "measured.flops_per_accelerator")) \
+            and "tokens" not in v:
+        c.problem(timed[-1], "needs the training tokens to give a time: tokens is not set",
+                  "add tokens (e.g. 14.8T), or give measured.gpu_hours or measured.days")
 
 
 def _complete_synthetic(c) -> None:
@@ -229,15 +270,18 @@ def _complete_parallel(c) -> None:
             c.derive(f"parallel.{key}", 1.0, "default: no parallelism of this kind")
     model_parallel = v["parallel.tensor"] * v["parallel.pipeline"] * v["parallel.context"]
     count = v["hardware.count"]
+    if any_true(model_parallel * v["parallel.expert"] > count):
+        c.problem("parallel.tensor", f"tensor x pipeline x context x expert ({show(model_parallel * v['parallel.expert'])}) "
+                  f"exceeds hardware.count ({show(count)})", related=("hardware.count", "parallel.expert"))
+        return
     if "parallel.data" not in v:
-        if any_true(count % model_parallel):
-            c.problem("parallel.tensor", f"tensor x pipeline x context ({show(model_parallel)}) must divide "
-                      f"hardware.count ({show(count)})", related=("hardware.count",))
-            return
-        c.derive("parallel.data", count / model_parallel, "= hardware.count / (tensor x pipeline x context)")
-    elif any_true(v["parallel.data"] * model_parallel != count):
+        # the most replicas the accelerators hold; any left over stay idle (reported as layout.idle_accelerators)
+        replicas = (count // (model_parallel * v["parallel.expert"])) * v["parallel.expert"]
+        c.derive("parallel.data", replicas, "= hardware.count / (tensor x pipeline x context), rounded down to a "
+                 "multiple of parallel.expert")
+    elif any_true(v["parallel.data"] * model_parallel > count):
         c.problem("parallel.data", f"tensor x pipeline x context x data = {show(model_parallel * v['parallel.data'])}, "
-                  f"but hardware.count is {show(count)}", "make the degrees multiply to hardware.count",
+                  f"more than hardware.count ({show(count)})", "make the degrees multiply to at most hardware.count",
                   related=("hardware.count",))
         return
     if any_true(v["parallel.data"] % v["parallel.expert"]):

@@ -19,7 +19,8 @@ PRECISIONS = tuple(PRECISION_BYTES)
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
 ATTENTION_FLOPS = ("none", "causal", "noncausal")
 LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
-RECOMPUTE = ("none", "selective", "full")
+RECOMPUTE = ("none", "selective", "modules", "full")
+SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 
 
 class Field(NamedTuple):
@@ -74,6 +75,8 @@ MODEL = {
     "qkv_bias": _flag("q, k and v projections have a bias (Qwen2/2.5)"),
     "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3)"),
     "max_context": _int("the model's context window, for a warning when exceeded"),
+    "mtp_layers": _int("multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart from the "
+                       "total, as model.mtp_params", zero_ok=True),
     "attention": {
         "kind": Field("choice", "attention variant", minimum=None, choices=ATTENTION_KINDS),
         "kv_lora_rank": _int("MLA: width of the compressed KV latent"),
@@ -95,7 +98,8 @@ MODEL = {
         "key_head_dim": _int("width of one key head"),
         "value_head_dim": _int("width of one value head"),
         "conv_kernel": _int("width of the short causal convolution over q, k and v; lightning has none (1)"),
-        "full_rank_gate": _flag("kda: the output gate is one full-rank projection, not two of rank key_head_dim"),
+        "full_rank_gate": Field("bool", "kda: the output gate is one full-rank projection, not two of rank "
+                                "key_head_dim (default false)", minimum=None),
     },
     "moe": {
         "experts": _int("routed experts per MoE layer"),
@@ -105,6 +109,8 @@ MODEL = {
         "shared_expert_ffn_hidden": _int("FFN width of one shared expert; default expert_ffn_hidden"),
         "dense_layers": _int("leading layers with a dense FFN instead of experts", zero_ok=True),
         "shared_expert_gate": _flag("a sigmoid gate scales the shared experts' output (Qwen3-Next)"),
+        "node_limit": _int("node-limited routing: each token goes to at most this many nodes, once per node "
+                           "(DeepSeek-V3: 4)"),
         "expert_hidden": _int("width the routed experts work at when it differs from hidden (a latent MoE, "
                               "Kimi K3): a down- and an up-projection per MoE layer around them"),
     },
@@ -132,6 +138,8 @@ PRECISION = {
 }
 
 HARDWARE = {
+    "system": _text("a built-in system (dgx-h100, gb200-nvl72, tpu-v5p-pod, cloudmatrix-384, ...): its accelerator "
+                    "preset, IT power per accelerator and scale-up domain; keys written beside it override it"),
     "preset": _text("a built-in accelerator; keys written beside it override it"),
     "source": _text("datasheet the figures come from"),
     "notes": _text("caveats on the figures"),
@@ -140,6 +148,15 @@ HARDWARE = {
     "memory": Field("bytes", "memory per accelerator"),
     "bandwidth": Field("byte_rate", "memory bandwidth per accelerator"),
     "tdp": Field("power", "board power per accelerator"),
+    "system_power": Field("power", "IT power per accelerator in its system, rated: its board power plus its share of "
+                          "host CPUs, memory, NICs, switches and fans (DGX H100: 10.2 kW / 8 = 1,275 W); default "
+                          "tdp x (1 + datacenter.overhead)"),
+    "system_source": _text("where the system power and layout come from"),
+    "training_power_fraction": Field(
+        "fraction", "average draw while training, as a fraction of the rated system power", maximum=1.0, default=0.82,
+        default_source="8x H100 HGX node training Llama2-13B drew at most ~8.4 kW of its 10.2 kW rating, 82% "
+        "(Latif et al. 2024, 'Empirical Measurements of AI Training Power Demand on a GPU-Accelerated Node', "
+        "arXiv 2412.08602, abstract; performance.md 8.3)"),
     "scale_up_bandwidth": Field("byte_rate", "scale-up link bandwidth per accelerator (NVLink, Infinity Fabric, "
                                 "ICI, HCCS/UB), one direction"),
     "scale_up_size": _int("accelerators in one scale-up domain (8 for an HGX board, 72 for NVL72)"),
@@ -150,6 +167,7 @@ HARDWARE = {
         "fragmentation (training activations are counted separately)", strict=False, maximum=0.99, default=0.10,
         default_source="vLLM keeps 10% free by default (gpu_memory_utilization = 0.9, vLLM engine arguments)",
     ),
+    "rental_price_source": _text("where the rental price comes from, and when"),
     "rental_price": Field("usd_per_hour", "typical rental price of this accelerator; the default of "
                           "datacenter.gpu_hour", strict=False),
     "attention_peak_flops": Field("flop_rate", "dense FLOP/s of attention math; default the bf16 peak "
@@ -161,14 +179,16 @@ HARDWARE = {
     "hfu": Field("fraction", "hardware FLOPs utilisation: executed FLOP/s, recomputation included, over peak; "
                  "when given, training time follows it instead of mfu", maximum=1.0),
     "mfu": Field(
-        "fraction", "model FLOPs utilisation: useful FLOP/s over peak", maximum=1.0, default=0.40,
+        "fraction", "model FLOPs utilisation: useful FLOP/s over peak. Training predicts it from the layout "
+        "(training.mfu); written here, it overrides the prediction and is labelled given. The default serves "
+        "inference estimates only", maximum=1.0, default=0.40,
         default_source="Llama 3 405B pre-training reached 38-43% BF16 MFU on 16K H100s "
         "(Dubey et al. 2024, 'The Llama 3 Herd of Models', Table 4)",
     ),
 }
 
 DATACENTER = {
-    "preset": _text("a built-in facility (PUE and non-accelerator IT load); keys beside it override it"),
+    "preset": _text("a built-in facility (its PUE); keys beside it override it"),
     "grid": _text("a built-in grid region (carbon intensity and electricity price)"),
     "source": _text("where the facility figures come from"),
     "grid_source": _text("where the grid figures come from"),
@@ -181,12 +201,11 @@ DATACENTER = {
     "electricity": Field("usd_per_kwh", "electricity price", strict=False, default=0.080,
                          default_source="US industrial average 2023: 8.0 cents/kWh (EIA Electric "
                          "Power Annual 2023)"),
-    "gpu_hour": Field("usd_per_hour", "rental price per accelerator-hour", strict=False, default=2.50,
-                      default_source="H100 SXM cloud rental, long-tail to specialty providers: "
-                      "$1.99-3.50/GPU-h (mercatus-ai.com cloud GPU pricing, May 2026)"),
+    "gpu_hour": Field("usd_per_hour", "rental price per accelerator-hour; default hardware.rental_price. With "
+                      "neither, no rental cost is reported and the report says so", strict=False),
     "overhead": Field(
-        "number", "rest of the IT load (CPUs, network, storage) as a fraction of accelerator power",
-        strict=False, default=0.5,
+        "number", "rest of the IT load (CPUs, network, storage) as a fraction of accelerator power; used only "
+        "when the accelerator has no hardware.system_power", strict=False, default=0.5,
         default_source="rack-scale systems draw 1.4-1.8x their GPUs' power: GB200 NVL72 ~120-132 kW "
         "for 72 x 1.2 kW GPUs; DGX H100 10.2 kW for 8 x 700 W (NVIDIA datasheets, maxima)",
     ),
@@ -200,8 +219,9 @@ TRAINING = {
     ),
     "recompute": Field(
         "choice", "activation recomputation: selective recomputes attention scores (the memory FlashAttention "
-        "also gives); full replays each layer's forward pass (8N instead of 6N hardware FLOPs per token). MFU "
-        "counts model FLOPs, so time does not change: lower hardware.mfu if recomputation slows your step",
+        "also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
+        "--recompute-modules, DeepSeek-V3 sec. 3.2.3); full replays each layer's forward pass (8N instead of 6N "
+        "hardware FLOPs per token). The step time counts the replay; chosen by the layout search when left out",
         minimum=None, choices=RECOMPUTE, default="selective",
         default_source="Megatron-LM's --recompute-activations default (selective); FlashAttention kernels "
         "keep no attention-score matrix either (Korthikanti et al. 2022, sec. 5)",
@@ -229,6 +249,17 @@ PARALLEL = {
                   default_source="Megatron-LM's distributed optimizer (--use-distributed-optimizer) is ZeRO-1"),
     "sequence_parallel": _flag("shard layer-norm and dropout activations over the tensor-parallel group", True),
     "micro_batch": Field("integer", "sequences per micro-batch", default=1.0, default_source="convention"),
+    "schedule": Field("choice", "pipeline schedule: 1f1b, interleaved (with virtual_stages), zero-bubble (ZB-H1) "
+                      "or dualpipe (DeepSeek-V3; holds two copies of the weights and overlaps expert all-to-alls); "
+                      "chosen by the layout search when left out", minimum=None, choices=SCHEDULES),
+    "virtual_stages": _int("model chunks per pipeline rank under the interleaved schedule"),
+    "tp_overlap": _flag("tensor-parallel collectives overlap the GEMMs (Transformer Engine userbuffers): not exposed"),
+    "expert_tensor": _int("tensor-parallel degree inside each expert: 1 (whole experts, Megatron-Core's "
+                          "default) or parallel.tensor (experts split like the dense layers)"),
+    "cp_overlap": _flag("context-parallel K/V exchange overlaps attention (ring, Megatron-Core's default); false for "
+                        "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
+    "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap; "
+                        "dualpipe always does)"),
 }
 
 LIMITS = {
@@ -306,6 +337,16 @@ ROADMAP = {
     "step": _text("which step: today's value, the target, or a variant of it"),
 }
 
+MEASURED = {
+    "source": _text("where the run's figures come from (paper, model card, log)"),
+    "gpu_hours": Field("count", "accelerator-hours the run took (its time follows, with hardware.count)"),
+    "days": Field("duration", "wall-clock time of the run on hardware.count accelerators, e.g. 54d"),
+    "tokens_per_second": Field("count", "training throughput of the whole job, tokens per second"),
+    "flops_per_accelerator": Field("flop_rate", "achieved model FLOP/s per accelerator, e.g. 400T"),
+    "power": Field("power", "measured average power per accelerator, its share of the system included (the "
+                   "facility's PUE is applied on top)"),
+}
+
 SCENARIO = {
     "name": _text("scenario name; default the file's stem"),
     "extends": _text("a scenario file this one builds on, relative to this file"),
@@ -322,6 +363,7 @@ SCENARIO = {
     "serving_layout": SERVING_LAYOUT,
     "synthetic": SYNTHETIC,
     "capex": CAPEX,
+    "measured": MEASURED,
     "roadmap": ROADMAP,
     "limits": LIMITS,
     "expect": Field("expectations", "assertions on output names, e.g. 'training.seconds < 90d'", minimum=None),

@@ -148,9 +148,11 @@ def model_section(path: str, where: Node) -> Node:
     notes = _quantization(fields, section, file)
     if text is not None and fields.get("vision_config") is not None:
         notes.append("the vision tower is not counted (language model only)")
-    mtp = [fields[name] for name in _MTP if fields.get(name) is not None and str(fields[name].value) not in ("0", "None")]
+    mtp = [fields[name] for name in _MTP
+           if fields.get(name) is not None and str(fields[name].value).isdigit() and int(fields[name].value) > 0]
     if mtp:
-        notes.append(f"{mtp[0].value} multi-token-prediction module(s) not counted")
+        section["mtp_layers"] = mtp[0]
+        notes.append(f"{mtp[0].value} multi-token-prediction layer(s) counted apart, as model.mtp_params")
     if notes:
         section["notes"] = Node("; ".join(notes), file, 1)
     return _nest(section, file, where.line)

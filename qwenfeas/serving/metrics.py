@@ -200,24 +200,24 @@ def _single_sequence(b: Builder, s: dict, layers: Layers, m: Model, d: Device, l
 
 def _economics(b: Builder, s: dict, point: Point) -> None:
     """Cost per million tokens at the rental price; energy per million output tokens at sustained power."""
-    price = s["datacenter.gpu_hour"]
-    dollars_per_second = point.accelerators * price / 3600.0
-    b.put("inference.cost_per_million_output_tokens_usd",
-          (1 - point.prefill_share) * dollars_per_second / point.output_rate * 1e6, "USD",
-          "rental cost per million output tokens",
-          "(1 - prefill share) × accelerators × {datacenter.gpu_hour} / 3600 / {inference.output_tokens_per_second} "
-          "× 1e6", S.cost_per_million_tokens_usd, table="inference")
-    input_rate = maximum(point.input_rate, 1e-300)
-    b.put("inference.cost_per_million_input_tokens_usd",
-          where(point.input_rate > 0, point.prefill_share * dollars_per_second / input_rate * 1e6, 0.0), "USD",
-          "rental cost per million input tokens",
-          "prefill share × accelerators × {datacenter.gpu_hour} / 3600 / input tokens/s × 1e6",
-          S.cost_per_million_tokens_usd, table="inference")
-    watts = W.facility_watts(W.it_watts(point.accelerators, s["hardware.tdp"] * s["inference.power_fraction"],
-                                        s["datacenter.overhead"]), s["datacenter.pue"])
+    if "datacenter.gpu_hour" in s:  # no price known: accounting warns, no silent default
+        dollars_per_second = point.accelerators * s["datacenter.gpu_hour"] / 3600.0
+        b.put("inference.cost_per_million_output_tokens_usd",
+              (1 - point.prefill_share) * dollars_per_second / point.output_rate * 1e6, "USD",
+              "rental cost per million output tokens",
+              "(1 - prefill share) × accelerators × {datacenter.gpu_hour} / 3600 / "
+              "{inference.output_tokens_per_second} × 1e6", S.cost_per_million_tokens_usd, table="inference")
+        input_rate = maximum(point.input_rate, 1e-300)
+        b.put("inference.cost_per_million_input_tokens_usd",
+              where(point.input_rate > 0, point.prefill_share * dollars_per_second / input_rate * 1e6, 0.0), "USD",
+              "rental cost per million input tokens",
+              "prefill share × accelerators × {datacenter.gpu_hour} / 3600 / input tokens/s × 1e6",
+              S.cost_per_million_tokens_usd, table="inference")
+    watts = W.facility_watts(W.it_watts(point.accelerators, s["hardware.system_power"] * s["inference.power_fraction"]),
+                             s["datacenter.pue"])
     b.put("inference.energy_per_million_output_tokens_kwh", W.energy_kwh(watts, 1e6 / point.output_rate), "kWh",
           "facility energy per million output tokens (sustained power)",
-          "accelerators × {hardware.tdp} × {inference.power_fraction} × (1 + {datacenter.overhead}) × "
+          "accelerators × {hardware.system_power} × {inference.power_fraction} × "
           "{datacenter.pue} × 1e6 / {inference.output_tokens_per_second} / 3.6e6", W.energy_kwh)
 
 
@@ -242,16 +242,17 @@ def _test_time(b: Builder, s: dict, layers: Layers, point: Point) -> None:
                     "time per query at the operating point",
                     "{inference.ttft_seconds} + {test_time} × {inference.tpot_seconds}")
     queries = point.output_rate / s["inference.output_tokens"]  # requests/s of the deployment
-    watts = W.facility_watts(W.it_watts(point.accelerators, s["hardware.tdp"] * s["inference.power_fraction"],
-                                        s["datacenter.overhead"]), s["datacenter.pue"])
+    watts = W.facility_watts(W.it_watts(point.accelerators, s["hardware.system_power"] * s["inference.power_fraction"]),
+                             s["datacenter.pue"])
     b.put("test_time.energy_kwh", W.energy_kwh(watts, 1.0 / queries), "kWh",
           "facility energy per query (its share of the deployment)",
-          "accelerators × {hardware.tdp} × {inference.power_fraction} × (1 + {datacenter.overhead}) × "
+          "accelerators × {hardware.system_power} × {inference.power_fraction} × "
           "{datacenter.pue} / queries per second / 3.6e6", W.energy_kwh)
-    b.put("test_time.cost_usd", W.rental_cost_usd(T.accelerator_hours(point.accelerators, 1.0 / queries),
-                                                  s["datacenter.gpu_hour"]), "USD",
-          "rental cost per query (its share of the deployment)",
-          "accelerators / queries per second / 3600 × {datacenter.gpu_hour}", W.rental_cost_usd)
+    if "datacenter.gpu_hour" in s:
+        b.put("test_time.cost_usd", W.rental_cost_usd(T.accelerator_hours(point.accelerators, 1.0 / queries),
+                                                      s["datacenter.gpu_hour"]), "USD",
+              "rental cost per query (its share of the deployment)",
+              "accelerators / queries per second / 3600 × {datacenter.gpu_hour}", W.rental_cost_usd)
 
 
 def _step_doc():

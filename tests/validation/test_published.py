@@ -26,8 +26,9 @@ def test_case_is_within_its_tolerance(case):
 def test_every_case_cites_a_source_and_has_a_sane_tolerance():
     for case in validation.cases():
         assert case["source"].strip()
-        # arithmetic checks are tight; a serving prediction from mechanism constants is held to 35%
-        most = 0.35 if case["metric"].startswith("inference.") else 0.1
+        # arithmetic checks are tight; a serving prediction from mechanism constants is held to 35%, a
+        # training one (no MFU given) to 15%
+        most = 0.35 if case["metric"].startswith("inference.") else 0.15 if case.get("predicted") else 0.1
         assert 0 <= case["tolerance"] <= most, case["id"]
 
 

@@ -1,0 +1,109 @@
+"""How fast kernels run on an accelerator: GEMMs by shape and precision, attention, memory-bound work.
+
+Every efficiency here is a fraction of the dense peak (FLOP/s) or of the HBM bandwidth (B/s) the
+accelerator's datasheet gives; the constants are measured maxima from their primary sources.
+"""
+
+from __future__ import annotations
+
+from ._array import minimum
+
+# Best achievable dense matmul, fraction of the datasheet peak, by accelerator family and precision.
+# stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison
+# table" (brute-force shape sweeps, torch 2.6-2.10): A100 SXM BF16 271/312; H100 SXM BF16 794.5/989
+# (H200 the same), FP8 1403/1979, H200 FP8 1453/1979; B200 BF16 1745/2250, FP8 3433/4500; GB200 BF16
+# 1822/2500, FP8 3616/5000. MI300X: AMD ROCm blog "Measuring Max-Achievable FLOPs - Part 2", Table 1
+# (hipBLASLt, ROCm 6.3): BF16 708/1307, FP8 1273/2615.
+GEMM_CEILING = {
+    "a100": {"bf16": 271 / 312},
+    "hopper": {"bf16": 794.5 / 989, "fp8": 1403 / 1979},
+    "h200": {"bf16": 794.5 / 989, "fp8": 1453 / 1979},
+    "b200": {"bf16": 1745 / 2250, "fp8": 3433 / 4500},
+    "gb200": {"bf16": 1822 / 2500, "fp8": 3616 / 5000},
+    "mi300x": {"bf16": 708 / 1307, "fp8": 1273 / 2615},
+}
+# Without a measurement for an accelerator: the median of the ceilings above (0.72-0.80 for NVIDIA,
+# 0.49-0.54 for AMD); labelled an estimate wherever it is used.
+GEMM_CEILING_UNMEASURED = 0.75
+
+# FlashAttention-3 forward, BF16, H100 SXM5: up to 740 TFLOP/s = 75% of peak (Shah et al. 2024,
+# arXiv 2407.08608, abstract). Backward: 1000 of 2250 TFLOP/s = 44% on B200, the only published
+# backward figure for current kernels (deepseek-ai/FlashMLA README @ 066b5ba6, dense MHA prefill).
+ATTENTION_FORWARD = 0.75
+ATTENTION_BACKWARD = 0.44
+
+# Well-written memory-bound kernels reach ~90% of HBM peak (FlashMLA decode, 3000 of 3350 GB/s,
+# deepseek-ai/FlashMLA README @ 066b5ba6); weight-streaming GEMMs 45-80% (DeepGEMM README @ a9967bc,
+# M = 64-128). Element-wise training kernels (norms, activations, casts) are taken at 0.85, and a
+# GEMM's weight stream at 0.80, the top of the DeepGEMM range.
+ELEMENTWISE_BANDWIDTH = 0.85
+GEMM_BANDWIDTH = 0.80
+
+
+def gemm_efficiency(rows, bytes_per_weight, peak_flops, bandwidth, ceiling, bandwidth_efficiency=GEMM_BANDWIDTH):
+    """Fraction of peak a weight GEMM reaches with `rows` tokens: the roofline of its weight stream.
+
+    Formula: min(ceiling, 2 * M / b_w * (eta_bw * BW) / peak)
+             (2*M*N*K FLOPs over N*K*b_w weight bytes: intensity 2M/b_w FLOP/B; the GEMM is
+             bandwidth-bound below peak / (eta_bw * BW) FLOP/B)
+    Convention: M is the token dimension (rows) of the GEMM; activations' bytes are neglected
+    beside the weights', which holds for M much smaller than N and K (the case that matters).
+    Source: Williams et al. 2009, "Roofline"; the M = 64 FP8 case gives 0.17 on H800, as measured
+    by DeepGEMM (10-17%, deepseek-ai/DeepGEMM README @ a9967bc).
+    """
+    return minimum(ceiling, 2.0 * rows / bytes_per_weight * bandwidth * bandwidth_efficiency / peak_flops)
+
+
+def attention_training_seconds(forward_flops, peak_flops, forward_efficiency=ATTENTION_FORWARD,
+                               backward_efficiency=ATTENTION_BACKWARD, forward_passes=1.0):
+    """Time of the attention score and value products, forward and backward, on one accelerator.
+
+    Formula: passes * F / (peak * eta_f) + 2 F / (peak * eta_b)
+             (the backward computes dQ, dK, dV and recomputes the scores: about twice the forward)
+    Convention: F is the forward FLOPs of QK^T and PV; `forward_passes` is 2 under full recompute.
+    Source: Dao 2023, FlashAttention-2, sec. 3 (backward = 2.5x the forward matmuls, 2x counted as
+    useful); efficiencies: FlashAttention-3 (arXiv 2407.08608) forward, FlashMLA README backward.
+    """
+    return forward_passes * forward_flops / (peak_flops * forward_efficiency) \
+        + 2.0 * forward_flops / (peak_flops * backward_efficiency)
+
+
+def memory_bound_seconds(bytes_moved, bandwidth, efficiency=ELEMENTWISE_BANDWIDTH):
+    """Time of element-wise work limited by memory bandwidth.
+
+    Formula: bytes / (eta * BW)
+    Source: Williams et al. 2009, "Roofline"; eta from the FlashMLA measurement (see ELEMENTWISE_BANDWIDTH).
+    """
+    return bytes_moved / (efficiency * bandwidth)
+
+
+def elementwise_bytes_per_token_layer(hidden, q_dim, kv_dim, ffn_width, gated, routed_top_k=0.0,
+                                      activation_bytes=2.0, fp8_casts=0.0):
+    """HBM bytes one token's element-wise work moves in one layer, forward and backward.
+
+    Formula: 3 * b * (10 h + 2 (q + kv) + (2 + gated) * f + 5 k h) + 8 * c8 * (2 h + q + f)
+             forward: two RMSNorms (read h, write h: 4h values), two residual adds (read 2h, write h:
+             6h), RoPE on queries and keys (read and write: 2 (q + kv)), the activation function
+             (read (1 + gated) f, write f), and for an MoE layer the permutation of k copies (write
+             and read: 2kh), the unpermutation (2kh) and the weighted sum of k outputs (read kh).
+             The backward moves about twice the forward's bytes. Under an FP8 recipe (c8 = 1) each
+             GEMM input (2h + q + f values) is cast to FP8 in the forward and its gradient in the
+             backward: read 2 B, write 1 B and a transposed 1 B copy for the weight gradient.
+    Convention: b bytes per activation value (2 for BF16). GEMMs and attention kernels read their
+    own operands; only the work between them is counted here.
+    Source: operator-level count of a pre-norm SwiGLU transformer block (Korthikanti et al. 2022,
+    sec. 4.1, lists the same tensors); backward/forward ratio from the same paper's 3x FLOPs; FP8
+    casts and transposes: NVIDIA Transformer Engine FP8 Linear (fp8 input and its transpose kept).
+    """
+    forward = 10 * hidden + 2 * (q_dim + kv_dim) + (2 + gated) * ffn_width + 5 * routed_top_k * hidden
+    return 3.0 * activation_bytes * forward + 8.0 * fp8_casts * (2 * hidden + q_dim + ffn_width)
+
+
+def optimizer_seconds(params, bandwidth, bytes_per_param=30.0, efficiency=ELEMENTWISE_BANDWIDTH):
+    """Time of one Adam step over the parameters this accelerator updates.
+
+    Formula: P * 30 B / (eta * BW): read the FP32 gradient, master weight, momentum and variance
+             (16 B), write master, momentum and variance (12 B) and the BF16 weight (2 B)
+    Source: Kingma and Ba 2015 (Adam update); mixed-precision layout as in Rajbhandari et al. 2020, sec. 3.1.
+    """
+    return params * bytes_per_param / (efficiency * bandwidth)

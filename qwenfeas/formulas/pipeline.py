@@ -1,0 +1,64 @@
+"""Pipeline schedules: idle time (the bubble), activations in flight, copies of the weights.
+
+A schedule is coded as a number so that a layout search can carry it in a numpy array:
+0 = 1F1B, 1 = interleaved 1F1B (virtual stages), 2 = zero-bubble (ZB-H1), 3 = DualPipe.
+"""
+
+from __future__ import annotations
+
+from ._array import maximum, where
+
+SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
+ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(4)
+
+
+def bubble_ratio(schedule, stages, micro_batches, virtual_stages=1.0):
+    """Pipeline idle time over the busy time of one step.
+
+    Formula: 1F1B:        (p - 1) / m
+             interleaved: (p - 1) / (v m)
+             zero-bubble: (p - 1) / (3 m)   (ZB-H1, T_F = T_B = T_W)
+             DualPipe:    (p - 2) / (3 m)   (bubble (p/2 - 1)(F&B + B - 3W))
+    Convention: p stages, m micro-batches per step, v model chunks per device. Time units as in the
+    DualPipe table: a forward chunk F = 1, a full backward B = 2 (input and weight gradients), its
+    weight part W = 1, and an overlapped forward-and-backward pair F&B = F + B = 3 (communication
+    hidden); a micro-batch's busy time is F + B = 3. 1F1B's bubble (p - 1)(F + B) then reads
+    (p - 1)/m, ZB1P's (p - 1)(F + B - 2W) reads (p - 1)/(3m).
+    Source: Narayanan et al. 2021 (arXiv 2104.04473) sec. 2.2; Qi et al. 2024, "Zero Bubble Pipeline
+    Parallelism" (arXiv 2401.10241) sec. 3; deepseek-ai/DualPipe README @ 89f5de1 (bubble table).
+    """
+    p, m = stages, micro_batches
+    plain = (p - 1) / m
+    return where(schedule == ONE_F_ONE_B, plain,
+                 where(schedule == INTERLEAVED, plain / virtual_stages,
+                       where(schedule == ZERO_BUBBLE, plain / 3, maximum(p - 2, 0.0) / (3 * m))))
+
+
+def micro_batches_in_flight(schedule, stages, micro_batches, virtual_stages=1.0):
+    """Micro-batches whose activations the busiest (first) stage holds at once, in units of one
+    micro-batch through a whole stage.
+
+    Formula: 1F1B and ZB-H1: min(p, m); interleaved: min(p + (p - 1)/v, m); DualPipe: min(p + 1, m)
+    Source: Narayanan et al. 2021 sec. 2.2 (1F1B keeps p in flight; interleaving raises the first
+    stage's warm-up by (p - 1)/v of a stage); Qi et al. 2024, Table 1 (ZB-H1 at 1F1B's memory);
+    DualPipe README @ 89f5de1 (activations: p + 1).
+    """
+    p = stages
+    held = where(schedule == INTERLEAVED, p + (p - 1) / virtual_stages, where(schedule == DUALPIPE, p + 1, p))
+    return where(held < micro_batches, held, micro_batches)
+
+
+def weight_copies(schedule):
+    """Copies of a stage's parameters each device holds: 2 for DualPipe (both directions), else 1.
+
+    Source: deepseek-ai/DualPipe README @ 89f5de1 ("Parameter: 2x"); DeepSeek-V3 report sec. 3.2.1.
+    """
+    return where(schedule == DUALPIPE, 2.0, 1.0)
+
+
+def point_to_point_sends(schedule, virtual_stages=1.0):
+    """Activation sends per micro-batch per stage boundary, each way: v for interleaved, else 1.
+
+    Source: Narayanan et al. 2021 sec. 2.2.2 (interleaving multiplies pipeline communication by v).
+    """
+    return where(schedule == INTERLEAVED, virtual_stages, 1.0)

@@ -1,0 +1,211 @@
+"""Training outputs of a layout: layout.*, step time and MFU, goodput and wall-clock, memory, communication."""
+
+from __future__ import annotations
+
+from ..formulas import flops as F
+from ..formulas import pipeline as PL
+from ..formulas import reliability as R
+from ..formulas import time as T
+from ..formulas import training_memory as TM
+from ..formulas._array import is_array, maximum
+from . import layout_search as LS
+from .layout import written
+from .step_time import evaluate
+
+# Storage bandwidth per accelerator for checkpoints: Llama 3's Tectonic sustained 2 TB/s for a
+# 16,384-GPU job (Dubey et al. 2024, sec. 3.3.1).
+CHECKPOINT_BYTES_PER_SECOND = 2e12 / 16384
+# Time to restart a job after a failure (reschedule, reload, warm up). No primary source gives it
+# for a frontier run; 10 minutes is an estimate, shown as such.
+RESTART_SECONDS = 600.0
+_TERMS = {"weights": "weights", "gradients": "gradients", "optimizer": "optimizer states",
+          "activations": "activations"}
+
+
+def add_step(b, s: dict, work, chosen) -> None:
+    layout = chosen.layout
+    result = evaluate(work, layout)
+    used = _layout(b, s, layout, chosen)
+    sequences = s["training.batch_tokens"] / s["training.sequence"]
+    if not is_array(used) and sequences < layout["data"] * layout["micro_batch"]:
+        b.report.notes.append(f"the global batch ({sequences:,.3g} sequences) is smaller than the "
+                              f"{layout['data']:,.0f} data-parallel replicas: some sit idle")
+    _time(b, s, work, layout, result, used)
+    _memory(b, s, result, chosen)
+    if not is_array(result["fill"]) and result["fill"] > 1:
+        _what_fits(b, s, work, chosen)
+    _communication(b, work, result)
+
+
+def _text(table, code):
+    return table[int(code)] if not is_array(code) else table[int(code.flat[0])]
+
+
+def _layout(b, s, layout, chosen):
+    src = "chosen by the layout search" if chosen.searched else "as stated (defaults where silent)"
+    for key in ("tensor", "pipeline", "data", "expert", "context", "micro_batch", "virtual_stages"):
+        b.put(f"layout.{key}", layout[key], "count", f"{key.replace('_', ' ')} degree" if key != "micro_batch"
+              else "sequences per micro-batch", f"{{parallel.{key}}} ({src})" if not chosen.searched else src)
+    b.put("layout.schedule", _text(PL.SCHEDULES, layout["schedule"]), "", "pipeline schedule", src)
+    b.put("layout.zero", layout["zero"], "count", "ZeRO stage", src)
+    b.put("layout.recompute", _text(TM.RECOMPUTE, layout["recompute"]), "", "activation recomputation", src)
+    used = layout["tensor"] * layout["pipeline"] * layout["context"] * layout["data"]
+    b.put("layout.idle_accelerators", s["hardware.count"] - used, "count", "accelerators left idle",
+          "{hardware.count} - tensor × pipeline × context × data")
+    b.put("layout.searched", chosen.searched, "", "qwenfeas chose the layout", src)
+    if chosen.searched and chosen.choice is not None and not any(
+            written(b.report.scenario, f"parallel.{k}") for k in ("tensor", "pipeline", "expert", "context", "data")):
+        c = chosen.choice
+        b.report.notes.append(f"layout search: {c.fitting:,} of {c.candidates:,} layouts fit memory; fastest "
+                              f"{describe(c.layout)}")
+        if c.runner_up is not None:
+            slower = c.runner_up_result["step_seconds"] / c.result["step_seconds"] - 1
+            b.report.notes.append(f"runner-up {describe(c.runner_up)}: {slower:+.1%} step time, "
+                                  f"{LS.why_slower(c.result, c.runner_up_result)}")
+    return used
+
+
+def describe(layout: dict) -> str:
+    """A layout in one line: "TP8 PP16 DP64 EP1 CP1, micro-batch 1, interleaved x4, ZeRO-1, recompute full"."""
+    schedule = PL.SCHEDULES[int(layout["schedule"])]
+    if schedule == "interleaved":
+        schedule += f" x{layout['virtual_stages']:g}"
+    return (f"TP{layout['tensor']:g} PP{layout['pipeline']:g} DP{layout['data']:g} EP{layout['expert']:g} "
+            f"CP{layout['context']:g}, micro-batch {layout['micro_batch']:g}, {schedule}, ZeRO-{layout['zero']:g}, "
+            f"recompute {TM.RECOMPUTE[int(layout['recompute'])]}")
+
+
+def _used(s, used) -> str:
+    """The accelerators the layout uses, as a formula term."""
+    idle = s["hardware.count"] - used
+    return "({hardware.count} - {layout.idle_accelerators})" if is_array(idle) or idle else "{hardware.count}"
+
+
+def _time(b, s, work, layout, result, used) -> None:
+    r = b.report
+    scenario = r.scenario
+    model_flops = r["training.flops"]
+    recompute = _text(TM.RECOMPUTE, layout["recompute"])
+    b.put("training.hardware_flops", F.hardware_flops(model_flops, recompute), "FLOP",
+          f"hardware FLOPs (recompute: {recompute})",
+          "{training.flops} × 4/3 (full recomputation)" if recompute == "full" else "{training.flops}",
+          F.hardware_flops)
+    steps = work.steps
+    peak = s["hardware.peak_flops"]
+    if written(scenario, "hardware.hfu"):
+        run = b.put("training.seconds", T.compute_seconds(r["training.hardware_flops"], used, peak,
+                                                                        s["hardware.hfu"]), "s",
+                    "training time, uninterrupted (HFU given)",
+                    "{training.hardware_flops} / (" + _used(s, used) + " × {hardware.peak_flops} × {hardware.hfu})",
+                    T.compute_seconds)
+    elif written(scenario, "hardware.mfu"):
+        run = b.put("training.seconds", T.compute_seconds(model_flops, used, peak, s["hardware.mfu"]),
+                    "s", "training time, uninterrupted (MFU given)",
+                    "{training.flops} / (" + _used(s, used) + " × {hardware.peak_flops} × {hardware.mfu})",
+                    T.compute_seconds)
+    else:
+        run = b.put("training.seconds", result["step_seconds"] * steps, "s",
+                    "training time, uninterrupted (predicted)",
+                    "{tokens} / {training.batch_tokens} steps × {training.step_seconds}")
+    step = b.put("training.step_seconds", run / steps, "s", "one optimizer step",
+                 "compute + bubble + exposed communication + optimizer (step_time.evaluate)", evaluate)
+    given = written(scenario, "hardware.mfu") or written(scenario, "hardware.hfu")
+    b.put("training.mfu", model_flops / (run * used * peak), "fraction",
+          "model FLOPs utilisation" + (" (given)" if given else " (predicted)"),
+          "{training.flops} / ({training.seconds} × accelerators used × {hardware.peak_flops})")
+    scale = step / result["step_seconds"]  # 1 when predicted; the given MFU's step otherwise
+    b.put("training.bubble_fraction", result["bubble_seconds"] * scale / step, "fraction",
+          f"pipeline bubble over step time ({_text(PL.SCHEDULES, layout['schedule'])})",
+          "bubble ratio × busy time / {training.step_seconds}", PL.bubble_ratio)
+    b.put("training.exposed_communication_seconds", result["exposed_seconds"] * scale * steps, "s",
+          "communication not hidden by compute, whole run",
+          "steps × (micro-batches × exposed TP/EP/CP + pipeline fill + DP last bucket)")
+    mtbf = 1.0 / (used * R.INTERRUPTIONS_PER_ACCELERATOR_HOUR) * 3600.0
+    checkpoint = (result["weights_bytes"] + result["optimizer_bytes"]) / CHECKPOINT_BYTES_PER_SECOND
+    b.term("checkpoint_seconds", checkpoint, "s", "writing one checkpoint",
+           "(weights + optimizer bytes per accelerator) / (2 TB/s / 16,384)")
+    goodput = b.put("training.goodput", R.goodput(checkpoint, RESTART_SECONDS, mtbf), "fraction",
+                    "useful time over wall-clock (interruptions, checkpoints; restart 10 min estimated)",
+                    "1 / (1 + C/τ + (τ/2 + restart) / MTBF), τ = sqrt(2 C MTBF), MTBF = 1 / (used × 419 / "
+                    "(16,384 × 54 × 24 h))", R.goodput)
+    b.put("training.interruptions", R.interruptions(used, run / goodput), "count", "unexpected interruptions",
+          "accelerators used × 2.0e-5 per hour × {training.wall_clock_seconds}", R.interruptions)
+    b.put("training.wall_clock_seconds", run / goodput, "s", "wall-clock time, interruptions included",
+          "{training.seconds} / {training.goodput}")
+    b.put("training.gpu_hours", T.accelerator_hours(s["hardware.count"], run), "h", "accelerator-hours",
+          "{hardware.count} × {training.seconds} / 3600", T.accelerator_hours)
+
+
+def _memory(b, s, result, chosen) -> None:
+    for key, label in _TERMS.items():
+        b.put(f"training_memory.{key}_bytes", result[f"{key}_bytes"], "B", label,
+              "per accelerator at the layout (step_time.evaluate)", TM.model_state_bytes if key != "activations"
+              else TM.activation_bytes_per_layer)
+    total = b.put("training_memory.total_bytes", result["total_bytes"], "B", "total",
+                  "{training_memory.weights_bytes} + {training_memory.gradients_bytes} + "
+                  "{training_memory.optimizer_bytes} + {training_memory.activations_bytes}")
+    usable = b.term("training_usable_memory", s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES, "B",
+                    "memory per accelerator for training", "{hardware.memory} - 4 GB runtime reserve")
+    fill = total / usable
+    if is_array(fill):
+        verdict = "share of usable memory (above 1 overflows)"
+    elif fill <= 1:
+        verdict = f"fits ({fill:.0%} of usable memory)"
+    else:
+        parts = [result[f"{k}_bytes"] for k in _TERMS]
+        largest = max(zip(parts, _TERMS.values(), strict=True))[1]
+        verdict = f"overflows {fill:.2g}x; largest: {largest}"
+    b.put("training_memory.fill", fill, "fraction", verdict, "{training_memory.total_bytes} / {training_usable_memory}")
+
+
+def _what_fits(b, s, work, chosen) -> None:
+    """When the layout overflows: the fastest layout that fits the user's own count, then the fewest
+    accelerators that fit at all (any count)."""
+    count = s["hardware.count"]
+    if not chosen.searched:
+        choice = LS.search(work, count, {})
+        if choice is not None:
+            days = choice.result["step_seconds"] * work.steps / 86400
+            b.term("training_layout_on_count", days * 86400, "s",
+                   f"on your {count:,.0f}: {describe(choice.layout)} fits, {days:,.1f} days",
+                   "layout search over hardware.count")
+    found = LS.fewest(work, {})
+    if found is None:
+        b.report.notes.append("no layout of tensor, pipeline, expert and context parallelism fits memory at any "
+                              "count: shard more of the model state, recompute more or shrink the micro-batch")
+        return
+    layout, result = found
+    b.put("training_memory.min_accelerators", layout["tensor"] * layout["pipeline"] * layout["context"]
+              * layout["data"], "count", "fewest accelerators that fit",
+              "searched over tensor × pipeline × expert × context and the way they run, with the fewest "
+              "data-parallel replicas that fit", TM.smallest_data_parallel)
+    for key in ("tensor", "pipeline", "context", "data"):
+        b.put(f"training_memory.min_{key}_parallel", layout[key], "count", f"  {key}-parallel degree",
+              f"the layout of training_memory.min_accelerators ({key})")
+    b.put("training_memory.min_seconds", result["step_seconds"] * work.steps, "s",
+          f"training time on them ({describe(layout)})", "predicted step × steps")
+
+
+def _communication(b, work, result) -> None:
+    if not work.links:
+        b.report.notes.append("communication is not estimated: the accelerator has no scale_up_bandwidth and "
+                              "scale_out_bandwidth (set them under hardware:)")
+        return
+    steps = work.steps
+    for key, label in (("tensor", "tensor-parallel collectives"), ("context", "context-parallel K/V ring"),
+                       ("expert", "expert-parallel all-to-alls"), ("data", "data-parallel gradients and weights")):
+        if key == "expert" and not work.moe:
+            continue
+        b.put(f"communication.{key}_seconds", result[f"{key}_seconds"] * steps, "s", label,
+              "per step × {tokens} / {training.batch_tokens} steps, at the achieved link bandwidth")
+    up = b.put("communication.scale_up_seconds", result["scale_up_seconds"] * steps, "s",
+               "busy time of the scale-up link (NVLink, ICI)", "sum of the traffic that stays in the domain")
+    out = b.put("communication.scale_out_seconds", result["scale_out_seconds"] * steps, "s",
+                "busy time of the scale-out network (InfiniBand, Ethernet)", "sum of the traffic between domains")
+    compute = result["compute_seconds"] * steps
+    b.put("communication.fraction_of_compute", maximum(up, out) / compute, "fraction",
+          "busiest link over compute time (the link classes run at the same time)",
+          "max({communication.scale_up_seconds}, {communication.scale_out_seconds}) / compute time")
+    b.put("communication.exposed_fraction", result["exposed_seconds"] / result["step_seconds"], "fraction",
+          "exposed communication over step time", "{training.exposed_communication_seconds} / "
+          "({training.step_seconds} × steps)")

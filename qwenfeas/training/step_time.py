@@ -1,0 +1,284 @@
+"""One optimizer step of a training layout: its time, part by part, and its memory per accelerator.
+
+`evaluate` is straight-line numpy-friendly arithmetic over a layout whose degrees may be numbers
+(a stated layout) or arrays (every candidate of the layout search, or every point of a sweep), so
+the search and the estimate share one model. The parts:
+
+  compute    GEMMs at a roofline efficiency for their shape and precision, attention kernels,
+             memory-bound element-wise work; slowed by the SMs overlapped all-to-alls take
+  pipeline   the schedule's bubble on top of the micro-batches' busy time
+  exposed    communication that compute does not hide: tensor-parallel collectives (unless
+             overlapped), expert all-to-alls (unless the schedule overlaps them), the context ring
+             beyond the attention it overlaps, the data-parallel last bucket, pipeline fill sends
+  optimizer  one Adam step over this accelerator's shard
+"""
+
+from __future__ import annotations
+
+from ..formulas import communication as C
+from ..formulas import flops as F
+from ..formulas import kernel_efficiency as K
+from ..formulas import pipeline as PL
+from ..formulas import training_memory as TM
+from ..formulas._array import any_true, maximum, where
+from ..scenario.fields import PRECISION_BYTES
+
+# NCCL's achieved bus bandwidth over the line rate: ~370 of 450 GB/s on H100 NVLink (NCCL maintainer,
+# NVIDIA/nccl-tests issue #212); RDMA reaches 43-58 of 50 GB/s in DeepEP's internode kernels
+# (deepseek-ai/DeepEP docs/legacy.md @ 0297fc8), 0.90 taken.
+SCALE_UP_EFFICIENCY = 370 / 450
+SCALE_OUT_EFFICIENCY = 0.90
+# SMs an overlapped all-to-all takes from compute: 20 of 132 on H800 in DeepSeek-V3 training
+# (DeepSeek-V3 report, arXiv 2412.19437, sec. 3.2.2).
+OVERLAP_SM_SHARE = 20 / 132
+# An HGX/DGX board: 8 accelerators on one NVSwitch (NVIDIA DGX H100 datasheet), when a preset gives none.
+DEFAULT_SCALE_UP = 8.0
+
+# accelerator preset -> family of kernel_efficiency.GEMM_CEILING (measured); others are estimates
+_FAMILY = {"a100-sxm-80gb": "a100", "h100-sxm": "hopper", "h800": "hopper", "h200": "h200", "b200": "b200",
+           "gb200": "gb200", "mi300x": "mi300x"}
+
+
+def gemm_ceiling(preset, precision: str):
+    """(ceiling, measured?) of the GEMM efficiency for an accelerator preset at a precision."""
+    table = K.GEMM_CEILING.get(_FAMILY.get(preset or "", ""), {})
+    key = "fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16"
+    if key in table:
+        return table[key], True
+    return K.GEMM_CEILING_UNMEASURED, False
+
+
+class Work:
+    """What the step model needs about the model, the run and the hardware, read once."""
+
+    def __init__(self, r, s: dict, attention_forward_per_token) -> None:
+        self.moe = "model.moe.experts" in s
+        L = s["model.layers"]
+        self.layers = L
+        self.dense_layers = s["model.moe.dense_layers"] if self.moe else L
+        self.moe_layers = L - self.dense_layers
+        self.full_layers = r.terms["full_attention_layers"].value
+        self.h, self.heads, self.gated = s["model.hidden"], s["model.heads"], s["model.ffn_gated"]
+        self.q_dim = s["model.heads"] * s["model.head_dim"]
+        self.kv_dim = s["model.kv_heads"] * s["model.head_dim"]
+        self.vocab, self.tied = s["model.vocab"], s["model.tied_embeddings"]
+        self.tables = self.vocab * self.h  # one embedding matrix
+        self.dense_ffn = s.get("model.ffn_hidden", 0.0)
+        self.latent = None
+        self.up_projection = 0.0
+        if s["model.attention.kind"] == "mla":
+            n, d, rope, v = s["model.heads"], s["model.head_dim"], s["model.attention.rope_head_dim"], \
+                s["model.attention.v_head_dim"]
+            q_lora, kv_lora = s["model.attention.q_lora_rank"], s["model.attention.kv_lora_rank"]
+            self.latent = q_lora + kv_lora + rope + n * v
+            self.up_projection = q_lora * n * (d + rope) + kv_lora * n * (d + v)
+            self.q_dim = n * (d + rope)
+            self.kv_dim = n * (d + rope + v) / 2
+        if self.moe:
+            self.k, self.experts = s["model.moe.top_k"], s["model.moe.experts"]
+            self.expert_params = r.terms["expert_params"].value
+            self.routed_active = self.moe_layers * self.k * self.expert_params
+            self.moe_width = (self.k * s["model.moe.expert_ffn_hidden"]
+                              + s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"])
+            self.routed = r.terms["routed_expert_params"].value
+        else:
+            self.k = self.experts = self.expert_params = self.routed_active = self.moe_width = self.routed = 0.0
+        self.shared = r["model.params"] - self.routed
+        # GEMM weights one token multiplies, outside the routed experts and the LM head
+        self.body = r["model.matmul_params"] - self.routed_active - self.tables
+        self.attention_forward = attention_forward_per_token  # FLOPs of QK^T and PV per token, causal
+        self.sequence, self.batch_tokens, self.tokens = s["training.sequence"], s["training.batch_tokens"], s["tokens"]
+        self.w_bytes = PRECISION_BYTES[s["precision.weights"]]
+        self.grad_bytes, self.optimizer_bytes = s["training.grad_bytes"], s["training.optimizer_bytes"]
+        compute = s["precision.compute"]
+        self.low_precision = compute in ("fp8", "fp4", "int8", "int4")
+        self.compute_bytes = PRECISION_BYTES[compute]
+        self.peak = s["hardware.peak_flops"]
+        # BF16 runs at peak x (compute bytes / 2): tensor-core rates double as the format halves
+        # (every datasheet in presets/accelerators)
+        self.peak16 = self.peak * self.compute_bytes / 2.0
+        preset = s.get("hardware.preset")
+        self.ceiling, self.ceiling_measured = gemm_ceiling(preset, compute)
+        self.ceiling16, _ = gemm_ceiling(preset, "bf16")
+        self.bandwidth = s["hardware.bandwidth"]
+        self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
+        self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
+        self.out = s.get("hardware.scale_out_bandwidth", 1.0) * SCALE_OUT_EFFICIENCY
+        self.domain = s.get("hardware.scale_up_size", DEFAULT_SCALE_UP)
+        self.count = s["hardware.count"]
+        self.node_limit = s.get("model.moe.node_limit", self.k)
+        self.dedup = "model.moe.node_limit" in s
+        self.dispatch_bytes = PRECISION_BYTES["fp8"] if self.low_precision else 2.0
+        self.tp_overlap = s.get("parallel.tp_overlap", False)
+        self.ep_overlap = s.get("parallel.ep_overlap", False)
+        self.cp_overlap = s.get("parallel.cp_overlap", True)
+        self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
+        self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
+        self.sequence_parallel = s["parallel.sequence_parallel"]
+        self.steps = self.tokens / self.batch_tokens
+
+
+def _link(w: Work, span):
+    """Achieved bandwidth of a group spanning `span` consecutive ranks: the scale-up link when the
+    group stays inside one domain, else the scale-out network (see `_is_up`)."""
+    return where(_is_up(w, span) > 0, w.up, w.out)
+
+
+def evaluate(w: Work, lay: dict) -> dict:
+    """Time of one step and memory per accelerator for a layout (numbers or arrays of candidates).
+
+    Ranks are ordered tensor, context, expert/data, pipeline (fastest first), so the tensor group
+    spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d.
+    """
+    t, p, d, e, c = lay["tensor"], lay["pipeline"], lay["data"], lay["expert"], lay["context"]
+    mb, v, schedule, zero, recompute = (lay["micro_batch"], lay["virtual_stages"], lay["schedule"], lay["zero"],
+                                        lay["recompute"])
+    full = recompute == TM.FULL
+    modules = recompute == TM.MODULES
+    m = w.batch_tokens / (w.sequence * mb * d)  # micro-batches per step per replica
+    m = maximum(m, 1.0)  # fewer sequences than replicas: some sit idle, the others run one micro-batch
+    T = mb * w.sequence / c  # tokens of one micro-batch on this accelerator's context slice
+    stage = 1.0 / p  # share of the layers on one stage
+    out = {"micro_batches": m}
+
+    # --- compute of one micro-batch on the slowest (last) stage
+    replay = where(full, 8.0 / 6.0, 1.0)  # full recompute replays every forward GEMM
+    dense_eff = K.gemm_efficiency(T, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
+    gemm = 6 * T * w.body * stage / t * replay / (w.peak * dense_eff)
+    head_eff = K.gemm_efficiency(T, 2.0, w.peak16, w.bandwidth, w.ceiling16)
+    head = 6 * T * w.tables / t / (w.peak16 * head_eff)  # the LM head, BF16, on the last stage
+    et = t if w.expert_tensor_split else 1.0  # expert tensor parallelism: 1 or the tensor degree
+    if w.moe:
+        rows = T / t * et * w.k * e / w.experts  # tokens each local expert receives (gathered over et)
+        expert_eff = K.gemm_efficiency(rows, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
+        gemm = gemm + 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
+    if w.latent is not None:  # `modules` replays MLA's up-projections
+        gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
+                            / (w.peak * dense_eff), 0.0)
+    attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
+                                             forward_passes=where(full, 2.0, 1.0))
+    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
+                                                      fp8_casts=float(w.low_precision))
+    bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
+                                                    fp8_casts=float(w.low_precision))
+    replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work
+    elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed
+                   + T / t * 24.0 * w.vocab)  # FP32 logits: write, read, gradient (8 B per value each way)
+    elementwise = K.memory_bound_seconds(elementwise, w.bandwidth)
+    compute = gemm + head + attention + elementwise
+    out.update(gemm_seconds=gemm + head, attention_seconds=attention, elementwise_seconds=elementwise)
+
+    # --- communication of one micro-batch, per link class
+    zeros = 0.0 * compute
+    tp_time = ep_up = ep_out = cp_time = zeros
+    if w.links:
+        tp_time = where(full, 1.5, 1.0) * C.tensor_parallel_bytes(w.layers * stage, T, w.h, 2.0, t) / _link(w, t)
+        kv_layer = 2 * w.kv_dim * 2.0
+        cp_time = C.context_parallel_bytes(w.full_layers * stage, T, kv_layer / t, c) / _link(w, t * c)
+        if w.moe:
+            span = t * c * e
+            inside = _is_up(w, span) > 0
+            nodes = maximum(span / w.domain, 1.0)
+            per_node = e / nodes
+            if w.dedup:
+                remote = C.remote_destinations(w.k, nodes, w.node_limit)
+                forwarded = w.k * (1 - 1 / maximum(per_node, 1.0))
+            else:
+                remote = w.k * (1 - per_node / e)
+                forwarded = w.k * (per_node - 1) / e
+            copies_out = where(inside, 0.0, remote)
+            copies_up = where(inside, w.k * (e - 1) / e, forwarded)
+            moe_layers = w.moe_layers * stage
+            ep_out = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_out, w.dispatch_bytes, 2.0) / w.out
+            ep_up = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_up, w.dispatch_bytes, 2.0) / w.up
+            ep_up, ep_out = where(e > 1, ep_up, 0.0), where(e > 1, ep_out, 0.0)
+            if w.expert_tensor_split:  # the k routed copies are all-gathered and reduce-scattered over et
+                tp_time = tp_time + C.tensor_parallel_bytes(moe_layers, T / t * et * w.k, w.h, 2.0, et) / 2 \
+                    / _link(w, t)
+    ep_time = maximum(ep_up, ep_out)  # the two link classes carry their shares at the same time
+    overlap_ep = (schedule == PL.DUALPIPE) | w.ep_overlap
+    busy = where(overlap_ep & (ep_time > 0), compute / (1 - OVERLAP_SM_SHARE), compute)
+    ep_exposed = where(overlap_ep, maximum(ep_time - busy, 0.0), ep_time)
+    tp_exposed = zeros if w.tp_overlap else tp_time
+    cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
+    micro = busy + ep_exposed + tp_exposed + cp_exposed
+
+    # --- the step: pipeline, then what is exposed once per step
+    bubble = PL.bubble_ratio(schedule, p, m, v) * where(p > 1, 1.0, 0.0)
+    pipeline_time = m * micro * (1 + bubble)
+    copies = PL.weight_copies(schedule)
+    tables = where(p > 1, 1.0, 2.0 - w.tied) * w.tables  # the embedding on the first stage, the head on the last
+    dense_params = ((w.shared - w.tables * (2 - w.tied)) * stage + tables) / t * copies
+    expert_params = w.routed * stage / (e * et) * copies
+    expert_group = d * c * t / (e * et)  # replicas of one expert shard (Megatron's expert data-parallel group)
+    dp_time = pp_exposed = zeros
+    if w.links:
+        dp_bytes = (C.data_parallel_bytes(dense_params, w.grad_bytes, w.w_bytes, 1.0, d * c, zero, m)
+                    + C.data_parallel_bytes(expert_params, w.grad_bytes, w.w_bytes, 1.0, expert_group, zero, m))
+        dp_time = dp_bytes / _link(w, t * c * d)
+        sends = C.pipeline_bytes(T, w.h, 2.0, t) / _link(w, t * c * d * p)
+        pp_exposed = where(p > 1, (p - 1) * sends, 0.0)  # pipeline fill and drain wait on each hop
+    window = where(zero >= 2, m * compute, compute)  # what the gradient and weight traffic can hide under
+    chunks = maximum(w.layers * stage * v, 1.0)  # one bucket per layer stays exposed
+    dp_exposed = maximum(dp_time / chunks, dp_time - window)
+    updated = where(zero >= 1, dense_params / (d * c) + expert_params / expert_group, dense_params + expert_params)
+    optimizer = K.optimizer_seconds(updated, w.bandwidth)
+    step = pipeline_time + pp_exposed + dp_exposed + optimizer
+    out.update(step_seconds=step, bubble_seconds=m * micro * bubble, optimizer_seconds=optimizer,
+               exposed_seconds=m * (ep_exposed + tp_exposed + cp_exposed) + pp_exposed + dp_exposed,
+               compute_seconds=m * busy,
+               scale_up_seconds=m * (tp_time * _is_up(w, t) + cp_time * _is_up(w, t * c) + ep_up)
+               + dp_time * _is_up(w, t * c * d),
+               scale_out_seconds=m * (tp_time * (1 - _is_up(w, t)) + cp_time * (1 - _is_up(w, t * c)) + ep_out)
+               + dp_time * (1 - _is_up(w, t * c * d)) + pp_exposed,
+               tensor_seconds=m * tp_time, context_seconds=m * cp_time, expert_seconds=m * ep_time,
+               data_seconds=dp_time)
+
+    # --- memory per accelerator
+    weights, grads, opt = TM.model_state_bytes(dense_params, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c, zero)
+    ew, eg, eo = TM.model_state_bytes(expert_params, w.w_bytes, w.grad_bytes, w.optimizer_bytes, expert_group, zero)
+    cached = 1.0 if w.low_precision else 2.0
+
+    def per_layer(width, top_k, code):
+        return TM.activation_bytes_per_layer(w.sequence / c, mb, w.h, w.heads, w.q_dim, w.kv_dim, width, w.gated, t,
+                                             w.sequence_parallel, code, top_k, cached, w.dispatch_bytes, w.latent)
+    has_dense = any_true(w.dense_layers > 0)
+    dense_layer = per_layer(w.dense_ffn, 0.0, recompute) if has_dense else 0.0
+    moe_layer = per_layer(w.moe_width, w.k, recompute) if w.moe else 0.0
+    stage_bytes = stage * (w.dense_layers * dense_layer + w.moe_layers * moe_layer)
+    largest = maximum(per_layer(w.dense_ffn, 0.0, TM.SELECTIVE) if has_dense else 0.0,
+                      per_layer(w.moe_width, w.k, TM.SELECTIVE) if w.moe else 0.0)
+    stage_bytes = stage_bytes + where(full, largest, 0.0)  # the layer being replayed holds everything
+    held = PL.micro_batches_in_flight(schedule, p, m, v)
+    logits = TM.logits_bytes(w.sequence / c, mb, w.vocab, t)
+    activations = maximum(held * stage_bytes, stage_bytes + logits)
+    out.update(weights_bytes=weights + ew, gradients_bytes=grads + eg, optimizer_bytes=opt + eo,
+               activations_bytes=activations)
+    out["total_bytes"] = weights + ew + grads + eg + opt + eo + activations
+    out["fill"] = out["total_bytes"] / w.usable
+    return out
+
+
+def _is_up(w: Work, span):
+    """1 where a group of `span` consecutive ranks stays inside one scale-up domain, else 0.
+
+    Groups tile the job from rank 0, so every group stays inside a domain when the domain is a
+    multiple of the span (NVL72 with 64-rank groups straddles racks), or when the whole job fits
+    in one domain (64 GB200s of one NVL72 rack all talk over NVLink).
+    """
+    return where((span <= w.domain) & ((w.domain % span == 0) | (w.count <= w.domain)), 1.0, 0.0)
+
+
+def attention_forward_per_token(r, s: dict, layers):
+    """Forward FLOPs of attention scores and values per token at the training sequence, causal.
+
+    Kernels skip the masked half whatever FLOPs convention the report counts, so time uses causal.
+    """
+    seq = s["training.sequence"]
+    flops = F.training_attention_flops(r["model.attention_flops_per_key"], seq, 1.0, "causal") / 3
+    if "model.sliding_attention_flops_per_key" in r.metrics:
+        flops = flops + F.training_attention_flops(r["model.sliding_attention_flops_per_key"], seq, 1.0, "causal",
+                                                   layers.window) / 3
+    if "model.linear_attention_flops_per_token" in r.metrics:
+        flops = flops + r["model.linear_attention_flops_per_token"]
+    return flops
