@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .commands.exits import errors_to_exit as _errors_to_exit
-from .errors import ExitCode
+from .errors import ExitCode, QwenfeasError
 
 app = typer.Typer(
     name="qwenfeas",
