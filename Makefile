@@ -39,9 +39,10 @@ run: $(VENV)/.installed-run  ## Estimate the bundled default scenario (a Qwen3-M
 test: $(VENV)/.installed-test  ## Run the test suite
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed-test  ## Measure start-up time and sweep speed (printed, not asserted)
+bench: $(VENV)/.installed-test  ## Measure start-up time, sweep speed and layout-search time (printed, not asserted)
 	$(BIN)/python tests/benchmarks/startup.py
 	$(BIN)/python tests/benchmarks/sweep.py
+	$(BIN)/python tests/benchmarks/layout_search.py
 
 readme: $(VENV)/.installed-run  ## Regenerate every command output shown in README.md (a test checks it)
 	$(BIN)/python tests/readme.py
