@@ -15,33 +15,26 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli_errors import ENV, VALID, expect, input_error, invoke, only, write
+from test_cli_errors import ENV, VALID, expect, here, input_error, invoke, only, write  # noqa: F401 (here)
 from typer.testing import CliRunner
 
 import qwenfeas
 from qwenfeas.cli import app
 from qwenfeas.errors import QwenfeasError
 
+# every test runs in a fresh folder with the contract's environment (test_cli_errors.here)
+pytestmark = pytest.mark.usefixtures("here")
 HARDWARE = "context: 4096\nhardware: {preset: h100-sxm}\n"
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """A fresh working folder with the contract's environment, as test_cli_errors.here."""
-    monkeypatch.chdir(tmp_path)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    return tmp_path
-
-
 SMALL = "model:\n  layers: 2\n  hidden: 1024\n  heads: 8\n  vocab: 100\n  ffn_hidden: 64\n"
 
 
-def test_hidden_not_a_multiple_of_heads_without_head_dim(folder):
+def test_hidden_not_a_multiple_of_heads_without_head_dim():
     text = "model:\n  layers: 2\n  hidden: 1000\n  heads: 3\n  vocab: 100\n  ffn_hidden: 64\n" + HARDWARE
     expect(invoke(write("odd.yaml", text)), "odd.yaml", 1, "model.head_dim", "not a multiple of heads (3)",
            hint="model.head_dim")
 
 
-def test_grouped_query_attention_without_kv_heads(folder):
+def test_grouped_query_attention_without_kv_heads():
     text = SMALL + "  attention: {kind: gqa}\n" + HARDWARE
     expect(invoke(write("gqa.yaml", text)), "gqa.yaml", 1, "model.kv_heads", "missing", hint="add model.kv_heads")
 
@@ -52,57 +45,48 @@ def test_grouped_query_attention_without_kv_heads(folder):
     ("  kv_heads: 4\n  attention: {kind: mha}\n", "MHA has kv_heads = heads (8); got 4", "kind: gqa"),
     ("  kv_heads: 2\n  attention: {kind: mqa}\n", "MQA has one KV head; got 2", "kind: gqa"),
 ])
-def test_kv_heads_that_do_not_match_the_attention(folder, extra, message, hint):
+def test_kv_heads_that_do_not_match_the_attention(extra, message, hint):
     # kv_heads is on line 7, after the six lines of SMALL
     expect(invoke(write("kv.yaml", SMALL + extra + HARDWARE)), "kv.yaml", 7, "model.kv_heads", message, hint=hint)
 
 
-def test_linear_attention_layers_above_the_model_layers(folder):
-    text = "model:\n  preset: qwen3-next-80b-a3b\n  linear_attention: {layers: 60}\n" + HARDWARE
-    expect(invoke(write("lin.yaml", text)), "lin.yaml", 3, "model.linear_attention.layers",
-           "must not exceed model.layers (48)")
-
-
-def test_sliding_layers_without_a_window(folder):
-    text = "model:\n  preset: llama-2-70b\n  attention: {sliding_layers: 40}\n" + HARDWARE
-    expect(invoke(write("slide.yaml", text)), "slide.yaml", 3, "model.attention.sliding_layers",
-           "model.attention.sliding_window is not", hint="sliding_window: 4096")
-
-
-def test_more_sliding_layers_than_softmax_layers(folder):
-    text = "model:\n  preset: llama-2-70b\n  attention:\n    sliding_window: 4096\n    sliding_layers: 90\n" + HARDWARE
-    expect(invoke(write("slide.yaml", text)), "slide.yaml", 5, "model.attention.sliding_layers",
-           "must not exceed the 80 softmax-attention layers")
-
-
-def test_a_sliding_window_with_mla(folder):
-    text = "model:\n  preset: deepseek-v3\n  attention: {sliding_window: 4096}\n" + HARDWARE
-    expect(invoke(write("mla.yaml", text)), "mla.yaml", 3, "model.attention.sliding_window", "with MLA")
+@pytest.mark.parametrize(("model", "line", "key", "message", "hint"), [
+    ("  preset: qwen3-next-80b-a3b\n  linear_attention: {layers: 60}\n", 3, "model.linear_attention.layers",
+     "must not exceed model.layers (48)", None),
+    ("  preset: llama-2-70b\n  attention: {sliding_layers: 40}\n", 3, "model.attention.sliding_layers",
+     "model.attention.sliding_window is not", "sliding_window: 4096"),
+    ("  preset: llama-2-70b\n  attention:\n    sliding_window: 4096\n    sliding_layers: 90\n", 5,
+     "model.attention.sliding_layers", "must not exceed the 80 softmax-attention layers", None),
+    ("  preset: deepseek-v3\n  attention: {sliding_window: 4096}\n", 3, "model.attention.sliding_window",
+     "sliding windows with MLA are not modelled", None),
+])
+def test_layer_kinds_that_do_not_add_up(model, line, key, message, hint):
+    expect(invoke(write("layers.yaml", "model:\n" + model + HARDWARE)), "layers.yaml", line, key, message, hint=hint)
 
 
 TRAINING = "model: {preset: %s}\ncontext: 4096\ntokens: 1T\nhardware: {preset: h100-sxm, count: 64}\nparallel:\n"
 
 
-def test_data_parallel_degree_that_needs_more_accelerators_than_there_are(folder):
+def test_data_parallel_degree_that_needs_more_accelerators_than_there_are():
     # 8 x 16 = 128 accelerators asked of 64
     text = TRAINING % "llama-2-70b" + "  tensor: 8\n  data: 16\n"
     expect(invoke(write("dp.yaml", text)), "dp.yaml", 7, "parallel.data", "= 128, more than hardware.count (64)",
            hint="multiply to at most hardware.count")
 
 
-def test_expert_degree_that_does_not_divide_the_data_parallel_degree(folder):
+def test_expert_degree_that_does_not_divide_the_data_parallel_degree():
     text = TRAINING % "qwen3-30b-a3b" + "  tensor: 2\n  expert: 3\n  data: 16\n"
     expect(invoke(write("ep.yaml", text)), "ep.yaml", 7, "parallel.expert", "must divide the data-parallel degree (16)")
 
 
-def test_model_parallel_degrees_above_the_accelerator_count(folder):
+def test_model_parallel_degrees_above_the_accelerator_count():
     # tensor 8 x expert 16 = 128 > 64
     text = TRAINING % "qwen3-30b-a3b" + "  tensor: 8\n  expert: 16\n"
     expect(invoke(write("tp.yaml", text)), "tp.yaml", 6, "parallel.tensor",
            "tensor x pipeline x context x expert (128) exceeds hardware.count (64)")
 
 
-def test_a_folder_with_no_yaml_files(folder):
+def test_a_folder_with_no_yaml_files():
     Path("plans").mkdir()
     write("plans/readme.txt", "not a scenario\n")
     result = CliRunner().invoke(app, ["check", "plans"], env=ENV)
@@ -110,13 +94,13 @@ def test_a_folder_with_no_yaml_files(folder):
     assert (problem.file, problem.line, problem.rest) == ("plans", None, "holds no *.yaml or *.yml files")
 
 
-def test_a_glob_that_matches_nothing(folder):
+def test_a_glob_that_matches_nothing():
     result = CliRunner().invoke(app, ["check", "plans/*.yaml"], env=ENV)
     problem = only(input_error(result))
     assert (problem.file, problem.line, problem.rest) == ("plans/*.yaml", None, "no file matches this pattern")
 
 
-def test_a_path_holding_a_nul_byte(folder):
+def test_a_path_holding_a_nul_byte():
     problem = only(input_error(invoke("plan\x00.yaml")))
     assert problem.file == repr("plan\x00.yaml") and problem.line is None
     assert problem.rest.startswith("is not a usable file path")
@@ -165,7 +149,7 @@ def only_problem(error: QwenfeasError):
     return error.problems[0]
 
 
-def test_expect_lines_hold_point_by_point_over_a_sweep(folder):
+def test_expect_lines_hold_point_by_point_over_a_sweep():
     """`expect:` over a swept axis: each point is judged on its own value (hand arithmetic: the KV cache of
     Llama-2-70B is 327,680 B per token at bf16, so 4,096 tokens hold 1.342 GB and 8,192 hold 2.684 GB)."""
     text = VALID + "expect:\n  - kv_cache.bytes_per_sequence < 2 GB\n"

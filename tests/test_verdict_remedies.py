@@ -12,24 +12,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_estimates import SMALL
 
 import qwenfeas
 from qwenfeas.errors import QwenfeasError
 from qwenfeas.verdict import holds, judge, margins, read_condition
 
-PLAN = """\
-model: {layers: 2, hidden: 1024, heads: 8, head_dim: 128, ffn_hidden: 4096, vocab: 1000}
-context: 2048
-tokens: 1e9
-hardware:
-  count: 100
-  peak_flops: 1000T
-  memory: 80GB
-  bandwidth: 2TB/s
-  tdp: 500W
-  mfu: 50%
-datacenter: {pue: 1.25, overhead: 0.2, carbon: 0.5 kg/kWh, electricity: 0.1 $/kWh, gpu_hour: 2 $/h}
-"""
+PLAN = SMALL.lstrip("\n")  # 11 lines: limits: and expect: go on line 12
 SECONDS = 6 * 34_583_552 * 1e9 / (100 * 1000e12 * 0.5)
 FACILITY_WATTS = 100 * 500 * 1.2 * 1.25
 KWH = FACILITY_WATTS * SECONDS / 3.6e6
