@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .commands.exits import errors_to_exit as _errors_to_exit
-from .errors import ExitCode
+from .errors import ExitCode, QwenfeasError
 
 app = typer.Typer(
     name="qwenfeas",
@@ -156,7 +156,7 @@ def sweep(
     Examples:
 
     - `qwenfeas sweep plan.yaml --vary context=128K..100M:log:9 --vary hardware.preset=h200,b200`
-    - `qwenfeas sweep plan.yaml --vary hardware.count=8K,16K,32K --vary hardware.mfu=0.3..0.5:5 --frontier`
+    - `qwenfeas sweep plan.yaml --vary hardware.count=8192,16384,32768 --vary hardware.mfu=0.3..0.5:5 --frontier`
     - `qwenfeas sweep plan.yaml -v tokens=10T..100T:log:50 -f csv --where 'training.seconds < 90d' | head`
     - `qwenfeas sweep plan.yaml -v context=1M..100M:log:30 --plot --y kv_cache.bytes_per_sequence`
     """
@@ -186,12 +186,11 @@ def serve(
 
     Examples:
 
-    - `qwenfeas serve configs/published/deepseek-r1-b200-max-throughput.yaml --tpot 50ms`
+    - `qwenfeas serve configs/published/r1-b200-throughput.yaml --tpot 50ms`
     - `qwenfeas serve plan.yaml --set hardware.count=64 --format json | jq .frontier[0]`
     """
     with _errors_to_exit():
         from .commands.serving import run
-        from .errors import QwenfeasError
         from .scenario.units import parse_quantity
 
         def duration(text, option):

@@ -220,7 +220,7 @@ def test_sweeping_the_batch_notes_only_the_batches_that_do_not_fit(write):
     assert speeds[3] == pytest.approx(8 / steps[3]) and speeds[3] > 2 * speeds[0]  # batched speed, not one sequence's
 
 
-R1_MAX = "configs/published/deepseek-r1-b200-max-throughput.yaml"
+R1_MAX = "configs/published/r1-b200-throughput.yaml"
 
 
 def _plugged(row_or_remedy) -> list[str]:

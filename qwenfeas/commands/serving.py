@@ -48,21 +48,19 @@ def _csv(value) -> str:
 
 
 def _table(name: str, result, no_color: bool) -> None:
-    from rich.table import Table
-
-    from ..output.tables import make_console
+    from ..output.layout import Column, table
+    from ..output.tables import emit, make_console
 
     limits = ", ".join(f"{k} <= {format_quantity(v, 's')}" for k, v in (("TTFT", result.ttft), ("TPOT", result.tpot))
                        if v is not None) or "no latency limit"
-    table = Table(title=f"{name}: serving frontier on {result.accelerators:,.0f} accelerators ({limits})",
-                  title_justify="left")
-    for header in ("", *_HEADERS):
-        table.add_column(header, justify="right")
+    rows = []
     for i, row in enumerate(result.rows):
         cells = [format_quantity(row[n], unit) if unit not in ("count", "tokens/s") else _number(row[n])
                  for n, unit in COLUMNS]
-        table.add_row("best" if i == result.best else "", *cells)
-    make_console(no_color, width=160).print(table)
+        rows.append(["best" if i == result.best else "", *cells])
+    console = make_console(no_color)  # fits the terminal, or COLUMNS when piped: no header is ever cut
+    emit(console, table([Column(header, "right") for header in ("", *_HEADERS)], rows, console.width,
+                        title=f"{name}: serving frontier on {result.accelerators:,.0f} accelerators ({limits})"))
 
 
 def _number(value: float) -> str:
