@@ -349,3 +349,19 @@ def test_every_shared_config_imports(write, name):
     report = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % f"hf_config: {SHARED / f'{name}.json'}")))
     assert report["model.params"] >= report["model.active_params"] > 0
     assert report.scenario["model.name"]
+
+
+@needs_real
+@pytest.mark.parametrize(("config", "preset"), [("llama-2-70b", "llama-2-70b"), ("qwen3-235b-a22b", "qwen3-235b-a22b"),
+                                                ("qwen3-coder-480b-a35b", "qwen3-coder-480b-a35b"),
+                                                ("deepseek-v3", "deepseek-v3"), ("qwen3-8b", "qwen3-8b")])
+def test_issue_14_cases_give_the_configs_model_on_the_default_scenario(config, preset):
+    # Issue 14: configs/default.yaml (a hand-written 1.075T MoE) with --hf-config of these published configs gave
+    # the default's numbers unchanged, or a hybrid; each must now give exactly its own model.
+    default = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    scenario = qwenfeas.load(default, [hf_config_override(str(SHARED / f"{config}.json"))])
+    report = qwenfeas.estimate(scenario)
+    alone = qwenfeas.estimate(qwenfeas.loads(f"model: {{preset: {preset}}}\ncontext: 1K\nhardware: {{preset: h200}}\n"))
+    assert report["model.params"] == alone["model.params"]
+    assert report["model.active_params"] == alone["model.active_params"]
+    assert "discarded model.layers" in scenario.warnings[0]
