@@ -365,3 +365,15 @@ def test_issue_14_cases_give_the_configs_model_on_the_default_scenario(config, p
     assert report["model.params"] == alone["model.params"]
     assert report["model.active_params"] == alone["model.active_params"]
     assert "discarded model.layers" in scenario.warnings[0]
+
+
+def test_a_quantized_checkpoint_sets_the_served_weights_not_the_trained_ones(write, tmp_path):
+    # DeepSeek-V3's config.json carries an FP8 quantization_config: served, its weights are 1 byte and its cache
+    # stays bf16 (vLLM kv_cache_dtype "auto"); trained, weights stay bf16 (mixed-precision convention).
+    config = _config(tmp_path, MINIMAL["deepseek-v3"])
+    served = qwenfeas.load(write(SCENARIO % f"hf_config: {config}"))
+    assert (served["precision.weights"], served["precision.kv_cache"]) == ("fp8", "bf16")
+    trained = qwenfeas.load(write(SCENARIO % f"hf_config: {config}" + "tokens: 1T\n"), ["hardware.count=2048"])
+    assert trained["precision.weights"] == "bf16"
+    written = qwenfeas.load(write(SCENARIO % f"hf_config: {config}" + "precision: {weights: fp4}\n"))
+    assert (written["precision.weights"], written["precision.kv_cache"]) == ("fp4", "fp4")
