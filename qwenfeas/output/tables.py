@@ -222,17 +222,22 @@ def render_sweep(names: list[str], units: list[str], rows: list[list], matched: 
     emit(console, [Text(line, style="dim") for line in wrap_prose(shown, console.width)])
 
 
-def render_frontiers(frontiers, units: dict[str, str], console: Console) -> None:
-    """One table per numeric axis: for each combination of the other axes, the feasible range along it."""
+def render_frontiers(frontiers, units: dict[str, str], console: Console, limit: int | None = None) -> None:
+    """One table per numeric axis: for each combination of the other axes, the feasible range along it
+    (the first `limit` combinations; CSV and JSON give them all)."""
     for frontier in frontiers:
+        shown = frontier.rows if limit is None else frontier.rows[:limit]
         unit = units.get(frontier.axis, "")
         columns = [Column(_heading(key, units.get(key, "")), "right") for key in frontier.others]
         columns += [Column(label, "right") for label in ("smallest\nfeasible", "largest\nfeasible", "feasible\npoints")]
         rows = [[*(_cell(row[k], units.get(k, "")) for k in frontier.others), _cell(row["min_feasible"], unit),
-                 _cell(row["max_feasible"], unit), f"{row['feasible_points']:,}"] for row in frontier.rows]
+                 _cell(row["max_feasible"], unit), f"{row['feasible_points']:,}"] for row in shown]
         title = f"Feasible {frontier.axis} for each {' × '.join(frontier.others) or 'sweep'}"
         emit(console, [Text(line, style="bold cyan") for line in wrap_prose(title, console.width)])
         emit(console, table(columns, rows, console.width, keep=len(frontier.others)))
+        if len(shown) < len(frontier.rows):
+            more = f"{len(shown):,} of {len(frontier.rows):,} rows; all rows with --format csv or json, or raise --limit"
+            emit(console, [Text(line, style="dim") for line in wrap_prose(more, console.width)])
 
 
 def render_comparison(comparison, console: Console) -> None:

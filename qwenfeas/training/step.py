@@ -27,7 +27,8 @@ def add_step(b, s: dict, work, chosen) -> None:
     result = evaluate(work, layout)
     used = _layout(b, s, layout, chosen)
     sequences = s["training.batch_tokens"] / s["training.sequence"]
-    if not is_array(used) and sequences < layout["data"] * layout["micro_batch"]:
+    idle = sequences < layout["data"] * layout["micro_batch"]
+    if not is_array(used) and not is_array(idle) and idle:  # a swept batch or layout: no single-scenario note
         b.report.notes.append(f"the global batch ({sequences:,.3g} sequences) is smaller than the "
                               f"{layout['data']:,.0f} data-parallel replicas: some sit idle")
     _time(b, s, work, layout, result, used)
