@@ -164,7 +164,7 @@ def test_cli_flag(tmp_path):
     config = _config(tmp_path, MINIMAL["qwen3-8b"])
     result = CliRunner().invoke(app, ["estimate", str(plan), "--hf-config", str(config), "-f", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["model"]["params"] == 8_190_735_360  # Qwen3-8B, as the preset
+    assert json.loads(result.stdout)["model"]["params"] == _qwen3_8b_params()  # 8,190,735,360, as the preset
 
 
 def test_unsupported_model_type_lists_the_supported_ones(write, tmp_path):
@@ -215,10 +215,22 @@ _REAL_FOR = {"gpt-oss-120b": "gpt-oss-120b", "glm-4.5": "glm-4.7-fp8", "minimax-
              "qwen3.5-35b-a3b": "qwen3.5-35b-a3b"}
 
 
+# K and V bytes per token at bf16, by hand from each config: the anchor of the comparison below
+KV_BY_HAND = {
+    "qwen3-235b-a22b": 2 * 94 * 4 * 128 * 2,
+    "deepseek-v3": 61 * (512 + 64) * 2,          # MLA: one latent and one RoPE key per layer
+    "gpt-oss-120b": 2 * (18 + 18) * 8 * 64 * 2,  # 18 full and 18 sliding-window layers
+    "glm-4.5": 2 * 92 * 8 * 128 * 2,
+    "minimax-m1": 2 * (80 - 70) * 8 * 128 * 2,   # only the 10 softmax layers
+    "qwen3.5-35b-a3b": 2 * (40 - 30) * 2 * 256 * 2,
+}
+
+
 @pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
 def test_preset_config_json_and_hand_written_yaml_agree(write, tmp_path, name):
     by_hand = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % HAND_WRITTEN[name])))
     from_preset = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % f"preset: {name}")))
+    assert from_preset["kv_cache.bytes_per_token"] == KV_BY_HAND[name]
     for key in COMPARED:
         if key in from_preset.metrics:
             assert by_hand[key] == from_preset[key], key
