@@ -58,11 +58,14 @@ def _table(name: str, result, no_color: bool) -> None:
                      _number(row["inference.tokens_per_second_per_user"]),
                      _number(row["inference.tokens_per_second_per_accelerator"]),
                      format_quantity(row["inference.cost_per_million_output_tokens_usd"], "USD")])
-    headers = ("", "layout", "batch", "TTFT", "TPOT", "tok/s per user", "tok/s per acc.", "$/M out")
+    headers = ("", "layout", "batch", "TTFT", "TPOT", "tok/s/user", "tok/s/accel.", "$/M out")
     console = make_console(no_color)  # fits the terminal, or COLUMNS when piped: no header is ever cut
     emit(console, table([Column(h, "left" if h == "layout" else "right") for h in headers], rows, console.width,
                         title=f"{name}: serving frontier on {result.accelerators:,.0f} accelerators ({limits})"))
-    sys.stdout.write("layout: tensor x attention-data, expert degree, replicas; 'split' = disaggregated prefill\n")
+    from ..output.layout import wrap_prose
+
+    key = "layout: tensor x attention-data, expert degree, replicas; 'split' = disaggregated prefill"
+    sys.stdout.write("\n".join(wrap_prose(key, console.width, "  ")) + "\n")
 
 
 def _layout(row) -> str:
