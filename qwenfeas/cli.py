@@ -483,6 +483,9 @@ def validate(
     case: list[str] | None = typer.Option(None, "--case", "-c", metavar="ID", help="Run only this case (repeatable)."),
     output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
+    cases_file: str | None = typer.Option(None, "--cases", metavar="FILE",
+                                          help="Run the cases in FILE instead of the bundled ones "
+                                               "(e.g. the scorecard, tests/scorecard/cases.yaml)."),
 ) -> None:
     """Reproduce published figures (training compute, time, KV cache, ...) and report the error of each.
 
@@ -494,13 +497,15 @@ def validate(
     - `qwenfeas validate --case gpt3-175b-training-compute --format json`
     """
     with _errors_to_exit():
+        from pathlib import Path
+
         from .commands import validation
 
-        results = validation.run(case)
+        results = validation.run(case, Path(cases_file) if cases_file else None)
         if output_format == "table":
             from .output.tables import make_console, render_validation
 
-            render_validation(results, make_console(no_color))
+            render_validation(results, make_console(no_color), cases_file)
         else:
             import json
 

@@ -7,8 +7,9 @@ Two kinds of regenerated text:
   PATH, 80 columns and no colour, and the block's body becomes its output. Standard error is shown
   only when the command itself says `2>&1`;
 * a region between `<!-- make readme: NAME -->` and `<!-- end make readme -->`: a Markdown table
-  made from the program's own results (NAME `validate`: every validation case; NAME `configs`: the
-  bundled scenarios, whose first two columns, file and question, are kept as written).
+  made from the program's own results (NAME `validate`: every validation case; NAME `scorecard`: the
+  cases of tests/scorecard/; NAME `configs`: the bundled scenarios, whose first two columns, file and
+  question, are kept as written).
 """
 
 from __future__ import annotations
@@ -39,19 +40,34 @@ def output_of(command: str) -> str:
 def validation_table(_: str) -> str:
     """`qwenfeas validate`: every case, its published value, qwenfeas's error and the source."""
     from qwenfeas.commands import validation
-    from qwenfeas.scenario.units import format_quantity
 
     results = validation.run(None)
     failed = sum(not r.passed for r in results)
     lines = [f"`qwenfeas validate` reruns {len(results)} cases from `qwenfeas/commands/validation_cases.yaml`. "
              "Each gives the inputs its source states, the published value, a tolerance and the citation. "
-             + ("All of them pass:" if not failed else f"{failed} of them fail:"), "",
-             "| case | published | qwenfeas | error (tolerance) | source |", "| --- | --- | --- | --- | --- |"]
+             + ("All of them pass:" if not failed else f"{failed} of them fail:"), ""]
+    return "\n".join(lines + _result_rows(results)) + "\n"
+
+
+def _result_rows(results, miss: str = "fails") -> list[str]:
+    """A Markdown table of validation results: case, published, qwenfeas, error against tolerance, source."""
+    from qwenfeas.scenario.units import format_quantity
+
+    lines = ["| case | published | qwenfeas | error (tolerance) | source |", "| --- | --- | --- | --- | --- |"]
     for r in results:
         error = f"{r.error:+.2%} (±{r.tolerance:.1%})".replace("-", "−")
         lines.append(f"| `{r.case}` | {format_quantity(r.published, r.unit)} | {format_quantity(r.computed, r.unit)} "
-                     f"| {error}{'' if r.passed else ' **fails**'} | {r.source.replace('|', '/')} |")
-    return "\n".join(lines) + "\n"
+                     f"| {error}{'' if r.passed else f' **{miss}**'} | {r.source.replace('|', '/')} |")
+    return lines
+
+
+def scorecard_table(_: str) -> str:
+    """`make score`: the scorecard's cases (tests/scorecard/cases.yaml) and how many are within tolerance."""
+    from qwenfeas.commands import validation
+
+    results = validation.run(None, ROOT / "tests" / "scorecard" / "cases.yaml")
+    within = sum(r.passed for r in results)
+    return "\n".join(_result_rows(results, "outside") + ["", f"{within} of {len(results)} within tolerance."]) + "\n"
 
 
 # The headline of a bundled scenario: the first three of these it computes, in this order.
@@ -85,7 +101,7 @@ def configs_table(body: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-REGIONS = {"validate": validation_table, "configs": configs_table}
+REGIONS = {"validate": validation_table, "scorecard": scorecard_table, "configs": configs_table}
 
 
 def regenerate(text: str) -> str:

@@ -155,8 +155,11 @@ def render_presets(data: dict[str, list[dict]], console: Console) -> None:
                    wrap_prose("qwenfeas presets show NAME prints a preset with its sources.", console.width)])
 
 
-def render_validation(results, console: Console) -> None:
-    """Each case: published value, qwenfeas's value, the error against the tolerance, and the source."""
+def render_validation(results, console: Console, cases_file: str | None = None) -> None:
+    """Each case: published value, qwenfeas's value, the error against the tolerance, and the source.
+
+    The title names the cases file when it is not the bundled one (the scorecard, say).
+    """
     columns = [Column("case"), Column("published", "right"), Column("qwenfeas", "right"), Column("error", "right"),
                Column("tolerance", "right"), Column(""), Column("source", wrap=True)]
     rows = []
@@ -164,10 +167,10 @@ def render_validation(results, console: Console) -> None:
         verdict = Text("pass", style="green") if r.passed else Text("FAIL", style="bold red")
         rows.append([Text(r.case) + Text("\n" + r.metric, style="dim"), format_quantity(r.published, r.unit),
                      format_quantity(r.computed, r.unit), f"{r.error:+.2%}", f"±{r.tolerance:.1%}", verdict, r.source])
-    emit(console, table(columns, rows, console.width, title="Validation against published figures",
-                        header_style="dim"))
-    failed = sum(not r.passed for r in results)
-    console.print(f"\n{len(results) - failed} passed, {failed} failed")
+    title = "Validation against published figures" + (f" ({cases_file})" if cases_file else "")
+    emit(console, table(columns, rows, console.width, title=title, header_style="dim"))
+    passed = sum(r.passed for r in results)
+    console.print(f"\n{passed} of {len(results)} within tolerance")
 
 
 def render_verdicts(verdicts, console: Console) -> None:
