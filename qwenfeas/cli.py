@@ -156,7 +156,7 @@ def sweep(
     Examples:
 
     - `qwenfeas sweep plan.yaml --vary context=128K..100M:log:9 --vary hardware.preset=h200,b200`
-    - `qwenfeas sweep plan.yaml --vary hardware.count=8K,16K,32K --vary hardware.mfu=0.3..0.5:5 --frontier`
+    - `qwenfeas sweep plan.yaml --vary hardware.count=8192,16384,32768 --vary hardware.mfu=0.3..0.5:5 --frontier`
     - `qwenfeas sweep plan.yaml -v tokens=10T..100T:log:50 -f csv --where 'training.seconds < 90d' | head`
     - `qwenfeas sweep plan.yaml -v context=1M..100M:log:30 --plot --y kv_cache.bytes_per_sequence`
     """
@@ -230,7 +230,7 @@ def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
 
 def _bare(report, name: str) -> str:
     """One output or input of a report as a bare number (whole numbers without a decimal point)."""
-    from .errors import QwenfeasError, did_you_mean
+    from .errors import did_you_mean
     from .output.render import plain
 
     if name in report.metrics:

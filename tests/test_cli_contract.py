@@ -250,3 +250,14 @@ def test_a_full_disk_is_one_line_and_exit_2(args):
         result = run(*args, stdout=full)
     assert result.returncode == 2
     assert errors(result) == ["qwenfeas: cannot write the output: No space left on device"]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["estimate", DEFAULT, "--format", "json"], ["estimate", "/dev/zero"]])
+def test_the_exit_handling_keeps_start_up_lazy(args):
+    """Exit-code handling (commands/exits.py) is on every path: it must not pull in numpy or rich."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: sys.stderr.write(f\"\\nLOADED {'numpy' in sys.modules} {'rich' in sys.modules}\\n\"))\n"
+            f"sys.argv = ['qwenfeas', *{args!r}]\n"
+            "from qwenfeas.cli import main\nmain()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.stderr.splitlines()[-1] == "LOADED False False"

@@ -157,8 +157,8 @@ class Fuzzer:
 
     def case(self) -> tuple[list[str], bytes | None]:
         r = self.random
-        command = r.choices(["estimate", "sweep", "check", "compare", "roadmap", "presets", "validate", "show"],
-                            weights=[30, 25, 15, 10, 2, 3, 2, 3])[0]
+        command = r.choices(["estimate", "sweep", "check", "compare", "roadmap", "presets", "validate", "show",
+                             "serve"], weights=[30, 25, 15, 10, 2, 3, 2, 3, 5])[0]
         self.stats[f"command:{command}"] += 1
         if command == "estimate":
             args = ["estimate", *(self.path() for _ in range(r.randrange(1, 3)))]
@@ -174,6 +174,9 @@ class Fuzzer:
             args = ["presets", "--kind", r.choice(["models", "grids", "nope"])]
         elif command == "validate":
             args = ["validate", "--case", r.choice(["nope", "gpt3-175b-training-compute"])]
+        elif command == "serve":
+            args = ["serve", r.choice([self.path(), *sorted(str(p) for p in (ROOT / "configs").glob("published/*.yaml"))[:1]]),
+                    "--tpot", r.choice(["50ms", "0", "-1s", "fast", "1e400s"]), "-f", r.choice(["table", "csv", "json"])]
         else:
             args = ["presets", "show", r.choice(["h200", "H200", "NOPE", "../../etc/passwd", "", "x" * 300])]
         if command in ("estimate", "sweep", "check", "compare"):

@@ -217,10 +217,21 @@ def test_a_long_value_is_cut_in_the_error_line(tmp_path):
 
 def test_many_unknown_keys_are_counted_not_all_spelled_out(tmp_path):
     path = tmp_path / "plan.yaml"
-    path.write_text(VALID + "".join(f"key{i}: 1\n" for i in range(50_000)))
+    path.write_text(VALID + "".join(f"key{i}: 1\n" for i in range(5_000)))
     result = invoke("estimate", str(path))
     one_error(result, "more problems")
     assert len(result.stderr.splitlines()) <= 2 * MAX_PROBLEMS + 1
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("plan.yaml", "".join(f"key{i}: 1\n" for i in range(50_000))),
+    ("plan.yaml", "expect: [" + ", ".join(["x"] * 50_000) + "]\n"),
+    ("config.json", "{" + ", ".join(f'"k{i}": {i}' for i in range(50_000)) + "}"),
+])
+def test_a_document_with_more_values_than_any_scenario_is_refused_before_parsing(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    one_error(invoke("estimate", str(path)), "the document is too large")
 
 
 @pytest.mark.parametrize(("text", "hint"), [

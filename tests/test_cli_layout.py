@@ -174,6 +174,18 @@ def test_check_and_frontier_tables_fit(width):
     assert_fits(frontier.stdout, width)
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_serve_frontier_fits(width):
+    published = ROOT / "configs" / "published"
+    plans = sorted(published.glob("*.yaml")) if published.is_dir() else []
+    if not plans:
+        pytest.skip("no published serving scenario bundled")
+    for text in (piped(width, "serve", str(plans[0])).stdout, in_terminal(width, "serve", str(plans[0]))):
+        lines = assert_fits(text, width)
+        assert "tok/s/accel." in words(text) or "[1]" in text  # a header whole, or in the key
+        assert len(lines) > 3
+
+
 def test_piped_output_without_columns_is_80_wide():
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1"}
     text = subprocess.run([sys.executable, "-m", "qwenfeas", "presets"], capture_output=True, text=True, env=env,

@@ -105,10 +105,14 @@ def test_accelerator_hours():
 
 
 def test_power_chain_from_board_to_grid():
-    # 8 H100s in a DGX H100 (10.2 kW rated: 1,275 W each, hosts and network included), PUE 1.2.
-    it = P.it_watts(8, 1275)
-    assert it == 10_200
-    assert P.facility_watts(it, 1.2) == pytest.approx(10_200 * 1.2, rel=1e-15)
+    # 8 H100s of 700 W with 50% more for hosts, network and storage, in a PUE-1.2 hall.
+    it = P.it_watts(8, P.system_watts(700, 0.5))
+    assert it == 8 * 700 * 1.5
+    assert P.facility_watts(it, 1.2) == pytest.approx(8 * 700 * 1.5 * 1.2, rel=1e-15)
+    assert P.it_watts(8, P.system_watts(700, 0)) == 5600
+    # a DGX H100's rated 10.2 kW shared by its 8 GPUs (NVIDIA datasheet), 82% of it sustained in training
+    assert P.it_watts(8, 10_200 / 8) == 10_200
+    assert P.sustained_watts(10_200, 0.82) == pytest.approx(8_364, rel=1e-15)
 
 
 def test_energy_carbon_and_money():

@@ -340,3 +340,12 @@ def test_minimax_m1_reads_its_lightning_layers(run):
     assert r.terms["linear_attention_params"].value == 5 * 6144 * 64 * 128 + 64 * 128
     # state per sequence: 70 layers x 64 heads x 128 x 128 at fp32, no convolution
     assert r["kv_cache.state_bytes_per_sequence"] == 70 * 64 * 128 * 128 * 4
+
+
+@needs_real
+@pytest.mark.parametrize("name", REAL)
+def test_every_shared_config_imports(write, name):
+    # Every fixture's type is one issue 14 lists, so each must give a model (shared/fixtures/hf_configs/SOURCES.md).
+    report = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % f"hf_config: {SHARED / f'{name}.json'}")))
+    assert report["model.params"] >= report["model.active_params"] > 0
+    assert report.scenario["model.name"]

@@ -212,3 +212,16 @@ def test_deepseek_v3_mtp_module_is_counted_apart(run):
     assert r["model.mtp_params"] == mla + moe + 2 * h + 2 * h * h + 3 * h
     assert r["model.mtp_params"] == pytest.approx(11.5e9, rel=0.015)
     assert r["model.params"] == pytest.approx(671e9, rel=0.001)  # the total leaves it out
+
+
+def test_gpt_oss_120b_fits_one_80gb_gpu_and_serves_its_experts_at_mxfp4(run):
+    # gpt-oss model card (arXiv 2508.10925), sec. 1: the MXFP4 experts let gpt-oss-120b run on a single 80 GB GPU.
+    plan = "model: {preset: gpt-oss-120b}\ncontext: 8K\nhardware: {preset: h100-sxm, count: 8}\n"
+    mxfp4 = run(plan)
+    assert mxfp4["memory.min_accelerators"] == 1
+    bf16 = run(plan, "precision.expert_weights=bf16")
+    assert bf16["memory.min_accelerators"] > 1
+    # the routed experts are read at 4.25 bits, not 16: a decode step at batch 1 reads less
+    assert run(plan, "inference.concurrency=1", "serving_layout.tensor=2")["inference.tpot_seconds"] < \
+        run(plan, "inference.concurrency=1", "serving_layout.tensor=2", "precision.expert_weights=bf16")[
+            "inference.tpot_seconds"]

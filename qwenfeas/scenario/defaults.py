@@ -103,7 +103,7 @@ def _complete_model(c) -> None:
     c.derive("model.attention.kind", kind, c.origins.get("model.attention.kind", "derived from kv_heads"))
     _complete_layer_kinds(c, kind)
 
-    moe_keys = [k for k in v if k.startswith("model.moe.") and not c.origins[k].startswith("default")]
+    moe_keys = [k for k in v if k.startswith("model.moe.") and not c.origins[k].startswith("default:")]
     if moe_keys:
         for key in ("experts", "top_k", "expert_ffn_hidden"):
             _require(c, f"model.moe.{key}", "an MoE model needs experts, top_k and expert_ffn_hidden")
@@ -127,7 +127,7 @@ def _complete_model(c) -> None:
 def _complete_layer_kinds(c, kind: str) -> None:
     """Split the layers into full, sliding-window and linear attention, and check the split."""
     v = c.values
-    linear_keys = [k for k in v if k.startswith("model.linear_attention.") and not c.origins[k].startswith("default")]
+    linear_keys = [k for k in v if k.startswith("model.linear_attention.") and not c.origins[k].startswith("default:")]
     if linear_keys:
         block = v.get("model.linear_attention.kind")
         if block is None:
@@ -245,7 +245,7 @@ def _complete_synthetic(c) -> None:
     """Synthetic data is generated on the scenario's fleet, by its own model unless a generator is named."""
     v = c.values
     if "synthetic.tokens" not in v:
-        if any(k.startswith("synthetic.") and not c.origins[k].startswith("default") for k in v):
+        if any(k.startswith("synthetic.") and not c.origins[k].startswith("default:") for k in v):
             c.problem("synthetic.tokens", "missing: the synthetic section needs the tokens to generate",
                       "add synthetic.tokens, e.g. 64T")
         return

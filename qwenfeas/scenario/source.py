@@ -14,6 +14,9 @@ from ..errors import QwenfeasError
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _MAX_NODES = 100_000  # values after alias expansion: guards against "billion laughs" documents
 MAX_INPUT_BYTES = 4 * 1024 * 1024  # a scenario or a config.json is kilobytes; /dev/zero is not
+# Lines plus commas bound the number of values a document can hold. A scenario has a few dozen and a
+# config.json a few hundred; 20,000 keeps parsing under a second (50,000 keys took 4 s to reject).
+_MAX_ITEMS = 20_000
 _MAX_DEPTH = 50  # a scenario is four levels deep; far deeper is a mistake, not a plan
 
 
@@ -114,7 +117,9 @@ def load_json(text: str, file: str) -> Node:
     located at the line where its key is first written, when that is found.
     """
     import json
+    import re
 
+    _check_items(text, file)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -122,13 +127,18 @@ def load_json(text: str, file: str) -> Node:
                             hint="check the commas and quotes near this line") from None
     except RecursionError:
         raise QwenfeasError(f"values are nested more than {_MAX_DEPTH} levels deep", file=file) from None
-    lines: dict[str, int] = {}
+    lines: dict[str, int] = {}  # each key's first line, from one pass over the text
+    line, position = 1, 0
+    for match in re.finditer(r'"((?:[^"\\\n]|\\.)*)"\s*:', text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        try:
+            lines.setdefault(json.loads(f'"{match[1]}"'), line)
+        except ValueError:
+            continue
 
     def line_of(key: str) -> int | None:
-        if key not in lines:
-            at = text.find(json.dumps(key))
-            lines[key] = text.count("\n", 0, at) + 1 if at >= 0 else None
-        return lines[key]
+        return lines.get(key)
 
     count = [0]
 
@@ -163,6 +173,7 @@ def load_text(text: str, file: str) -> Node:
     import yaml
 
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    _check_items(text, file)
     try:
         root = yaml.compose(text, Loader=loader_class)
     except yaml.MarkedYAMLError as exc:
@@ -201,6 +212,13 @@ _YAML_HINTS = (  # PyYAML's problem text -> what to do about it (no hint beats a
     ("found undefined alias", "define the anchor (&name) before using it (*name)"),
     ("expected a single document", "a scenario is one YAML document: remove the '---' separators"),
 )
+
+
+def _check_items(text: str, file: str) -> None:
+    """Refuse, before parsing, a document with more lines and commas than any scenario has values."""
+    if text.count("\n") + text.count(",") > _MAX_ITEMS:
+        raise QwenfeasError(f"the document is too large: more than {_MAX_ITEMS:,} lines and items", file=file,
+                            hint="a scenario holds a few dozen values; name the right file")
 
 
 def _yaml_hint(problem: str) -> str | None:

@@ -105,6 +105,7 @@ class Work:
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
         self.out = s.get("hardware.scale_out_bandwidth", 1.0) * SCALE_OUT_EFFICIENCY
         self.domain = s.get("hardware.scale_up_size", DEFAULT_SCALE_UP)
+        self.count = s["hardware.count"]
         self.node_limit = s.get("model.moe.node_limit", self.k)
         self.dedup = "model.moe.node_limit" in s
         self.dispatch_bytes = PRECISION_BYTES["fp8"] if self.low_precision else 2.0
@@ -119,9 +120,8 @@ class Work:
 
 def _link(w: Work, span):
     """Achieved bandwidth of a group spanning `span` consecutive ranks: the scale-up link when the
-    group packs into one domain (the domain is a multiple of the span), else the scale-out network."""
-    packed = (span <= w.domain) & (w.domain % span == 0)
-    return where(packed, w.up, w.out)
+    group stays inside one domain, else the scale-out network (see `_is_up`)."""
+    return where(_is_up(w, span) > 0, w.up, w.out)
 
 
 def evaluate(w: Work, lay: dict) -> dict:
@@ -177,7 +177,7 @@ def evaluate(w: Work, lay: dict) -> dict:
         cp_time = C.context_parallel_bytes(w.full_layers * stage, T, kv_layer / t, c) / _link(w, t * c)
         if w.moe:
             span = t * c * e
-            inside = (span <= w.domain) & (w.domain % span == 0)
+            inside = _is_up(w, span) > 0
             nodes = maximum(span / w.domain, 1.0)
             per_node = e / nodes
             if w.dedup:
@@ -260,7 +260,13 @@ def evaluate(w: Work, lay: dict) -> dict:
 
 
 def _is_up(w: Work, span):
-    return where((span <= w.domain) & (w.domain % span == 0), 1.0, 0.0)
+    """1 where a group of `span` consecutive ranks stays inside one scale-up domain, else 0.
+
+    Groups tile the job from rank 0, so every group stays inside a domain when the domain is a
+    multiple of the span (NVL72 with 64-rank groups straddles racks), or when the whole job fits
+    in one domain (64 GB200s of one NVL72 rack all talk over NVLink).
+    """
+    return where((span <= w.domain) & ((w.domain % span == 0) | (w.count <= w.domain)), 1.0, 0.0)
 
 
 def attention_forward_per_token(r, s: dict, layers):
