@@ -306,3 +306,19 @@ def test_published_anchors_within_their_tolerance():
     results = {r.case: r for r in validation.run(["deepseek-r1-b200-min-latency", "deepseek-r1-b200-max-throughput"])}
     for result in results.values():
         assert abs(result.error) <= 0.35, (result.case, result.computed, result.published)
+
+
+def test_a_prefix_cache_hit_prefills_only_the_rest_of_the_prompt(run):
+    text, sets = small()
+    r = run(text, *sets, "inference.prefix_cache_hit=0.5")
+    P, hit = 2048, 1024  # half the prompt is cached: 1,024 new tokens attend to 1,024 cached ones and each other
+    keys = hit * hit + hit * (hit + 1) / 2
+    weights = max(2 * matmul(8) * hit / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    attention = per_key() * keys / (PEAK * 0.67)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    # the input tokens billed are the whole prompt, cached or not
+    full = run(text, *sets)
+    assert r["inference.prefill_seconds"] < full["inference.prefill_seconds"]
+    assert r["inference.cost_per_million_input_tokens_usd"] < full["inference.cost_per_million_input_tokens_usd"]
+    assert r["inference.prefill_flops"] == full["inference.prefill_flops"] == pytest.approx(
+        2 * matmul(8) * P + per_key() * P * (P + 1) / 2)  # the whole prompt's FLOPs, however many are cached
