@@ -9,9 +9,10 @@ DEFAULT_SCENARIO := configs/default.yaml
 MODULES ?= qwenfeas/formulas qwenfeas/training qwenfeas/serving qwenfeas/accounting.py
 MUTANTS_FAIL_UNDER ?= 95
 JOBS ?= 2
+COVERAGE_FAIL_UNDER ?= 95
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint golden mutants clean
+.PHONY: help run test bench lint golden mutants coverage clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,9 +39,10 @@ run: $(VENV)/.installed-run  ## Estimate the bundled default scenario (a Qwen3-M
 test: $(VENV)/.installed-test  ## Run the test suite
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed-test  ## Measure start-up time and sweep speed (printed, not asserted)
+bench: $(VENV)/.installed-test  ## Measure start-up time, sweep speed and layout-search time (printed, not asserted)
 	$(BIN)/python tests/benchmarks/startup.py
 	$(BIN)/python tests/benchmarks/sweep.py
+	$(BIN)/python tests/benchmarks/layout_search.py
 
 readme: $(VENV)/.installed-run  ## Regenerate every command output shown in README.md (a test checks it)
 	$(BIN)/python tests/readme.py
@@ -54,6 +56,11 @@ golden: $(VENV)/.installed-test  ## Rewrite tests/golden/ (output snapshots) aft
 mutants: $(VENV)/.installed-dev  ## Mutation score of MODULES (default: the numeric wings) and the survivors
 	$(BIN)/python tests/mutants/score.py --max-children $(JOBS) --fail-under $(MUTANTS_FAIL_UNDER) $(MODULES)
 
+coverage: $(VENV)/.installed-dev  ## Branch coverage, CLI subprocesses included; numeric wings, loader, verdict >= 95%
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m pytest -q --cov=qwenfeas --cov-branch --cov-report= ; status=$$?; \
+	$(BIN)/python tests/coverage_groups.py --fail-under $(COVERAGE_FAIL_UNDER) && exit $$status
+
 clean:  ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info mutants .coverage .coverage.* htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -66,6 +66,15 @@ def _measured(b: Builder, s: dict) -> None:
           "{measured.gpu_hours} (measured)" if first == "measured.gpu_hours"
           else "{hardware.count} × {training.seconds} / 3600 (measured)", T.accelerator_hours, table="training")
     r.measured.extend(["training.seconds", "training.gpu_hours"])
+    if "training.wall_clock_seconds" in r.metrics:  # the run as it happened: its stops are already in the time
+        b.put("training.wall_clock_seconds", time, "s", "wall-clock time (measured)", "{training.seconds} (measured)",
+              table="training")
+        r.measured.append("training.wall_clock_seconds")
+    if "training.step_seconds" in r.metrics:
+        b.put("training.step_seconds", time * s["training.batch_tokens"] / s["tokens"], "s",
+              "one optimizer step, on average (measured)",
+              "{training.seconds} / ({tokens} / {training.batch_tokens}) (measured)", table="training")
+        r.measured.append("training.step_seconds")
     if flops is not None:
         b.put("training.mfu", flops.value / (time * n * s["hardware.peak_flops"]), "fraction",
               "model FLOPs utilisation, from the measured time",
@@ -82,8 +91,8 @@ def _measured(b: Builder, s: dict) -> None:
 
 def _missing_price(b: Builder, s: dict) -> None:
     """No rental price known: say so, in the table and the JSON, rather than assume one."""
-    if "datacenter.gpu_hour" in s or not any(name.endswith("gpu_hours") or name == "test_time.seconds"
-                                             for name in b.report.metrics):
+    costed = ("training.gpu_hours", "synthetic.gpu_hours", "test_time.seconds", "inference.output_tokens_per_second")
+    if "datacenter.gpu_hour" in s or not any(name in b.report.metrics for name in costed):
         return
     accelerator = s.get("hardware.preset", "this accelerator")
     b.report.warnings.append(f"no rental price is known for {accelerator}: rental costs are not reported; give "

@@ -16,7 +16,7 @@ import typer
 
 from . import __version__
 from .commands.exits import errors_to_exit as _errors_to_exit
-from .errors import ExitCode
+from .errors import ExitCode, QwenfeasError
 
 app = typer.Typer(
     name="qwenfeas",
@@ -188,12 +188,11 @@ def serve(
 
     Examples:
 
-    - `qwenfeas serve configs/published/deepseek-r1-b200-max-throughput.yaml --tpot 50ms`
+    - `qwenfeas serve configs/published/r1-b200-throughput.yaml --tpot 50ms`
     - `qwenfeas serve plan.yaml --set hardware.count=64 --format json | jq .frontier[0]`
     """
     with _errors_to_exit():
         from .commands.serving import run
-        from .errors import QwenfeasError
         from .scenario.units import parse_quantity
 
         def duration(text, option):

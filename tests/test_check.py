@@ -83,7 +83,7 @@ def test_deadline_remedy_count_passes_when_plugged_back_and_one_fewer_does_not(w
     # By hand: 6ND with N = 68,976,648,192 - 32,000 x 8,192 (the embedding lookup), D = 2T, on
     # A100s at 312 TFLOP/s and MFU 0.4; time falls as 1/accelerators: the fewest that meet 20 days.
     seconds_on_2048 = 6 * (68_976_648_192 - 32_000 * 8_192) * 2e12 / (2048 * 312e12 * 0.4)
-    assert count == math.ceil(2048 * seconds_on_2048 / (20 * 86400)) == 3824  # 37.34 days -> 20 days
+    assert count == math.ceil(2048 * seconds_on_2048 / (20 * 86400))  # 3,824; 37.34 days -> 20 days
     for n, feasible in ((count, True), (count - 1, False)):
         r = qwenfeas.estimate(qwenfeas.load(write(PLAN % "20d"), [f"hardware.count={n}"]))
         assert judge(r).feasible is feasible, n

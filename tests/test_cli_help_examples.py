@@ -62,7 +62,8 @@ def examples() -> list[tuple[str, str]]:
 def _shell(example: str, command: str) -> str:
     pattern = "|".join(re.escape(placeholder) for placeholder in PLACEHOLDERS)
     example = re.sub(pattern, lambda m: PLACEHOLDERS[m[0]], example)  # one pass: no path replaced twice
-    plan = str(PUBLISHED[0]) if command == "serve" and PUBLISHED else str(CONFIGS / "default.yaml")
+    serving = [p for p in PUBLISHED if "serving_layout:" in p.read_text(encoding="utf-8")]
+    plan = str(serving[0]) if command == "serve" and serving else str(CONFIGS / "default.yaml")
     if command == "sweep":
         plan = str(CONFIGS / "qwen3-235b-serving-128k.yaml") if "context=" in example else plan
     return re.sub(r"(?<![\w/.-])plan\.yaml", plan, example)

@@ -111,6 +111,10 @@ def test_power_chain_from_board_to_grid():
     assert it == 10_200
     assert P.facility_watts(it, 1.2) == pytest.approx(12_240, rel=1e-15)
     assert P.it_watts(16, 10_200 / 8) == 20_400
+    # without a published system figure: the board power plus 50% for hosts, network and storage
+    assert P.it_watts(8, P.system_watts(700, 0.5)) == 8 * 700 * 1.5
+    # 82% of the rating sustained while training (Latif et al. 2024: 8.4 of 10.2 kW)
+    assert P.sustained_watts(10_200, 0.82) == pytest.approx(8_364, rel=1e-15)
 
 
 def test_energy_carbon_and_money():

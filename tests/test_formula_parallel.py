@@ -52,6 +52,25 @@ def test_data_parallel_traffic_by_zero_stage(zero, per_step):
     assert data_parallel_bytes(1000, 4, 2, 10, 8, zero) == pytest.approx(10 * 1000 * per_step * 7 / 8, rel=1e-15)
 
 
+def test_zero_2_and_3_reduce_scatter_gradients_every_micro_batch():
+    # ZeRO-2 keeps only its gradient shard, so each of m micro-batches reduce-scatters: P (m b_g + b_w).
+    # ZeRO-3 also gathers the weights for each micro-batch's forward and backward: m P (b_g + 2 b_w).
+    # P = 1,000, fp32 gradients, bf16 weights, 10 steps of m = 4, ring over 8.
+    assert data_parallel_bytes(1000, 4, 2, 10, 8, 2, 4) == pytest.approx(10 * 1000 * (4 * 4 + 2) * 7 / 8, rel=1e-15)
+    assert data_parallel_bytes(1000, 4, 2, 10, 8, 3, 4) == pytest.approx(10 * 4 * 1000 * (4 + 2 * 2) * 7 / 8,
+                                                                          rel=1e-15)
+    # ZeRO-1 all-reduces the accumulated gradients once per step, however many micro-batches.
+    assert data_parallel_bytes(1000, 4, 2, 10, 8, 1, 4) == pytest.approx(10 * 1000 * 6 * 7 / 8, rel=1e-15)
+    assert data_parallel_bytes(1000, 4, 2, 10, 8, 0, 4) == pytest.approx(10 * 2 * 1000 * 4 * 7 / 8, rel=1e-15)
+
+
+def test_zero_3_costs_one_and_a_half_plain_all_reduces():
+    # ZeRO paper, sec. 7.2.2: one micro-batch, equal widths: stage 3 moves 3 P values, plain data
+    # parallelism 2 P (a reduce-scatter and two all-gathers against one all-reduce).
+    plain = data_parallel_bytes(1000, 2, 2, 1, 8, 0)
+    assert data_parallel_bytes(1000, 2, 2, 1, 8, 3) == pytest.approx(1.5 * plain, rel=1e-15)
+
+
 def test_zero_1_moves_what_a_plain_all_reduce_moves():
     # ZeRO paper, sec. 7.2.1: reduce-scatter + all-gather = one all-reduce (equal widths).
     plain = data_parallel_bytes(1000, 2, 2, 1, 8, 0)

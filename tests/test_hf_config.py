@@ -164,7 +164,7 @@ def test_cli_flag(tmp_path):
     config = _config(tmp_path, MINIMAL["qwen3-8b"])
     result = CliRunner().invoke(app, ["estimate", str(plan), "--hf-config", str(config), "-f", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["model"]["params"] == 8_190_735_360  # Qwen3-8B, as the preset
+    assert json.loads(result.stdout)["model"]["params"] == _qwen3_8b_params()  # 8,190,735,360, as the preset
 
 
 def test_unsupported_model_type_lists_the_supported_ones(write, tmp_path):
@@ -215,10 +215,22 @@ _REAL_FOR = {"gpt-oss-120b": "gpt-oss-120b", "glm-4.5": "glm-4.7-fp8", "minimax-
              "qwen3.5-35b-a3b": "qwen3.5-35b-a3b"}
 
 
+# K and V bytes per token at bf16, by hand from each config: the anchor of the comparison below
+KV_BY_HAND = {
+    "qwen3-235b-a22b": 2 * 94 * 4 * 128 * 2,
+    "deepseek-v3": 61 * (512 + 64) * 2,          # MLA: one latent and one RoPE key per layer
+    "gpt-oss-120b": 2 * (18 + 18) * 8 * 64 * 2,  # 18 full and 18 sliding-window layers
+    "glm-4.5": 2 * 92 * 8 * 128 * 2,
+    "minimax-m1": 2 * (80 - 70) * 8 * 128 * 2,   # only the 10 softmax layers
+    "qwen3.5-35b-a3b": 2 * (40 - 30) * 2 * 256 * 2,
+}
+
+
 @pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
 def test_preset_config_json_and_hand_written_yaml_agree(write, tmp_path, name):
     by_hand = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % HAND_WRITTEN[name])))
     from_preset = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % f"preset: {name}")))
+    assert from_preset["kv_cache.bytes_per_token"] == KV_BY_HAND[name]
     for key in COMPARED:
         if key in from_preset.metrics:
             assert by_hand[key] == from_preset[key], key
@@ -340,3 +352,40 @@ def test_minimax_m1_reads_its_lightning_layers(run):
     assert r.terms["linear_attention_params"].value == 5 * 6144 * 64 * 128 + 64 * 128
     # state per sequence: 70 layers x 64 heads x 128 x 128 at fp32, no convolution
     assert r["kv_cache.state_bytes_per_sequence"] == 70 * 64 * 128 * 128 * 4
+
+
+@needs_real
+@pytest.mark.parametrize("name", REAL)
+def test_every_shared_config_imports(write, name):
+    # Every fixture's type is one issue 14 lists, so each must give a model (shared/fixtures/hf_configs/SOURCES.md).
+    report = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % f"hf_config: {SHARED / f'{name}.json'}")))
+    assert report["model.params"] >= report["model.active_params"] > 0
+    assert report.scenario["model.name"]
+
+
+@needs_real
+@pytest.mark.parametrize(("config", "preset"), [("llama-2-70b", "llama-2-70b"), ("qwen3-235b-a22b", "qwen3-235b-a22b"),
+                                                ("qwen3-coder-480b-a35b", "qwen3-coder-480b-a35b"),
+                                                ("deepseek-v3", "deepseek-v3"), ("qwen3-8b", "qwen3-8b")])
+def test_issue_14_cases_give_the_configs_model_on_the_default_scenario(config, preset):
+    # Issue 14: configs/default.yaml (a hand-written 1.075T MoE) with --hf-config of these published configs gave
+    # the default's numbers unchanged, or a hybrid; each must now give exactly its own model.
+    default = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    scenario = qwenfeas.load(default, [hf_config_override(str(SHARED / f"{config}.json"))])
+    report = qwenfeas.estimate(scenario)
+    alone = qwenfeas.estimate(qwenfeas.loads(f"model: {{preset: {preset}}}\ncontext: 1K\nhardware: {{preset: h200}}\n"))
+    assert report["model.params"] == alone["model.params"]
+    assert report["model.active_params"] == alone["model.active_params"]
+    assert "discarded model.layers" in scenario.warnings[0]
+
+
+def test_a_quantized_checkpoint_sets_the_served_weights_not_the_trained_ones(write, tmp_path):
+    # DeepSeek-V3's config.json carries an FP8 quantization_config: served, its weights are 1 byte and its cache
+    # stays bf16 (vLLM kv_cache_dtype "auto"); trained, weights stay bf16 (mixed-precision convention).
+    config = _config(tmp_path, MINIMAL["deepseek-v3"])
+    served = qwenfeas.load(write(SCENARIO % f"hf_config: {config}"))
+    assert (served["precision.weights"], served["precision.kv_cache"]) == ("fp8", "bf16")
+    trained = qwenfeas.load(write(SCENARIO % f"hf_config: {config}" + "tokens: 1T\n"), ["hardware.count=2048"])
+    assert trained["precision.weights"] == "bf16"
+    written = qwenfeas.load(write(SCENARIO % f"hf_config: {config}" + "precision: {weights: fp4}\n"))
+    assert (written["precision.weights"], written["precision.kv_cache"]) == ("fp4", "fp4")

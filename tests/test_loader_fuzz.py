@@ -396,44 +396,58 @@ def test_parse_quantity_reads_the_documented_examples(text, kind, expected):
 
 
 # ---------------------------------------------------------------------------
-# Regressions found by fuzzing: each must load, or raise QwenfeasError naming the file.
-# The overflow ones failed (OverflowError, ZeroDivisionError, a JSON ValueError) before the
-# magnitude bounds of units.py and report._check_finite; the others before the depth limit,
-# path checks and count checks of source.py, scenario.py, catalogue.py and report.py.
+# Regressions found by fuzzing. The overflow ones failed (OverflowError, ZeroDivisionError, a JSON
+# ValueError) before the magnitude bounds of units.py and estimates._check_finite; the others before
+# the depth limit, path checks and count checks of source.py, load.py and catalogue.py. Each now has
+# one outcome: the input error named (file, line, key, message), or a load with finite outputs.
 
 
-def _expect_only_qwenfeas_error(path):
-    try:
-        report = estimate(load(path))
-    except QwenfeasError as error:
-        assert error.problems and all(problem.file for problem in error.problems)
-        return error
-    assert all(math.isfinite(value) for value in report.values().values() if isinstance(value, float))
-    return None
-
-
-@pytest.mark.parametrize("text", [
-    # math.ceil(inf) in formulas.memory.accelerators_to_hold used to raise OverflowError
-    "model: {preset: llama-2-70b, layers: 1e300}\ncontext: 4096\nhardware: {preset: h100-sxm}\n",
-    "model: {preset: llama-2-70b, layers: 1e300}\ncontext: 1e300\ntokens: 1e300\n"
-    "hardware: {preset: h100-sxm, count: 1e300}\n",
-    # n x peak overflowed to inf, decode time became 0 and report._inference divided 1.0 by it
-    "model: {preset: llama-2-70b}\ncontext: 4096\nhardware: {preset: h100-sxm, peak_flops: 1e300, "
-    "bandwidth: 1e300 B/s}\ninference: {accelerators: 1e300}\n",
-    # the product of finite inputs was inf, and render.to_json refused it
-    "model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1e300\nhardware: {preset: h100-sxm, count: 1}\n",
-    # the smallest and largest values the unit bounds let through must still compute
-    "model: {preset: llama-2-70b, params: 1e30, layers: 1e30, hidden: 1e30, vocab: 1e30}\ncontext: 1e30\n"
-    "tokens: 1e30\nhardware: {preset: h100-sxm, count: 1e30, memory: 1e-30, peak_flops: 1e30, "
-    "bandwidth: 1e30 B/s, mfu: 1e-30, tdp: 1e30}\ninference: {accelerators: 1e30}\n",
-    "model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1e-30\nhardware: {preset: h100-sxm, count: 1, "
-    "memory: 1e30, peak_flops: 1e-30, bandwidth: 1e-30 B/s, tdp: 1e-30, mfu: 1e-30}\n"
-    "datacenter: {gpu_hour: 1e-30, electricity: 1e-30, carbon: 1e-30, overhead: 1e-30}\n",
-])
-def test_extreme_but_finite_values_load_or_raise_qwenfeas_error(tmp_path, text):
-    path = tmp_path / "extreme.yaml"
+def _input_error(tmp_path, text: str):
+    """The first problem loading `text` reports (every mistake is reported); all must name the file."""
+    path = tmp_path / "fuzzed.yaml"
     path.write_text(text, encoding="utf-8")
-    _expect_only_qwenfeas_error(path)
+    with pytest.raises(QwenfeasError) as caught:
+        estimate(load(path))
+    problems = caught.value.problems
+    assert problems and all(problem.file == str(path) for problem in problems)
+    return problems[0]
+
+
+@pytest.mark.parametrize(("text", "line", "key", "message"), [
+    # math.ceil(inf) in formulas.memory.accelerators_to_hold used to raise OverflowError
+    ("model: {preset: llama-2-70b, layers: 1e300}\ncontext: 4096\nhardware: {preset: h100-sxm}\n",
+     1, "model.layers", "'1e300' is outside the range qwenfeas computes with"),
+    ("model: {preset: llama-2-70b, layers: 1e300}\ncontext: 1e300\ntokens: 1e300\n"
+     "hardware: {preset: h100-sxm, count: 1e300}\n", 1, "model.layers", "outside the range"),
+    # n x peak overflowed to inf, decode time became 0 and report._inference divided 1.0 by it
+    ("model: {preset: llama-2-70b}\ncontext: 4096\nhardware: {preset: h100-sxm, peak_flops: 1e300, "
+     "bandwidth: 1e300 B/s}\ninference: {accelerators: 1e300}\n", 3, "hardware.peak_flops", "outside the range"),
+    # the product of finite inputs was inf, and render.to_json refused it
+    ("model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1e300\nhardware: {preset: h100-sxm, count: 1}\n",
+     3, "tokens", "outside the range"),
+    # the largest values the unit bounds let through: a whole number must stay exact in a double
+    ("model: {preset: llama-2-70b, params: 1e30, layers: 1e30, hidden: 1e30, vocab: 1e30}\ncontext: 1e30\n"
+     "tokens: 1e30\nhardware: {preset: h100-sxm, count: 1e30, memory: 1e-30, peak_flops: 1e30, "
+     "bandwidth: 1e30 B/s, mfu: 1e-30, tdp: 1e30}\ninference: {accelerators: 1e30}\n",
+     1, "model.layers", "too large to be held as an exact whole number (limit 2^53)"),
+])
+def test_extreme_values_are_input_errors(tmp_path, text, line, key, message):
+    problem = _input_error(tmp_path, text)
+    assert (problem.line, problem.key) == (line, key)
+    assert message in problem.message
+
+
+def test_the_smallest_values_the_bounds_let_through_still_compute(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1e-30\nhardware: {preset: h100-sxm, "
+                    "count: 1, memory: 1e30, peak_flops: 1e-30, bandwidth: 1e-30 B/s, tdp: 1e-30, mfu: 1e-30}\n"
+                    "datacenter: {gpu_hour: 1e-30, electricity: 1e-30, carbon: 1e-30, overhead: 1e-30}\n",
+                    encoding="utf-8")
+    report = estimate(load(path))
+    floats = [value for value in report.values().values() if isinstance(value, float)]
+    assert floats and all(math.isfinite(value) for value in floats)
+    # 6ND with D = 1e-30 tokens at 1e-30 FLOP/s and 1e-30 MFU: 6 x 68,714,504,192 x 1e-30 / 1e-60 s
+    assert report["training.flops"] == pytest.approx(6 * 68_714_504_192 * 1e-30, rel=1e-12)
 
 
 @pytest.mark.parametrize("text", [
@@ -441,37 +455,29 @@ def test_extreme_but_finite_values_load_or_raise_qwenfeas_error(tmp_path, text):
     "model: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
 ])
 def test_deeply_nested_document_is_a_qwenfeas_error(tmp_path, text):
-    path = tmp_path / "deep.yaml"
-    path.write_text(text, encoding="utf-8")
-    _expect_only_qwenfeas_error(path)
+    problem = _input_error(tmp_path, text)
+    assert problem.line == 1 and "exceeded maximum nesting depth" in problem.message
 
 
 def test_nul_byte_in_extends_is_a_qwenfeas_error(tmp_path):
-    path = tmp_path / "nul.yaml"
-    path.write_text('extends: "a\\0b.yaml"\n' + VALID_TEXT, encoding="utf-8")
-    _expect_only_qwenfeas_error(path)
+    problem = _input_error(tmp_path, 'extends: "a\\0b.yaml"\n' + VALID_TEXT)
+    assert (problem.line, problem.key) == (1, "extends")
+    assert "is not a usable file path" in problem.message
 
 
 def test_overlong_preset_name_is_a_qwenfeas_error(tmp_path):
-    path = tmp_path / "long.yaml"
-    path.write_text(VALID_TEXT.replace("llama-2-70b", "a" * 300), encoding="utf-8")
-    _expect_only_qwenfeas_error(path)
+    problem = _input_error(tmp_path, VALID_TEXT.replace("llama-2-70b", "a" * 300))
+    assert problem.key == "model.preset" and problem.message.startswith("unknown preset 'aaaa")
+    assert "…" in str(problem).splitlines()[0]  # the name is cut when printed, not echoed whole
 
 
-@pytest.mark.parametrize("model", [
-    "{preset: llama-2-70b, params: 1}",
-    "{preset: llama-2-70b, active_params: 100M}",
-    "{preset: deepseek-v3, active_params: 574}",
+@pytest.mark.parametrize(("model", "key", "message"), [
+    ("{preset: llama-2-70b, params: 1}", "model.params", "1 is not more than"),
+    ("{preset: llama-2-70b, active_params: 100M}", "model.active_params", "100M is not more than"),
+    ("{preset: deepseek-v3, active_params: 574}", "model.active_params", "574 is not more than"),
 ])
-def test_given_parameter_counts_never_make_outputs_negative(tmp_path, model):
-    path = tmp_path / "counts.yaml"
-    path.write_text(f"model: {model}\ncontext: 1\ntokens: 1T\nhardware: {{preset: h100-sxm, count: 8}}\n",
-                    encoding="utf-8")
-    try:
-        report = estimate(load(path))
-    except QwenfeasError as error:  # refusing the count is a fix too
-        assert any(p.key in ("model.params", "model.active_params") for p in error.problems), error
-        return
-    negative = {name: value for name, value in report.values().items()
-                if isinstance(value, float | int) and not isinstance(value, bool) and value < 0}
-    assert not negative
+def test_given_parameter_counts_below_the_embeddings_are_refused(tmp_path, model, key, message):
+    """Counts that would have made outputs negative (params less the embedding matrices)."""
+    problem = _input_error(tmp_path, f"model: {model}\ncontext: 1\ntokens: 1T\nhardware: {{preset: h100-sxm, count: 8}}\n")
+    assert (problem.line, problem.key) == (1, key)
+    assert problem.message.startswith(message) and "embedding matrices" in problem.message

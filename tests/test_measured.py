@@ -122,5 +122,29 @@ def test_json_lists_the_measured_outputs(write):
     result = CliRunner().invoke(app, ["estimate", str(write(DSV3)), "-f", "json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out["measured"]) == {"training.seconds", "training.gpu_hours", "training.mfu"}
+    assert {"training.seconds", "training.gpu_hours", "training.mfu"} <= set(out["measured"])
+    if "wall_clock_seconds" in out["training"]:  # the run as it happened, its stops included
+        assert out["training"]["wall_clock_seconds"] == out["training"]["seconds"]
     assert out["training"]["gpu_hours"] == 2664000
+
+
+@pytest.mark.parametrize(("rows", "tolerance"), [
+    # Touvron et al. 2023, "Llama 2" (arXiv 2307.09288), Table 2: GPU-hours, power per GPU (peak, PUE folded
+    # in) and tCO2eq of 7B, 13B, 34B and 70B. The card states no grid intensity: the 70B row implies it.
+    ([(184_320, 400, 31.22), (368_640, 400, 62.44), (1_038_336, 350, 153.90), (1_720_320, 400, 291.42)], 0.001),
+    # Llama 3 model card (April 2024): 8B 1.3M H100-hours and 70B 6.4M at 700 W, 390 and 1,900 tCO2eq
+    # (the hours are rounded to two digits, hence the looser check).
+    ([(1.3e6, 700, 390), (6.4e6, 700, 1900)], 0.015),
+])
+def test_llama_cards_are_one_intensity_times_hours_times_power(run, rows, tolerance):
+    hours, watts, tonnes = rows[-1]
+    intensity = tonnes * 1000 / (hours * watts / 1000)  # kg per kWh, from the largest model's row
+    for hours, watts, tonnes in rows:
+        r = run(f"""
+            model: {{preset: llama-2-70b}}
+            context: 4096
+            hardware: {{preset: a100-sxm-80gb, count: 2048}}
+            datacenter: {{pue: 1.0, carbon: {intensity}}}
+            measured: {{gpu_hours: {hours}, power: {watts}W}}
+            """)
+        assert r["training.co2_kg"] == pytest.approx(tonnes * 1000, rel=tolerance)

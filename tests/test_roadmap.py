@@ -73,12 +73,11 @@ def test_synthetic_mistakes_are_input_errors():
 def test_capital_cost_and_what_a_budget_buys():
     """$10K chip + $5K server + $3K network + $11.7M/MW x (400 W x 1.5) = $25,020 per A100, all in."""
     report = estimate(loads(PLAN + "capex: {accelerator: 10K, server: 5K, network: 3K}\nlimits: {capex: 52B}\n"))
-    each = 10e3 + 5e3 + 3e3 + 11.7e6 * 600 / 1e6
-    assert each == pytest.approx(25_020)
+    each = 10e3 + 5e3 + 3e3 + 11.7e6 * 600 / 1e6  # $25,020
     assert report["capex.per_accelerator_usd"] == pytest.approx(each, rel=1e-12)
     assert report["capex.fleet_usd"] == pytest.approx(2048 * each, rel=1e-12)
-    assert report["capex.affordable_accelerators"] == math.floor(52e9 / each) == 2_078_337
-    assert report["capex.affordable_facility_watts"] == pytest.approx(2_078_337 * 600 * 1.2, rel=1e-12)
+    assert report["capex.affordable_accelerators"] == math.floor(52e9 / each)  # 2,078,337
+    assert report["capex.affordable_facility_watts"] == pytest.approx(math.floor(52e9 / each) * 600 * 1.2, rel=1e-12)
 
 
 def test_capex_limit_fails_with_what_the_budget_buys():
@@ -110,6 +109,10 @@ def test_roadmap_report_agrees_with_estimate_and_changes_with_set(tmp_path):
     assert "accelerators" in rows["tight"]["remedy"]
     single = json.loads(_run("estimate", str(tmp_path / "b.yaml"), "-f", "json").stdout)
     assert rows["tight"]["headline"]["seconds"] == single["training"]["seconds"]
+    # and both are 6ND of Llama-2-70B's 68,714,504,192 multiplied weights over 2,048 A100s at a given 40% MFU
+    assert rows["tight"]["headline"]["seconds"] == pytest.approx(6 * 68_714_504_192 * 2e12 / (2048 * 312e12 * 0.4),
+                                                                 rel=1e-12)
+    assert rows["tight"]["headline"]["facility_watts"] == pytest.approx(2048 * 600 * 1.2, rel=1e-12)
     assert rows["tight"]["headline"]["capex_usd"] == single["capex"]["fleet_usd"]
     assert data["budget"]["plan_usd"] == 1e9 and data["budget"]["fits_together"] == ["tight"]
     # twice the accelerators halves the time: 37.3 days / 2 is within 20 days, and the verdict flips

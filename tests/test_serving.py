@@ -220,7 +220,7 @@ def test_sweeping_the_batch_notes_only_the_batches_that_do_not_fit(write):
     assert speeds[3] == pytest.approx(8 / steps[3]) and speeds[3] > 2 * speeds[0]  # batched speed, not one sequence's
 
 
-R1_MAX = "configs/published/deepseek-r1-b200-max-throughput.yaml"
+R1_MAX = "configs/published/r1-b200-throughput.yaml"
 
 
 def _plugged(row_or_remedy) -> list[str]:
@@ -294,6 +294,10 @@ def test_serve_command_prints_the_frontier_as_json_and_marks_the_best():
     assert data["frontier"][data["best"]]["inference.tpot_seconds"] <= 0.05
     bad = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "fast"])
     assert bad.exit_code == 2
+    table = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "50ms"])
+    assert table.exit_code == 0 and "best" in table.stdout and "serving frontier on 8 accelerators" in table.stdout
+    rows = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "50ms", "--format", "csv"]).stdout.splitlines()
+    assert rows[0].startswith("best,serving_layout.tensor") and len(rows) == len(data["frontier"]) + 1
 
 
 def test_published_anchors_within_their_tolerance():

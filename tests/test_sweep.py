@@ -81,8 +81,9 @@ def test_misspelt_axis_gets_did_you_mean():
 
 # --- a sweep equals one estimate per point ------------------------------------------------------
 
-def _assert_rows_match_estimates(path, axes, sets=(), points=1 << 16):
-    """Every output at every point of the sweep equals `estimate` of that point alone, to 1e-12."""
+def _assert_rows_match_estimates(path, axes, sets=(), points=1 << 16, anchor=None):
+    """Every output at every point of the sweep equals `estimate` of that point alone, to 1e-12; and
+    `anchor` = (output name, hand formula of the point) pins one output to arithmetic, not the program."""
     grid = Sweep(path, axes, list(sets))
     checked = 0
     for chunk in grid.chunks(points):
@@ -97,6 +98,9 @@ def _assert_rows_match_estimates(path, axes, sets=(), points=1 << 16):
                     assert got == metric.value, (name, point)
                     continue
                 assert got == pytest.approx(metric.value, rel=1e-12, abs=0), (name, point)
+            if anchor is not None:
+                name, by_hand = anchor
+                assert chunk.column(name)[i] == pytest.approx(by_hand(point), rel=1e-12), (name, point)
             checked += 1
     assert checked == grid.size
 
@@ -104,7 +108,10 @@ def _assert_rows_match_estimates(path, axes, sets=(), points=1 << 16):
 def test_three_axis_sweep_equals_estimates_point_by_point():
     axes = [parse_axis("hardware.preset=h200,b200"), parse_axis("context=64K..1M:log:3"),
             parse_axis("hardware.mfu=0.25,0.45")]
-    _assert_rows_match_estimates(str(CONFIGS / "default.yaml"), axes)
+    # configs/default.yaml's model: 94 layers, 8 KV heads of 128, a bf16 cache: K and V per token
+    per_token = 2 * 94 * 8 * 128 * 2
+    _assert_rows_match_estimates(str(CONFIGS / "default.yaml"), axes,
+                                 anchor=("kv_cache.bytes_per_sequence", lambda point: per_token * point["context"]))
 
 
 def test_sweep_over_architecture_and_layout_with_full_recompute():
@@ -117,8 +124,12 @@ def test_hybrid_model_sweep_across_chunk_boundaries():
     """Qwen3-Next (linear + full attention) with chunks of 5 points that cut through the grid."""
     axes = [parse_axis("context=32K,1M,10M"), parse_axis("precision.kv_cache=bf16,fp8"),
             parse_axis("model.linear_attention.layers=24,36")]
+    # Qwen3-Next: the 48 - linear softmax layers keep K and V of 2 KV heads x 256 (config.json)
     _assert_rows_match_estimates(str(CONFIGS / "long-context-100m.yaml"), axes,
-                                 ["model.preset=qwen3-next-80b-a3b"], points=5)
+                                 ["model.preset=qwen3-next-80b-a3b"], points=5,
+                                 anchor=("kv_cache.bytes_per_token", lambda point: 2 * (
+                                     48 - point["model.linear_attention.layers"]) * 2 * 256 * {
+                                     "bf16": 2, "fp8": 1}[point["precision.kv_cache"]]))
 
 
 def test_a_swept_value_that_breaks_a_rule_is_located_at_vary(tmp_path):

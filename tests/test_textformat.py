@@ -63,12 +63,8 @@ def test_random_values_over_many_decades():
     n = 20_000
     x = 10.0 ** rng.uniform(-300, 300, n) * rng.choice([-1.0, 1.0], n)
     x[::50] = np.round(x[::50], 3)  # some values with few digits
-    got = texts(format_numbers(x))
-    expected = g15(x.tolist())
-    same = sum(a == b for a, b in zip(got, expected, strict=True))
-    assert same >= 0.999 * n
-    parsed = np.array([float(t) for t in got])
-    assert np.all(np.abs(parsed - x) <= 1e-14 * np.abs(x))
+    # deterministic data, so every text must be %.15g's (no share of mismatches is allowed)
+    assert texts(format_numbers(x)) == g15(x.tolist())
 
 
 def test_random_bit_patterns():
@@ -76,9 +72,7 @@ def test_random_bit_patterns():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 2**64, 20_000, dtype=np.uint64).view(np.float64)
     x = x[np.isfinite(x)]
-    got = texts(format_numbers(x))
-    assert sum(a == b for a, b in zip(got, g15(x.tolist()), strict=True)) >= 0.999 * len(x)
-    assert np.all(np.abs(np.array([float(t) for t in got]) - x) <= 1e-14 * np.abs(x))
+    assert texts(format_numbers(x)) == g15(x.tolist())
 
 
 @pytest.mark.parametrize("exponent", [-30, -17, -10, -3, 0, 1, 2, 3, 8, 20, 290])
@@ -88,9 +82,7 @@ def test_half_way_cases(exponent):
     values = [float(f"{i}5e{exponent}") for i in rng.integers(10**14, 10**15, 2000).tolist()]
     x = np.array(values)
     x = np.concatenate([x, np.nextafter(x, 0), np.nextafter(x, np.inf)])
-    got = texts(format_numbers(x))
-    assert sum(a == b for a, b in zip(got, g15(x.tolist()), strict=True)) >= 0.999 * len(x)
-    assert np.all(np.abs(np.array([float(t) for t in got]) - x) <= 1e-14 * np.abs(x))
+    assert texts(format_numbers(x)) == g15(x.tolist())
 
 
 def test_shape_and_padding():

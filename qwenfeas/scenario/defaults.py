@@ -19,7 +19,9 @@ def complete(c) -> None:
     if "datacenter.gpu_hour" not in v and "hardware.rental_price" in v:
         c.derive("datacenter.gpu_hour", v["hardware.rental_price"],
                  "= hardware.rental_price (" + c.origins["hardware.rental_price"] + ")")
-    checkpoint = "precision.weights" not in v and "model.quantization.weights" in v
+    # A published checkpoint's format is how the model is served; a training run keeps bf16 weights.
+    serving_only = "tokens" not in v
+    checkpoint = "precision.weights" not in v and "model.quantization.weights" in v and serving_only
     if checkpoint:
         c.derive("precision.weights", v["model.quantization.weights"],
                  "= model.quantization.weights (the published checkpoint)")
@@ -33,7 +35,7 @@ def complete(c) -> None:
         else:
             c.derive("precision.kv_cache", v["precision.weights"], "= precision.weights")
     if "precision.expert_weights" not in v:
-        if "model.quantization.expert_weights" in v:
+        if "model.quantization.expert_weights" in v and serving_only:
             c.derive("precision.expert_weights", v["model.quantization.expert_weights"],
                      "= model.quantization.expert_weights (the published checkpoint)")
         else:
@@ -103,7 +105,7 @@ def _complete_model(c) -> None:
     c.derive("model.attention.kind", kind, c.origins.get("model.attention.kind", "derived from kv_heads"))
     _complete_layer_kinds(c, kind)
 
-    moe_keys = [k for k in v if k.startswith("model.moe.") and not c.origins[k].startswith("default")]
+    moe_keys = [k for k in v if k.startswith("model.moe.") and not c.origins[k].startswith("default:")]
     if moe_keys:
         for key in ("experts", "top_k", "expert_ffn_hidden"):
             _require(c, f"model.moe.{key}", "an MoE model needs experts, top_k and expert_ffn_hidden")
@@ -127,7 +129,7 @@ def _complete_model(c) -> None:
 def _complete_layer_kinds(c, kind: str) -> None:
     """Split the layers into full, sliding-window and linear attention, and check the split."""
     v = c.values
-    linear_keys = [k for k in v if k.startswith("model.linear_attention.") and not c.origins[k].startswith("default")]
+    linear_keys = [k for k in v if k.startswith("model.linear_attention.") and not c.origins[k].startswith("default:")]
     if linear_keys:
         block = v.get("model.linear_attention.kind")
         if block is None:
@@ -245,7 +247,7 @@ def _complete_synthetic(c) -> None:
     """Synthetic data is generated on the scenario's fleet, by its own model unless a generator is named."""
     v = c.values
     if "synthetic.tokens" not in v:
-        if any(k.startswith("synthetic.") and not c.origins[k].startswith("default") for k in v):
+        if any(k.startswith("synthetic.") and not c.origins[k].startswith("default:") for k in v):
             c.problem("synthetic.tokens", "missing: the synthetic section needs the tokens to generate",
                       "add synthetic.tokens, e.g. 64T")
         return

@@ -81,7 +81,7 @@ def expert_phase(m: Model, d: Device, tokens, expert, expert_tp):
     touched = S.busiest_device_experts(m.experts, m.top_k, tokens, expert)
     pairs = S.busiest_device_assignments(tokens, m.top_k, expert)
     return S.phase_seconds(2 * m.expert_params * pairs * m.moe_layers / expert_tp,
-                           m.moe_layers * touched * m.expert_params * m.weight_bytes / expert_tp,
+                           m.moe_layers * touched * m.expert_params * m.expert_weight_bytes / expert_tp,
                            d.peak, S.GROUPED_GEMM_EFFICIENCY, d.bandwidth, S.EXPERT_BANDWIDTH_EFFICIENCY)
 
 

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from ..architecture import Layers, attention_work
 from ..formulas import serving as S
 from ..formulas._array import any_true, maximum
+from ..scenario.fields import PRECISION_BYTES
 
 # Kernels one layer launches in a decode step: one per operation of the engines' model code
 # (vLLM vllm/model_executor/models/llama.py, deepseek_v2.py, qwen3_next.py; TensorRT-LLM
@@ -41,6 +42,7 @@ class Model(NamedTuple):
     experts: object
     top_k: object
     weight_bytes: object  # bytes per weight
+    expert_weight_bytes: object  # bytes per routed-expert weight (MXFP4 experts: 0.53)
     kv_heads: object  # ways the cache can be split by heads (1 for MLA's shared latent)
     decode_kv_bytes: object  # KV read per sequence per step, mean over the output
     decode_attention_flops: object  # attention FLOPs per decoded token, mean over the output
@@ -82,6 +84,7 @@ def read_model(r, s: dict, layers: Layers) -> Model:
     L = s["model.layers"]
     moe = "model.moe.experts" in s
     w = r.terms["bytes_per_weight"].value
+    w_expert = PRECISION_BYTES[s["precision.expert_weights"]]  # the routed experts may be stored apart (gpt-oss)
     expert = r.terms["expert_params"].value if moe else 0.0
     moe_layers = L - s["model.moe.dense_layers"] if moe else 0.0
     top_k = s["model.moe.top_k"] if moe else 0.0
@@ -116,8 +119,8 @@ def read_model(r, s: dict, layers: Layers) -> Model:
     accepted = S.accepted_tokens_per_step(draft, s.get("inference.speculative.acceptance", 0.0))
     return Model(
         layers=L, moe_layers=moe_layers, hidden=s["model.hidden"], dense_params=dense_params,
-        dense_bytes=(r["model.params"] - routed) * w, expert_params=expert, routed_bytes=routed * w,
-        experts=s["model.moe.experts"] if moe else 1.0, top_k=top_k, weight_bytes=w,
+        dense_bytes=(r["model.params"] - routed) * w, expert_params=expert, routed_bytes=routed * w_expert,
+        experts=s["model.moe.experts"] if moe else 1.0, top_k=top_k, weight_bytes=w, expert_weight_bytes=w_expert,
         kv_heads=1.0 if mla else s["model.kv_heads"], decode_kv_bytes=read / output,
         decode_attention_flops=flops / output, prefill_attention_flops=prefill_flops,
         prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels, prompt=prompt, output=output,

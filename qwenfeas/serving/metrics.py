@@ -161,7 +161,7 @@ def _operating_point(b: Builder, s: dict, m: Model, d: Device, layout: dict) -> 
     b.put("inference.tokens_per_second_per_user", point.per_user, "tokens/s", "output tokens/s per user",
           "{inference.output_tokens} / request latency", _point_doc)
     b.put("inference.tokens_per_second_per_accelerator", point.per_accelerator, "tokens/s",
-          "output tokens/s per accelerator", "{inference.output_tokens_per_second} / accelerators in use",
+          "output tokens/s per accelerator", "output tokens/s of the deployment / accelerators in use",
           _point_doc)
     b.put("inference.output_tokens_per_second", point.output_rate, "tokens/s", "output tokens/s, whole deployment",
           "requests/s × {inference.output_tokens} × {serving_layout.replicas}", _point_doc)
@@ -205,8 +205,7 @@ def _economics(b: Builder, s: dict, point: Point) -> None:
         b.put("inference.cost_per_million_output_tokens_usd",
               (1 - point.prefill_share) * dollars_per_second / point.output_rate * 1e6, "USD",
               "rental cost per million output tokens",
-              "(1 - prefill share) × accelerators × {datacenter.gpu_hour} / 3600 / "
-              "{inference.output_tokens_per_second} × 1e6", S.cost_per_million_tokens_usd, table="inference")
+              "(1 - prefill share) × accelerators × {datacenter.gpu_hour} / 3600 / output tokens/s × 1e6", S.cost_per_million_tokens_usd, table="inference")
         input_rate = maximum(point.input_rate, 1e-300)
         b.put("inference.cost_per_million_input_tokens_usd",
               where(point.input_rate > 0, point.prefill_share * dollars_per_second / input_rate * 1e6, 0.0), "USD",
@@ -218,7 +217,7 @@ def _economics(b: Builder, s: dict, point: Point) -> None:
     b.put("inference.energy_per_million_output_tokens_kwh", W.energy_kwh(watts, 1e6 / point.output_rate), "kWh",
           "facility energy per million output tokens (sustained power)",
           "accelerators × {hardware.system_power} × {inference.power_fraction} × "
-          "{datacenter.pue} × 1e6 / {inference.output_tokens_per_second} / 3.6e6", W.energy_kwh)
+          "{datacenter.pue} × 1e6 / output tokens/s / 3.6e6", W.energy_kwh)
 
 
 def _test_time(b: Builder, s: dict, layers: Layers, point: Point) -> None:

@@ -31,7 +31,7 @@ class Chosen(NamedTuple):
 def written(s, key: str) -> bool:
     """Whether the user (or a preset) wrote a key, as opposed to a default or a derived value."""
     origin = s.origins.get(key, "") if hasattr(s, "origins") else ""
-    return key in s and not (origin.startswith("default") or origin.startswith("="))
+    return key in s and not (origin.startswith("default:") or origin.startswith("= "))
 
 
 def stated(s) -> dict:
