@@ -78,6 +78,7 @@ _HEADLINE = (("training.seconds", "s"), ("test_time.seconds", "s"), ("inference.
 
 def configs_table(body: str) -> str:
     """The bundled scenarios: file and question as written, then what qwenfeas says about each now."""
+    from qwenfeas.errors import QwenfeasError
     from qwenfeas.estimates import estimate
     from qwenfeas.output.render import binding_label
     from qwenfeas.scenario.load import load
@@ -91,7 +92,10 @@ def configs_table(body: str) -> str:
             continue
         figures = []
         for name in re.findall(r"`([^`]+\.yaml)`", cells[0]):
-            report = estimate(load(ROOT / "configs" / name))
+            try:
+                report = estimate(load(ROOT / "configs" / name))
+            except QwenfeasError as error:
+                raise SystemExit(f"README.md's scenario table names configs/{name}:\n{error}") from None
             verdict = judge(report)
             shown = [f"`{output}` {format_quantity(report[output], unit)}"
                      for output, unit in _HEADLINE if output in report.metrics][:3]

@@ -48,7 +48,9 @@ def _csv(value) -> str:
 
 
 def _table(name: str, result, no_color: bool) -> None:
-    from ..output.layout import Column, table
+    from rich.text import Text
+
+    from ..output.layout import Column, table, wrap_prose
     from ..output.tables import emit, make_console
 
     limits = ", ".join(f"{k} <= {format_quantity(v, 's')}" for k, v in (("TTFT", result.ttft), ("TPOT", result.tpot))
@@ -65,10 +67,8 @@ def _table(name: str, result, no_color: bool) -> None:
     console = make_console(no_color)  # fits the terminal, or COLUMNS when piped: no header is ever cut
     emit(console, table([Column(h, "left" if h == "layout" else "right") for h in headers], rows, console.width,
                         title=f"{name}: serving frontier on {result.accelerators:,.0f} accelerators ({limits})"))
-    from ..output.layout import wrap_prose
-
-    key = "layout: tensor x attention-data, expert degree, replicas; 'split' = disaggregated prefill"
-    sys.stdout.write("\n".join(wrap_prose(key, console.width, "  ")) + "\n")
+    legend = "layout: tensor x attention-data, expert degree, replicas; 'split' = disaggregated prefill"
+    emit(console, map(Text, wrap_prose(legend, console.width, "  ", "")))  # wrapped at the console width
 
 
 def _layout(row) -> str:

@@ -104,7 +104,7 @@ def model_section(path: str, where: Node) -> Node:
     """
     from pathlib import Path
 
-    from .load import is_folder, parse, read_file
+    from .files import is_folder, parse, read_file
 
     origin = {"file": where.file, "line": where.line, "key": None if where.file == "--hf-config" else "model.hf_config"}
     target = Path(path)
