@@ -12,7 +12,7 @@ JOBS ?= 2
 COVERAGE_FAIL_UNDER ?= 95
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint golden mutants coverage clean
+.PHONY: help run test score bench lint golden mutants coverage clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ run: $(VENV)/.installed-run  ## Estimate the bundled default scenario (a Qwen3-M
 
 test: $(VENV)/.installed-test  ## Run the test suite
 	$(BIN)/python -m pytest -q
+
+score: $(VENV)/.installed-run  ## Scorecard: predictions against many published runs (reports; never fails on a miss)
+	$(BIN)/qwenfeas validate --cases tests/scorecard/cases.yaml; status=$$?; test $$status -le 1
 
 bench: $(VENV)/.installed-test  ## Measure start-up time, sweep speed and layout-search time (printed, not asserted)
 	$(BIN)/python tests/benchmarks/startup.py

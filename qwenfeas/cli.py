@@ -102,11 +102,13 @@ def estimate(
     - `qwenfeas estimate plans/*.yaml --format jsonl | jq -c '{name, s: .training.seconds}'`
     """
     with _errors_to_exit():
-        reports = _estimates(files, _assignments(overrides, hf_config))
+        from .commands.estimating import bare, estimates, write
+
+        reports = estimates(files, _assignments(overrides, hf_config))
         if field:
-            sys.stdout.write("".join(_bare(report, field) + "\n" for report in reports))
+            sys.stdout.write("".join(bare(report, field) + "\n" for report in reports))
             return
-        _write(reports, output_format, explain, no_color)
+        write(reports, output_format, explain, no_color)
         judged = [r for r in reports if any(k.startswith(("limits.", "expect")) for k in r.scenario.values)]
         if judged and output_format == "table":
             from .output.tables import make_console, render_verdicts
@@ -205,46 +207,6 @@ def serve(
             no_color)
 
 
-def _estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
-    """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
-    from .estimates import estimate as run_estimate
-    from .scenario.load import load_all, loads, read_text
-
-    if variants:  # compare --with: the first file again, with one more override (read once: it may be stdin)
-        label, text = read_text(files[0])
-        scenarios = [loads(text, label, assignments), *load_all(files[1:], assignments)]
-        for variant in variants:
-            scenario = loads(text, label, [*assignments, variant])
-            scenario.name = f"{scenarios[0].name} [{variant}]"
-            scenarios.append(scenario)
-    else:
-        scenarios = load_all(files, assignments)
-    # Variants of one file (compare --with) often share a warning or note: each is printed once.
-    warnings = [f"warning: {scenario.file}: {warning}\n" for scenario in scenarios for warning in scenario.warnings]
-    sys.stderr.write("".join(dict.fromkeys(warnings)))
-    reports = [run_estimate(scenario) for scenario in scenarios]
-    notes = [f"note: {report.scenario.file}: {note}\n" for report in reports for note in report.notes]
-    sys.stderr.write("".join(dict.fromkeys(notes)))
-    return reports
-
-
-def _bare(report, name: str) -> str:
-    """One output or input of a report as a bare number (whole numbers without a decimal point)."""
-    from .errors import did_you_mean
-    from .output.render import plain
-
-    if name in report.metrics:
-        value = report[name]
-    elif isinstance(report.scenario.get(name), (int, float, str)):
-        value = report.scenario[name]
-    else:
-        raise QwenfeasError("not an output or input of this scenario", file=report.scenario.file, key=name,
-                            hint=did_you_mean(name, [*report.metrics, *report.scenario.values])
-                            or "list the outputs with: qwenfeas estimate FILE --format json")
-    value = plain(value)
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def _assignments(overrides, hf_config) -> list[str]:
     from .scenario.load import hf_config_override
 
@@ -282,10 +244,11 @@ def compare(
     """
     with _errors_to_exit():
         from .commands.compare import compare as side_by_side
+        from .commands.estimating import estimates
         from .errors import QwenfeasError
         from .output import render as machine
 
-        reports = _estimates(files, _assignments(overrides, hf_config), variants or [])
+        reports = estimates(files, _assignments(overrides, hf_config), variants or [])
         if len(reports) < 2:
             raise QwenfeasError("nothing to compare with", key="compare",
                                 hint="name a second file, or add a variant: --with hardware.preset=b200")
@@ -324,11 +287,12 @@ def roadmap(
         import json
 
         from .commands import roadmap as plan
+        from .commands.estimating import estimates
         from .output.render import plain
-        from .scenario.load import expand_paths
+        from .scenario.files import expand_paths
         from .verdict import judge
 
-        reports = _estimates(expand_paths(paths or [plan.default_path()]), list(overrides or []))
+        reports = estimates(expand_paths(paths or [plan.default_path()]), list(overrides or []))
         rows, budget = plan.build(reports, [judge(report) for report in reports])
         if output_format == "table":
             from .output.tables import make_console, render_roadmap
@@ -439,12 +403,14 @@ def check(
     """
     with _errors_to_exit():
         from .output import render as machine
-        from .scenario.load import expand_paths
+        from .scenario.files import expand_paths
         from .verdict import judge
 
         if junit is not None:  # a report that could not be written fails now: exit 2, nothing written
             machine.check_output_path(junit, "--junit")
-        verdicts = [judge(report) for report in _estimates(expand_paths(paths), list(overrides or []))]
+        from .commands.estimating import estimates
+
+        verdicts = [judge(report) for report in estimates(expand_paths(paths), list(overrides or []))]
         if output_format == "table":
             from .output.tables import make_console, render_verdicts
 
@@ -483,6 +449,9 @@ def validate(
     case: list[str] | None = typer.Option(None, "--case", "-c", metavar="ID", help="Run only this case (repeatable)."),
     output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
     no_color: bool = _no_color_option(),
+    cases_file: str | None = typer.Option(None, "--cases", metavar="FILE",
+                                          help="Run the cases in FILE instead of the bundled ones "
+                                               "(e.g. the scorecard, tests/scorecard/cases.yaml)."),
 ) -> None:
     """Reproduce published figures (training compute, time, KV cache, ...) and report the error of each.
 
@@ -494,13 +463,15 @@ def validate(
     - `qwenfeas validate --case gpt3-175b-training-compute --format json`
     """
     with _errors_to_exit():
+        from pathlib import Path
+
         from .commands import validation
 
-        results = validation.run(case)
+        results = validation.run(case, Path(cases_file) if cases_file else None)
         if output_format == "table":
             from .output.tables import make_console, render_validation
 
-            render_validation(results, make_console(no_color))
+            render_validation(results, make_console(no_color), cases_file)
         else:
             import json
 
@@ -508,26 +479,6 @@ def validate(
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         if not all(r.passed for r in results):
             raise typer.Exit(ExitCode.CHECK_FAILED)
-
-
-def _write(reports, output_format: str, explain: bool, no_color: bool) -> None:
-    if output_format == "table":
-        from .output.tables import make_console, render
-
-        render(reports, make_console(no_color), explain)
-        return
-    from .output import render as machine
-
-    if output_format == "json":
-        text = machine.to_json(reports, explain)
-    elif output_format == "jsonl":
-        text = machine.to_jsonl(reports, explain)
-    elif output_format == "yaml":
-        text = machine.to_yaml(reports, explain)
-    else:
-        text = machine.to_csv(reports)
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 @app.command()

@@ -112,7 +112,11 @@ def _deadline(report, limit):
         if "(given)" in report.metrics["training.mfu"].label and report["training.mfu"] * ratio <= 1:
             options.append(f"MFU {report['training.mfu'] * ratio:.0%}")
         options.append(f"at most {format_quantity(s['tokens'] / ratio, 'count')} tokens")
-        return "would pass with " + " or ".join(options)
+        text = "would pass with " + " or ".join(options)
+        from .training.step import faster_on_count
+
+        first = faster_on_count(report)  # the user's own count first
+        return f"{first}; {text}" if first else text
     return _upper(report, "deadline", limit, "deadline", remedy)
 
 

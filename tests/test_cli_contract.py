@@ -261,3 +261,15 @@ def test_the_exit_handling_keeps_start_up_lazy(args):
             "from qwenfeas.cli import main\nmain()\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stderr.splitlines()[-1] == "LOADED False False"
+
+
+def test_a_frontier_table_shows_limit_rows_and_says_how_many_more():
+    """A 3-axis grid has a frontier row per combination of the other two axes: 100 x 100 = 10,000 rows
+    along tokens. The table shows --limit of them (it took 91 s to print them all); CSV gives every row."""
+    args = ["sweep", DEFAULT, "-v", "hardware.count=8192..81920:10", "-v", "hardware.mfu=0.2..0.5:10",
+            "-v", "tokens=10T..100T:log:10", "--frontier"]
+    table = invoke(*args, "-n", "4")
+    assert table.exit_code == 0, table.output
+    assert " ".join(table.stdout.split()).count("4 of 100 rows") == 3
+    rows = invoke(*args, "-f", "csv").stdout.splitlines()
+    assert len(rows) == 1 + 3 * 100

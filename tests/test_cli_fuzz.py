@@ -197,7 +197,8 @@ class Fuzzer:
                 signal.alarm(120)
                 started = time.perf_counter()
                 try:
-                    result = runner.invoke(app, args, input=stdin)
+                    columns = self.random.choice(["80", "80", "120", "1", "0", "abc", "400"])
+                    result = runner.invoke(app, args, input=stdin, env={"COLUMNS": columns})
                 finally:
                     signal.alarm(0)
                 self.slowest = max(self.slowest, (time.perf_counter() - started, " ".join(args)[:120]))

@@ -250,3 +250,10 @@ def test_a_yaml_error_has_a_fitting_hint_or_none(tmp_path, text, hint):
         assert len(lines) == 1
     else:
         assert len(lines) == 2 and lines[1].startswith("  hint: ") and hint in lines[1]
+
+
+@pytest.mark.parametrize("axis", ["context=1..1e12:log:1000", "parallel.micro_batch=1..4096:5"])
+def test_sweeping_the_batch_shape_is_not_an_internal_error(axis):
+    """Found by the fuzzer: the idle-replica note compared a swept array as one number (exit 70)."""
+    result = invoke("sweep", str(ROOT / "configs" / "dense-70b-pretrain.yaml"), "-v", axis, "-f", "csv")
+    assert result.exit_code in (0, 2) and "internal error" not in result.stderr, result.stderr

@@ -95,3 +95,12 @@ def test_pipeline_sends_activations_forward_and_gradients_back():
     # 4,096 tokens x 7,168 x 2 B each way, over t = 1: the DeepSeek-V3 stage boundary
     assert pipeline_bytes(4096, 7168, 2.0, 1) == 2 * 4096 * 7168 * 2
     assert pipeline_bytes(4096, 7168, 2.0, 8, sends=4) == 4 * 2 * 4096 * 7168 * 2 / 8
+
+
+def test_context_parallel_ring_passes_each_chunk_to_the_others_three_times():
+    # Llama 3 405B at 128K over CP16: 8,192 tokens per rank, 8 KV heads of 128 in 2 B for K and V
+    # (4,096 B per token per layer, 512 B per tensor rank at TP8), 7.875 layers per stage
+    from qwenfeas.formulas.communication import context_parallel_bytes
+
+    assert context_parallel_bytes(7.875, 8192, 512, 16) == 3 * 7.875 * 8192 * 512 * 15
+    assert context_parallel_bytes(7.875, 8192, 512, 1) == 0

@@ -105,13 +105,15 @@ def test_accelerator_hours():
 
 
 def test_power_chain_from_board_to_grid():
-    # 8 H100s of 700 W with 50% more for hosts, network and storage, in a PUE-1.2 hall.
-    it = P.it_watts(8, P.system_watts(700, 0.5))
-    assert it == 8 * 700 * 1.5
-    assert P.facility_watts(it, 1.2) == pytest.approx(8 * 700 * 1.5 * 1.2, rel=1e-15)
-    assert P.it_watts(8, P.system_watts(700, 0)) == 5600
-    # a DGX H100's rated 10.2 kW shared by its 8 GPUs (NVIDIA datasheet), 82% of it sustained in training
-    assert P.it_watts(8, 10_200 / 8) == 10_200
+    # A DGX H100 is rated 10.2 kW for its 8 GPUs (NVIDIA DGX H100 datasheet): 1,275 W per GPU with its
+    # share of CPUs, NICs and switches; in a PUE-1.2 hall 8 of them draw 10.2 kW x 1.2 from the grid.
+    it = P.it_watts(8, 10_200 / 8)
+    assert it == 10_200
+    assert P.facility_watts(it, 1.2) == pytest.approx(12_240, rel=1e-15)
+    assert P.it_watts(16, 10_200 / 8) == 20_400
+    # without a published system figure: the board power plus 50% for hosts, network and storage
+    assert P.it_watts(8, P.system_watts(700, 0.5)) == 8 * 700 * 1.5
+    # 82% of the rating sustained while training (Latif et al. 2024: 8.4 of 10.2 kW)
     assert P.sustained_watts(10_200, 0.82) == pytest.approx(8_364, rel=1e-15)
 
 

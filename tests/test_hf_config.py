@@ -361,3 +361,31 @@ def test_every_shared_config_imports(write, name):
     report = qwenfeas.estimate(qwenfeas.load(write(SCENARIO % f"hf_config: {SHARED / f'{name}.json'}")))
     assert report["model.params"] >= report["model.active_params"] > 0
     assert report.scenario["model.name"]
+
+
+@needs_real
+@pytest.mark.parametrize(("config", "preset"), [("llama-2-70b", "llama-2-70b"), ("qwen3-235b-a22b", "qwen3-235b-a22b"),
+                                                ("qwen3-coder-480b-a35b", "qwen3-coder-480b-a35b"),
+                                                ("deepseek-v3", "deepseek-v3"), ("qwen3-8b", "qwen3-8b")])
+def test_issue_14_cases_give_the_configs_model_on_the_default_scenario(config, preset):
+    # Issue 14: configs/default.yaml (a hand-written 1.075T MoE) with --hf-config of these published configs gave
+    # the default's numbers unchanged, or a hybrid; each must now give exactly its own model.
+    default = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+    scenario = qwenfeas.load(default, [hf_config_override(str(SHARED / f"{config}.json"))])
+    report = qwenfeas.estimate(scenario)
+    alone = qwenfeas.estimate(qwenfeas.loads(f"model: {{preset: {preset}}}\ncontext: 1K\nhardware: {{preset: h200}}\n"))
+    assert report["model.params"] == alone["model.params"]
+    assert report["model.active_params"] == alone["model.active_params"]
+    assert "discarded model.layers" in scenario.warnings[0]
+
+
+def test_a_quantized_checkpoint_sets_the_served_weights_not_the_trained_ones(write, tmp_path):
+    # DeepSeek-V3's config.json carries an FP8 quantization_config: served, its weights are 1 byte and its cache
+    # stays bf16 (vLLM kv_cache_dtype "auto"); trained, weights stay bf16 (mixed-precision convention).
+    config = _config(tmp_path, MINIMAL["deepseek-v3"])
+    served = qwenfeas.load(write(SCENARIO % f"hf_config: {config}"))
+    assert (served["precision.weights"], served["precision.kv_cache"]) == ("fp8", "bf16")
+    trained = qwenfeas.load(write(SCENARIO % f"hf_config: {config}" + "tokens: 1T\n"), ["hardware.count=2048"])
+    assert trained["precision.weights"] == "bf16"
+    written = qwenfeas.load(write(SCENARIO % f"hf_config: {config}" + "precision: {weights: fp4}\n"))
+    assert (written["precision.weights"], written["precision.kv_cache"]) == ("fp4", "fp4")

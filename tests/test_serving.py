@@ -294,6 +294,10 @@ def test_serve_command_prints_the_frontier_as_json_and_marks_the_best():
     assert data["frontier"][data["best"]]["inference.tpot_seconds"] <= 0.05
     bad = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "fast"])
     assert bad.exit_code == 2
+    table = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "50ms"])
+    assert table.exit_code == 0 and "best" in table.stdout and "serving frontier on 8 accelerators" in table.stdout
+    rows = CliRunner().invoke(app, ["serve", R1_MAX, "--tpot", "50ms", "--format", "csv"]).stdout.splitlines()
+    assert rows[0].startswith("best,serving_layout.tensor") and len(rows) == len(data["frontier"]) + 1
 
 
 def test_published_anchors_within_their_tolerance():
@@ -302,3 +306,19 @@ def test_published_anchors_within_their_tolerance():
     results = {r.case: r for r in validation.run(["deepseek-r1-b200-min-latency", "deepseek-r1-b200-max-throughput"])}
     for result in results.values():
         assert abs(result.error) <= 0.35, (result.case, result.computed, result.published)
+
+
+def test_a_prefix_cache_hit_prefills_only_the_rest_of_the_prompt(run):
+    text, sets = small()
+    r = run(text, *sets, "inference.prefix_cache_hit=0.5")
+    P, hit = 2048, 1024  # half the prompt is cached: 1,024 new tokens attend to 1,024 cached ones and each other
+    keys = hit * hit + hit * (hit + 1) / 2
+    weights = max(2 * matmul(8) * hit / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    attention = per_key() * keys / (PEAK * 0.67)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    # the input tokens billed are the whole prompt, cached or not
+    full = run(text, *sets)
+    assert r["inference.prefill_seconds"] < full["inference.prefill_seconds"]
+    assert r["inference.cost_per_million_input_tokens_usd"] < full["inference.cost_per_million_input_tokens_usd"]
+    assert r["inference.prefill_flops"] == full["inference.prefill_flops"] == pytest.approx(
+        2 * matmul(8) * P + per_key() * P * (P + 1) / 2)  # the whole prompt's FLOPs, however many are cached

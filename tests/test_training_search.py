@@ -87,3 +87,21 @@ def test_a_stated_layout_is_checked_as_stated_and_the_remedy_speaks_of_the_users
 
 def test_schedules_are_coded_in_order():
     assert PL.SCHEDULES[PL.DUALPIPE] == "dualpipe" and TM.RECOMPUTE[TM.MODULES] == "modules"
+
+
+def test_a_missed_deadline_first_names_a_faster_layout_on_the_users_count(write):
+    text = """model: {preset: llama-3.1-70b}
+context: 8192
+tokens: 15T
+training: {sequence: 8192, batch_tokens: 16M}
+hardware: {preset: h100-sxm, count: 1024}
+parallel: {tensor: 8, pipeline: 8}
+limits: {deadline: 30d}
+"""
+    report = qwenfeas.estimate(qwenfeas.load(write(text)))
+    deadline = next(c for c in judge(report).checks if c.name == "limits.deadline")
+    assert not deadline.passed
+    first, _, rest = deadline.remedy.partition("; ")
+    assert first.startswith("on your 1,024: TP") and rest.startswith("would pass with")
+    days = float(first.rsplit("takes ", 1)[1].split(" days")[0].replace(",", ""))
+    assert days < report["training.seconds"] / 86400  # faster than the stated layout, same accelerators

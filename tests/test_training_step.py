@@ -164,3 +164,44 @@ def test_a_file_named_default_is_read_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = qwenfeas.estimate(qwenfeas.load("default.yaml"))
     assert r["layout.schedule"] == "dualpipe" and r["layout.searched"] is False
+
+
+def test_dualpipe_on_two_stages_has_no_bubble():
+    # (p/2 - 1) = 0 stage pairs wait: the two directions fill each other's gaps
+    assert PL.bubble_ratio(PL.DUALPIPE, 2, 8) == 0
+
+
+def test_goodput_without_checkpoints_loses_only_restarts():
+    # C = 0: the interval is free, every failure costs the restart alone (Young 1974 with C -> 0)
+    assert R.goodput(0.0, 600.0, 36000.0) == pytest.approx(1 / (1 + 600 / 36000))
+
+
+@pytest.mark.parametrize(("preset", "precision", "ceiling"), [
+    # stas00/ml-engineering "Maximum Achievable Matmul FLOPS" table and AMD's ROCm blog, Table 1
+    ("a100-sxm-80gb", "bf16", 271 / 312), ("h100-sxm", "bf16", 794.5 / 989), ("h800", "fp8", 1403 / 1979),
+    ("h200", "fp8", 1453 / 1979), ("h200", "bf16", 794.5 / 989), ("b200", "bf16", 1745 / 2250),
+    ("b200", "fp8", 3433 / 4500), ("gb200", "bf16", 1822 / 2500), ("gb200", "fp8", 3616 / 5000),
+    ("mi300x", "bf16", 708 / 1307), ("mi300x", "fp8", 1273 / 2615),
+])
+def test_gemm_ceilings_are_the_measured_maxima(preset, precision, ceiling):
+    from qwenfeas.training.step_time import gemm_ceiling
+
+    assert gemm_ceiling(preset, precision) == (pytest.approx(ceiling), True)
+
+
+def test_an_unmeasured_accelerator_gets_the_labelled_estimate():
+    from qwenfeas.training.step_time import gemm_ceiling
+
+    assert gemm_ceiling("tpu-v5p", "bf16") == (0.75, False)
+    assert gemm_ceiling(None, "fp4") == (0.75, False)
+    assert gemm_ceiling("a100-sxm-80gb", "fp8") == (0.75, False)  # no FP8 on Ampere: no measurement
+
+
+def test_smallest_data_parallel_in_closed_form():
+    from qwenfeas.formulas.training_memory import smallest_data_parallel
+
+    # 100 GB sharded over d, 10 GB fixed, 30 GB usable: d >= 100 / 20 = 5, rounded up to a multiple of 4
+    assert smallest_data_parallel(10e9, 100e9, 30e9, 4) == 8
+    assert smallest_data_parallel(10e9, 100e9, 30e9, 1) == 5
+    assert smallest_data_parallel(31e9, 100e9, 30e9, 1) == math.inf  # the fixed part alone overflows
+    assert smallest_data_parallel(10e9, 0.0, 30e9, 1) == 1

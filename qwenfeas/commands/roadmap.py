@@ -120,7 +120,7 @@ def default_path() -> str:
     """configs/roadmap in the working directory, else the bundled roadmap scenarios (package data)."""
     from pathlib import Path
 
-    from ..scenario.load import bundled_configs
+    from ..scenario.files import bundled_configs
 
     here = Path("configs/roadmap")
     folder = bundled_configs()

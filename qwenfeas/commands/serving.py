@@ -48,19 +48,33 @@ def _csv(value) -> str:
 
 
 def _table(name: str, result, no_color: bool) -> None:
-    from ..output.layout import Column, table
+    from rich.text import Text
+
+    from ..output.layout import Column, table, wrap_prose
     from ..output.tables import emit, make_console
 
     limits = ", ".join(f"{k} <= {format_quantity(v, 's')}" for k, v in (("TTFT", result.ttft), ("TPOT", result.tpot))
                        if v is not None) or "no latency limit"
     rows = []
     for i, row in enumerate(result.rows):
-        cells = [format_quantity(row[n], unit) if unit not in ("count", "tokens/s") else _number(row[n])
-                 for n, unit in COLUMNS]
-        rows.append(["best" if i == result.best else "", *cells])
+        rows.append(["best" if i == result.best else "", _layout(row), _number(row["serving_layout.batch"]),
+                     format_quantity(row["inference.ttft_seconds"], "s"),
+                     format_quantity(row["inference.tpot_seconds"], "s"),
+                     _number(row["inference.tokens_per_second_per_user"]),
+                     _number(row["inference.tokens_per_second_per_accelerator"]),
+                     format_quantity(row["inference.cost_per_million_output_tokens_usd"], "USD")])
+    headers = ("", "layout", "batch", "TTFT", "TPOT", "tok/s/user", "tok/s/accel.", "$/M out")
     console = make_console(no_color)  # fits the terminal, or COLUMNS when piped: no header is ever cut
-    emit(console, table([Column(header, "right") for header in ("", *_HEADERS)], rows, console.width,
+    emit(console, table([Column(h, "left" if h == "layout" else "right") for h in headers], rows, console.width,
                         title=f"{name}: serving frontier on {result.accelerators:,.0f} accelerators ({limits})"))
+    legend = "layout: tensor x attention-data, expert degree, replicas; 'split' = disaggregated prefill"
+    emit(console, map(Text, wrap_prose(legend, console.width, "  ", "")))  # wrapped at the console width
+
+
+def _layout(row) -> str:
+    text = (f"{row['serving_layout.tensor']:g}x{row['serving_layout.attention_data']:g} "
+            f"e{row['serving_layout.expert']:g} x{row['serving_layout.replicas']:g}")
+    return text + (" split" if row["serving_layout.disaggregated"] else "")
 
 
 def _number(value: float) -> str:

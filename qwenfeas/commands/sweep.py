@@ -22,7 +22,8 @@ from ..estimates import estimate
 from ..formulas._array import is_array
 from ..report import Report, input_unit
 from ..scenario.fields import all_keys
-from ..scenario.load import Scenario, loads, range_problem, read_text
+from ..scenario.files import read_text
+from ..scenario.load import Scenario, loads, range_problem
 from ..scenario.units import parse_quantity
 from ..verdict import holds, margins, read_condition
 

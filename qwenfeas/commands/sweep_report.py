@@ -58,7 +58,7 @@ def run(file: str, vary: list[str], output_format: str, columns: list[str] | Non
         sys.stderr.write(f"note: {grid.groups[0][1].file}: at some points of the sweep: {note}\n")
     units = {name: column_unit(first, name) for name in {*names, *(a.key for a in axes)}}
     if frontier:
-        _write_frontiers(frontiers(grid, _all_feasible(everything)), units, output_format, no_color)
+        _write_frontiers(frontiers(grid, _all_feasible(everything)), units, output_format, no_color, limit)
     elif plot:
         sys.stdout.write(_draw(everything, drawing, grid, units))
     elif not streaming:
@@ -181,13 +181,13 @@ def _draw(collected, drawing, grid, units, path: str | None = None) -> str:
     return charts.terminal_plot(*args, ascii_only=not unicode)
 
 
-def _write_frontiers(found, units, output_format, no_color: bool) -> None:
+def _write_frontiers(found, units, output_format, no_color: bool, limit: int) -> None:
     from ..output import render as machine
 
     if output_format == "table":
         from ..output.tables import make_console, render_frontiers
 
-        render_frontiers(found, units, make_console(no_color))
+        render_frontiers(found, units, make_console(no_color), limit)
     elif output_format == "csv":
         sys.stdout.write(machine.frontiers_csv(found))
     else:

@@ -3,6 +3,9 @@
 Each case in validation_cases.yaml is a scenario (the inputs its source states),
 the output name to compare, the published value, a relative tolerance and the
 citation. Cases run through the same loader and estimator as `qwenfeas estimate`.
+Another cases file (`qwenfeas validate --cases FILE`, e.g. the scorecard in
+tests/scorecard/cases.yaml) may give each scenario as `file:`, a path relative to
+the cases file, instead of inline `scenario:` text.
 """
 
 from __future__ import annotations
@@ -33,18 +36,40 @@ class Result(NamedTuple):
         return abs(self.error) <= self.tolerance
 
 
+_KEYS = ("id", "metric", "published", "tolerance", "source")
+
+
 def cases(path: Path | None = None) -> list[dict]:
-    """The case definitions, as plain data (from CASES_FILE unless a path is given)."""
+    """The case definitions, as plain data (from CASES_FILE unless a path is given).
+
+    A cases file that cannot be read, is not YAML, or lacks a key is a QwenfeasError naming it.
+    """
     import yaml
 
-    return yaml.safe_load((path or CASES_FILE).read_text(encoding="utf-8"))
+    from ..errors import QwenfeasError
+    from ..scenario.load import read_file
+
+    label = str(path or CASES_FILE)
+    try:
+        every = yaml.safe_load(read_file(path or CASES_FILE))
+    except yaml.YAMLError as exc:
+        raise QwenfeasError(f"is not valid YAML ({exc})", file=label) from None
+    if not isinstance(every, list):
+        raise QwenfeasError("a cases file is a YAML list of cases", file=label,
+                            hint="see qwenfeas/commands/validation_cases.yaml for the format")
+    for number, case in enumerate(every, 1):
+        missing = [key for key in _KEYS if not isinstance(case, dict) or key not in case]
+        if missing or not ("scenario" in case or "file" in case):
+            raise QwenfeasError(f"case {number} lacks {', '.join(missing) or 'scenario or file'}", file=label,
+                                hint="each case gives id, scenario (or file), metric, published, tolerance, source")
+    return every
 
 
 def run(selected: list[str] | None = None, path: Path | None = None) -> list[Result]:
     """Evaluate the cases (all, or those named) and compare each with its published value."""
     from ..errors import QwenfeasError, did_you_mean
     from ..estimates import estimate
-    from ..scenario.load import loads
+    from ..scenario.load import load, loads
 
     every = cases(path)
     names = [case["id"] for case in every]
@@ -56,7 +81,15 @@ def run(selected: list[str] | None = None, path: Path | None = None) -> list[Res
     for case in every:
         if selected and case["id"] not in selected:
             continue
-        report = estimate(loads(case["scenario"], f"validation case {case['id']}"))
+        if "file" in case:
+            scenario = load((path or CASES_FILE).parent / case["file"])
+        else:
+            scenario = loads(case["scenario"], f"validation case {case['id']}")
+        report = estimate(scenario)
+        if case["metric"] not in report.metrics:
+            raise QwenfeasError(f"case {case['id']} compares {case['metric']!r}, which its scenario does not compute",
+                                file=str(path or CASES_FILE), key="metric",
+                                hint=did_you_mean(case["metric"], list(report.metrics)))
         metric = report.metrics[case["metric"]]
         results.append(Result(case["id"], case["metric"], metric.unit, float(case["published"]), float(metric.value),
                               float(case["tolerance"]), case["source"]))

@@ -155,8 +155,11 @@ def render_presets(data: dict[str, list[dict]], console: Console) -> None:
                    wrap_prose("qwenfeas presets show NAME prints a preset with its sources.", console.width)])
 
 
-def render_validation(results, console: Console) -> None:
-    """Each case: published value, qwenfeas's value, the error against the tolerance, and the source."""
+def render_validation(results, console: Console, cases_file: str | None = None) -> None:
+    """Each case: published value, qwenfeas's value, the error against the tolerance, and the source.
+
+    The title names the cases file when it is not the bundled one (the scorecard, say).
+    """
     columns = [Column("case"), Column("published", "right"), Column("qwenfeas", "right"), Column("error", "right"),
                Column("tolerance", "right"), Column(""), Column("source", wrap=True)]
     rows = []
@@ -164,10 +167,10 @@ def render_validation(results, console: Console) -> None:
         verdict = Text("pass", style="green") if r.passed else Text("FAIL", style="bold red")
         rows.append([Text(r.case) + Text("\n" + r.metric, style="dim"), format_quantity(r.published, r.unit),
                      format_quantity(r.computed, r.unit), f"{r.error:+.2%}", f"±{r.tolerance:.1%}", verdict, r.source])
-    emit(console, table(columns, rows, console.width, title="Validation against published figures",
-                        header_style="dim"))
-    failed = sum(not r.passed for r in results)
-    console.print(f"\n{len(results) - failed} passed, {failed} failed")
+    title = "Validation against published figures" + (f" ({cases_file})" if cases_file else "")
+    emit(console, table(columns, rows, console.width, title=title, header_style="dim"))
+    passed = sum(r.passed for r in results)
+    console.print(f"\n{passed} of {len(results)} within tolerance")
 
 
 def render_verdicts(verdicts, console: Console) -> None:
@@ -222,17 +225,22 @@ def render_sweep(names: list[str], units: list[str], rows: list[list], matched: 
     emit(console, [Text(line, style="dim") for line in wrap_prose(shown, console.width)])
 
 
-def render_frontiers(frontiers, units: dict[str, str], console: Console) -> None:
-    """One table per numeric axis: for each combination of the other axes, the feasible range along it."""
+def render_frontiers(frontiers, units: dict[str, str], console: Console, limit: int | None = None) -> None:
+    """One table per numeric axis: for each combination of the other axes, the feasible range along it
+    (the first `limit` combinations; CSV and JSON give them all)."""
     for frontier in frontiers:
+        shown = frontier.rows if limit is None else frontier.rows[:limit]
         unit = units.get(frontier.axis, "")
         columns = [Column(_heading(key, units.get(key, "")), "right") for key in frontier.others]
         columns += [Column(label, "right") for label in ("smallest\nfeasible", "largest\nfeasible", "feasible\npoints")]
         rows = [[*(_cell(row[k], units.get(k, "")) for k in frontier.others), _cell(row["min_feasible"], unit),
-                 _cell(row["max_feasible"], unit), f"{row['feasible_points']:,}"] for row in frontier.rows]
+                 _cell(row["max_feasible"], unit), f"{row['feasible_points']:,}"] for row in shown]
         title = f"Feasible {frontier.axis} for each {' × '.join(frontier.others) or 'sweep'}"
         emit(console, [Text(line, style="bold cyan") for line in wrap_prose(title, console.width)])
         emit(console, table(columns, rows, console.width, keep=len(frontier.others)))
+        if len(shown) < len(frontier.rows):
+            more = f"{len(shown):,} of {len(frontier.rows):,} rows; all rows with --format csv or json, or raise --limit"
+            emit(console, [Text(line, style="dim") for line in wrap_prose(more, console.width)])
 
 
 def render_comparison(comparison, console: Console) -> None:

@@ -3,6 +3,7 @@
 `load`, `loads` and `Scenario` are the entry points; the modules below them each do one job.
 """
 
-from .load import Scenario, expand_paths, load, load_all, loads, read_text
+from .files import expand_paths, read_text
+from .load import Scenario, load, load_all, loads
 
 __all__ = ["Scenario", "expand_paths", "load", "load_all", "loads", "read_text"]

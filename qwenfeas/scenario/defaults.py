@@ -19,7 +19,9 @@ def complete(c) -> None:
     if "datacenter.gpu_hour" not in v and "hardware.rental_price" in v:
         c.derive("datacenter.gpu_hour", v["hardware.rental_price"],
                  "= hardware.rental_price (" + c.origins["hardware.rental_price"] + ")")
-    checkpoint = "precision.weights" not in v and "model.quantization.weights" in v
+    # A published checkpoint's format is how the model is served; a training run keeps bf16 weights.
+    serving_only = "tokens" not in v
+    checkpoint = "precision.weights" not in v and "model.quantization.weights" in v and serving_only
     if checkpoint:
         c.derive("precision.weights", v["model.quantization.weights"],
                  "= model.quantization.weights (the published checkpoint)")
@@ -33,7 +35,7 @@ def complete(c) -> None:
         else:
             c.derive("precision.kv_cache", v["precision.weights"], "= precision.weights")
     if "precision.expert_weights" not in v:
-        if "model.quantization.expert_weights" in v:
+        if "model.quantization.expert_weights" in v and serving_only:
             c.derive("precision.expert_weights", v["model.quantization.expert_weights"],
                      "= model.quantization.expert_weights (the published checkpoint)")
         else:

@@ -116,7 +116,8 @@ MODEL = {
     },
     "quantization": {
         "weights": Field("choice", "number format of the published checkpoint's weights (a config.json's "
-                         "quantization_config): the default of precision.weights", minimum=None, choices=PRECISIONS),
+                         "quantization_config): the default of precision.weights when served (not when trained)",
+                         minimum=None, choices=PRECISIONS),
         "expert_weights": Field("choice", "number format of the published checkpoint's routed experts: the "
                                 "default of precision.expert_weights", minimum=None, choices=PRECISIONS),
     },

@@ -29,12 +29,14 @@ _COMMON = {
     "kv_heads": "num_key_value_heads", "head_dim": "head_dim", "ffn_hidden": "intermediate_size",
     "vocab": "vocab_size", "tied_embeddings": "tie_word_embeddings", "max_context": "max_position_embeddings",
 }
+_DEEPSEEK_MOE = {  # DeepSeek's MoE field names, shared by GLM-4.5
+    "moe.experts": "n_routed_experts", "moe.top_k": "num_experts_per_tok", "moe.shared_experts": "n_shared_experts",
+    "moe.expert_ffn_hidden": "moe_intermediate_size", "moe.dense_layers": "first_k_dense_replace",
+}
 _MLA = {
     "head_dim": "qk_nope_head_dim", "attention.kv_lora_rank": "kv_lora_rank",
     "attention.rope_head_dim": "qk_rope_head_dim", "attention.q_lora_rank": "q_lora_rank",
-    "attention.v_head_dim": "v_head_dim", "moe.experts": "n_routed_experts", "moe.top_k": "num_experts_per_tok",
-    "moe.shared_experts": "n_shared_experts", "moe.expert_ffn_hidden": "moe_intermediate_size",
-    "moe.dense_layers": "first_k_dense_replace",
+    "attention.v_head_dim": "v_head_dim", **_DEEPSEEK_MOE,
 }
 _QWEN_MOE = {"moe.experts": "num_experts", "moe.top_k": "num_experts_per_tok",
              "moe.expert_ffn_hidden": "moe_intermediate_size"}
@@ -66,13 +68,11 @@ FIELDS = {
                     "attention.output_gate": "mla_use_output_gate"},
     "gpt_oss": {"qkv_bias": "attention_bias", "moe.experts": "num_local_experts", "moe.top_k": "num_experts_per_tok",
                 "moe.expert_ffn_hidden": "intermediate_size", "attention.sliding_window": "sliding_window"},
-    "glm4_moe": {**_MLA, "head_dim": "head_dim", "qkv_bias": "attention_bias", "qk_norm": "use_qk_norm"},
+    "glm4_moe": {**_DEEPSEEK_MOE, "qkv_bias": "attention_bias", "qk_norm": "use_qk_norm"},
     "minimax_m1": {**_MINIMAX_MOE, "attention.sliding_window": "sliding_window"},
     "minimax_m2": {**_MINIMAX_MOE, "qk_norm": "use_qk_norm"},
 }
 FIELDS["kimi_k3"] = FIELDS["kimi_linear"]  # a multimodal wrapper around a kimi_linear text model
-for _mla_only in ("attention.kv_lora_rank", "attention.rope_head_dim", "attention.q_lora_rank", "attention.v_head_dim"):
-    del FIELDS["glm4_moe"][_mla_only]  # GLM-4.5 shares DeepSeek's MoE field names, not its MLA
 # Facts the architecture fixes but the config does not state (they override the config).
 _FIXED = {
     "qwen2": {"qkv_bias": "true"},
@@ -104,7 +104,7 @@ def model_section(path: str, where: Node) -> Node:
     """
     from pathlib import Path
 
-    from .load import is_folder, parse, read_file
+    from .files import is_folder, parse, read_file
 
     origin = {"file": where.file, "line": where.line, "key": None if where.file == "--hf-config" else "model.hf_config"}
     target = Path(path)

@@ -31,7 +31,7 @@ class Point(NamedTuple):
     per_user: object  # output tokens/s a user sees: output tokens / request latency
     per_accelerator: object  # output tokens/s per accelerator, prefill accelerators included
     output_rate: object  # output tokens/s of the whole deployment
-    input_rate: object  # prompt tokens/s of the whole deployment
+    input_rate: object  # prompt tokens/s of the whole deployment (prefix-cache hits included)
     prefill_share: object  # share of accelerator time spent prefilling
     accelerators: object  # in use, prefill pool included
 
@@ -95,7 +95,7 @@ def operating_point(m: Model, d: Device, tensor, attention_data, expert, replica
     ttft = prefill + where(disaggregated, kv_transfer_seconds(m, d), 0.0) + step + queue
     output_rate = requests * m.output * replicas
     return Point(fits, batch, step, prefill, requests, ttft, tpot, output_rate / maximum(concurrency, batch * replicas),
-                 output_rate / accelerators, output_rate, requests * m.prompt * replicas, share, accelerators)
+                 output_rate / accelerators, output_rate, requests * m.input_tokens * replicas, share, accelerators)
 
 
 def smallest_replica(m: Model, d: Device, least):

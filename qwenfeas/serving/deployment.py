@@ -51,6 +51,7 @@ class Model(NamedTuple):
     peak_kv_bytes: object  # KV of one request at prompt + output tokens
     kernels: object  # kernels per decode step
     prompt: object  # tokens prefilled per request (after prefix-cache hits)
+    input_tokens: object  # prompt tokens per request, cached or not (what is billed as input)
     output: object
     draft_tokens: object
     accepted: object  # tokens per step per sequence
@@ -123,7 +124,8 @@ def read_model(r, s: dict, layers: Layers) -> Model:
         experts=s["model.moe.experts"] if moe else 1.0, top_k=top_k, weight_bytes=w, expert_weight_bytes=w_expert,
         kv_heads=1.0 if mla else s["model.kv_heads"], decode_kv_bytes=read / output,
         decode_attention_flops=flops / output, prefill_attention_flops=prefill_flops,
-        prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels, prompt=prompt, output=output,
+        prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels, prompt=prompt,
+        input_tokens=s["inference.prompt_tokens"], output=output,
         draft_tokens=draft, accepted=accepted)
 
 

@@ -25,9 +25,12 @@ _TERMS = {"weights": "weights", "gradients": "gradients", "optimizer": "optimize
 def add_step(b, s: dict, work, chosen) -> None:
     layout = chosen.layout
     result = evaluate(work, layout)
+    if not chosen.searched and not is_array(result["step_seconds"]):
+        b.report.training_work = work  # for faster_on_count, when a verdict asks
     used = _layout(b, s, layout, chosen)
     sequences = s["training.batch_tokens"] / s["training.sequence"]
-    if not is_array(used) and sequences < layout["data"] * layout["micro_batch"]:
+    idle = sequences < layout["data"] * layout["micro_batch"]
+    if not is_array(used) and not is_array(idle) and idle:  # a swept batch or layout: no single-scenario note
         b.report.notes.append(f"the global batch ({sequences:,.3g} sequences) is smaller than the "
                               f"{layout['data']:,.0f} data-parallel replicas: some sit idle")
     _time(b, s, work, layout, result, used)
@@ -107,27 +110,41 @@ def _time(b, s, work, layout, result, used) -> None:
         run = b.put("training.seconds", result["step_seconds"] * steps, "s",
                     "training time, uninterrupted (predicted)",
                     "{tokens} / {training.batch_tokens} steps × {training.step_seconds}")
-    step = b.put("training.step_seconds", run / steps, "s", "one optimizer step",
-                 "compute + bubble + exposed communication + optimizer (step_time.evaluate)", evaluate)
     given = written(scenario, "hardware.mfu") or written(scenario, "hardware.hfu")
+    step = b.put("training.step_seconds", run / steps, "s", "one optimizer step",
+                 "{training.seconds} / steps (the given utilisation)" if given else
+                 "{step_compute_seconds} + {step_bubble_seconds} + {step_exposed_seconds} + {step_optimizer_seconds}",
+                 evaluate)
     b.put("training.mfu", model_flops / (run * used * peak), "fraction",
           "model FLOPs utilisation" + (" (given)" if given else " (predicted)"),
-          "{training.flops} / ({training.seconds} × accelerators used × {hardware.peak_flops})")
+          "{training.flops} / ({training.seconds} × " + _used(s, used) + " × {hardware.peak_flops})")
+    if not given:
+        b.term("step_compute_seconds", result["compute_seconds"], "s", "compute, one step",
+               "micro-batches × ({step_gemm_seconds} + {step_attention_seconds} + {step_elementwise_seconds}), "
+               "/ (1 - 20/132) when all-to-alls overlap", evaluate)
+        for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
+                           ("attention_seconds", "attention kernels, one micro-batch"),
+                           ("elementwise_seconds", "element-wise work, one micro-batch"),
+                           ("bubble_seconds", "pipeline bubble, one step"),
+                           ("exposed_seconds", "exposed communication, one step"),
+                           ("optimizer_seconds", "optimizer step")):
+            b.term(f"step_{key}", result[key], "s", label, "step_time.evaluate", evaluate)
     scale = step / result["step_seconds"]  # 1 when predicted; the given MFU's step otherwise
     b.put("training.bubble_fraction", result["bubble_seconds"] * scale / step, "fraction",
           f"pipeline bubble over step time ({_text(PL.SCHEDULES, layout['schedule'])})",
           "bubble ratio × busy time / {training.step_seconds}", PL.bubble_ratio)
     b.put("training.exposed_communication_seconds", result["exposed_seconds"] * scale * steps, "s",
           "communication not hidden by compute, whole run",
-          "steps × (micro-batches × exposed TP/EP/CP + pipeline fill + DP last bucket)")
+          "steps × (micro-batches × exposed TP/EP/CP + pipeline fill + DP last bucket)"
+          + ("" if given else " = steps × {step_exposed_seconds}"))
     mtbf = 1.0 / (used * R.INTERRUPTIONS_PER_ACCELERATOR_HOUR) * 3600.0
     checkpoint = (result["weights_bytes"] + result["optimizer_bytes"]) / CHECKPOINT_BYTES_PER_SECOND
     b.term("checkpoint_seconds", checkpoint, "s", "writing one checkpoint",
            "(weights + optimizer bytes per accelerator) / (2 TB/s / 16,384)")
     goodput = b.put("training.goodput", R.goodput(checkpoint, RESTART_SECONDS, mtbf), "fraction",
                     "useful time over wall-clock (interruptions, checkpoints; restart 10 min estimated)",
-                    "1 / (1 + C/τ + (τ/2 + restart) / MTBF), τ = sqrt(2 C MTBF), MTBF = 1 / (used × 419 / "
-                    "(16,384 × 54 × 24 h))", R.goodput)
+                    "1 / (1 + C/τ + (τ/2 + 600 s) / MTBF), τ = sqrt(2 C MTBF), C = {checkpoint_seconds}, "
+                    "MTBF = 1 / (accelerators used × 419 / (16,384 × 54 × 24 h))", R.goodput)
     b.put("training.interruptions", R.interruptions(used, run / goodput), "count", "unexpected interruptions",
           "accelerators used × 2.0e-5 per hour × {training.wall_clock_seconds}", R.interruptions)
     b.put("training.wall_clock_seconds", run / goodput, "s", "wall-clock time, interruptions included",
@@ -156,6 +173,19 @@ def _memory(b, s, result, chosen) -> None:
         largest = max(zip(parts, _TERMS.values(), strict=True))[1]
         verdict = f"overflows {fill:.2g}x; largest: {largest}"
     b.put("training_memory.fill", fill, "fraction", verdict, "{training_memory.total_bytes} / {training_usable_memory}")
+
+
+def faster_on_count(report) -> str:
+    """The fastest layout that fits the user's own hardware.count, when it beats the stated one ("" if not)."""
+    work = getattr(report, "training_work", None)
+    if work is None or "(given)" in report.metrics["training.mfu"].label:  # a given MFU is not comparable
+        return ""
+    count = report.scenario["hardware.count"]
+    choice = LS.search(work, count, {})
+    if choice is None or choice.result["step_seconds"] >= report["training.step_seconds"] * (1 - 1e-9):
+        return ""
+    days = choice.result["step_seconds"] * work.steps / 86400
+    return f"on your {count:,.0f}: {describe(choice.layout)} takes {days:,.1f} days"
 
 
 def _what_fits(b, s, work, chosen) -> None:

@@ -125,10 +125,20 @@ def _link(w: Work, span):
 
 
 def evaluate(w: Work, lay: dict) -> dict:
-    """Time of one step and memory per accelerator for a layout (numbers or arrays of candidates).
+    """Time of one optimizer step and memory per accelerator for a layout (numbers or arrays of candidates).
 
-    Ranks are ordered tensor, context, expert/data, pipeline (fastest first), so the tensor group
-    spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d.
+    Formula: step = m * (compute / (1 - SM share if all-to-alls overlap) + exposed TP + exposed EP
+             + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer;
+             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak) + attention (forward at 0.75,
+             backward 2x at 0.44 of the BF16 peak) + element-wise bytes at 0.85 BW, on the slowest
+             (last) stage with the LM head; m micro-batches per step and replica
+    Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
+    group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
+    group on the scale-up link when it stays in one domain; the two link classes run at once.
+    Layers are spread evenly over stages.
+    Source: the constants' sources are in formulas.kernel_efficiency, formulas.pipeline,
+    formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
+    share); schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
     t, p, d, e, c = lay["tensor"], lay["pipeline"], lay["data"], lay["expert"], lay["context"]
     mb, v, schedule, zero, recompute = (lay["micro_batch"], lay["virtual_stages"], lay["schedule"], lay["zero"],

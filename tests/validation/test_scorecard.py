@@ -1,0 +1,90 @@
+"""The scorecard (tests/scorecard/): every published run loads and estimates; `validate --cases` runs a cases file.
+
+Whether a case is within its tolerance is NOT tested here: the scorecard reports (`make score`), it does not gate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from qwenfeas.cli import app
+from qwenfeas.commands import validation
+
+SCORECARD = Path(__file__).resolve().parent.parent / "scorecard"
+CASES_FILE = SCORECARD / "cases.yaml"
+CASES = validation.cases(CASES_FILE)
+
+
+def test_every_scenario_file_is_a_case_and_every_case_has_its_file():
+    listed = sorted(case["file"] for case in CASES)
+    assert listed == sorted(p.name for p in SCORECARD.glob("*.yaml") if p.name != "cases.yaml")
+    assert len({case["id"] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_case_cites_its_source_and_states_its_tolerance(case):
+    header = (SCORECARD / case["file"]).read_text(encoding="utf-8").splitlines()
+    assert header[0].startswith("# Scorecard case") and header[1].startswith("# Source: ")
+    assert case["source"].startswith(("[P]", "[P*]", "[S]")) and case["reference"].strip()
+    assert case["conversion"].strip() and case["published"] > 0
+    # the brief's bar: 25% for training throughput and GPU-hours, 35% for serving throughput
+    assert case["tolerance"] == (0.35 if case["metric"].startswith("inference.") else 0.25)
+
+
+def test_every_case_estimates_its_metric():
+    results = validation.run(None, CASES_FILE)
+    assert [r.case for r in results] == [case["id"] for case in CASES]
+    for result in results:
+        assert math.isfinite(result.computed) and result.computed > 0, result.case
+
+
+def _kv_case(tmp_path, published):
+    """A one-case file with a scenario `file:` and the Llama 3.1 405B KV cache per token computed by hand:
+    2 (K and V) x 126 layers x 8 KV heads x 128 x 2 bytes (Dubey et al. 2024, Table 3) = 516,096 bytes."""
+    (tmp_path / "kv.yaml").write_text("model: {preset: llama-3.1-405b}\ncontext: 1\nhardware: {preset: h100-sxm}\n")
+    case = {"id": "kv", "file": "kv.yaml", "metric": "kv_cache.bytes_per_token", "published": published,
+            "tolerance": 0.0, "source": "hand"}
+    path = tmp_path / "cases.yaml"
+    path.write_text(yaml.safe_dump([case]))
+    return path
+
+
+def test_cases_option_runs_another_file_relative_to_it(tmp_path):
+    result = CliRunner().invoke(app, ["validate", "--cases", str(_kv_case(tmp_path, 2 * 126 * 8 * 128 * 2)),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["case"], row["computed"], row["passed"]) == ("kv", 516096, True)
+
+
+def test_cases_option_reports_a_miss_and_exits_1(tmp_path):
+    result = CliRunner().invoke(app, ["validate", "--cases", str(_kv_case(tmp_path, 500000))])
+    assert result.exit_code == 1
+    assert "0 of 1 within tolerance" in result.stdout
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- {id: x}", "case 1 lacks metric, published, tolerance, source"),
+    ("{id: x}", "a cases file is a YAML list of cases"),
+    ("- [unclosed", "is not valid YAML"),
+])
+def test_a_bad_cases_file_is_an_input_error(tmp_path, text, message):
+    path = tmp_path / "cases.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["validate", "--cases", str(path)])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_a_missing_cases_file_or_unknown_metric_is_an_input_error(tmp_path):
+    result = CliRunner().invoke(app, ["validate", "--cases", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "no such file" in result.stderr
+    path = _kv_case(tmp_path, 1)
+    path.write_text(path.read_text().replace("kv_cache.bytes_per_token", "kv_cache.bytes_per_tokn"))
+    result = CliRunner().invoke(app, ["validate", "--cases", str(path)])
+    assert result.exit_code == 2 and "kv_cache.bytes_per_token" in result.stderr, result.output
