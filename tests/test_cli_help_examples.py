@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from hf_fixtures import shared_hf_configs
 
 from qwenfeas.cli import app
 
@@ -23,14 +24,7 @@ ROOT = Path(__file__).parent.parent
 CONFIGS = ROOT / "configs"
 PUBLISHED = sorted((CONFIGS / "published").glob("*.yaml")) if (CONFIGS / "published").is_dir() else []
 
-def _hf_configs() -> Path:
-    """The real config.json fixtures, as tests/test_hf_config.py finds them."""
-    if "QWENFEAS_HF_CONFIGS" in os.environ:
-        return Path(os.environ["QWENFEAS_HF_CONFIGS"])
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "shared" / "fixtures" / "hf_configs").is_dir():
-            return folder / "shared" / "fixtures" / "hf_configs"
-    return Path("shared") / "fixtures" / "hf_configs"
+HF_CONFIGS = shared_hf_configs()
 
 
 PLACEHOLDERS = {  # the user's files in the examples -> bundled files of the same kind
@@ -38,7 +32,7 @@ PLACEHOLDERS = {  # the user's files in the examples -> bundled files of the sam
     "plan-b200.yaml": str(CONFIGS / "default.yaml"),
     "plans/*.yaml": str(CONFIGS / "*.yaml"),
     "configs/": str(CONFIGS) + "/",
-    "~/models/Qwen3-8B/config.json": str(_hf_configs() / "qwen3-8b.json"),
+    "~/models/Qwen3-8B/config.json": str((HF_CONFIGS or Path("no-fixtures")) / "qwen3-8b.json"),
     "| less": "| head",
 }
 
@@ -74,7 +68,7 @@ def test_a_help_example_runs_as_written(tmp_path, command, example):
     if "jq" in example and shutil.which("jq") is None:
         pytest.skip("jq is not installed")
     line = _shell(example, command)
-    if "config.json" in line and not Path(line.split("--hf-config ")[1].split()[0]).exists():
+    if "--hf-config" in line and HF_CONFIGS is None:
         pytest.skip("the Hugging Face config fixture is not beside the repository")
     env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""), "NO_COLOR": "1",
            "COLUMNS": "100"}
