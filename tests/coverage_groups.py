@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 GROUPS = {
     "numeric wings": ["qwenfeas/formulas/*", "qwenfeas/training/*", "qwenfeas/serving/*", "qwenfeas/accounting.py"],
-    "scenario loader": ["qwenfeas/scenario/load.py", "qwenfeas/scenario/defaults.py", "qwenfeas/scenario/source.py",
-                        "qwenfeas/scenario/units.py"],
+    "scenario loader": ["qwenfeas/scenario/load.py", "qwenfeas/scenario/files.py", "qwenfeas/scenario/defaults.py",
+                        "qwenfeas/scenario/source.py", "qwenfeas/scenario/units.py"],
     "verdict": ["qwenfeas/verdict.py"],
 }
 

@@ -161,3 +161,45 @@ def test_expect_lines_hold_point_by_point_over_a_sweep():
     assert rows[4096]["feasible"] is True
     assert rows[8192]["kv_cache.bytes_per_sequence"] == 327_680 * 8192
     assert (rows[8192]["feasible"], rows[8192]["binding"]) == (False, "expect[0]")
+
+
+PLAN = "model: {preset: llama-2-70b}\ncontext: 4096\n"
+
+
+@pytest.mark.parametrize(("text", "line", "key", "message", "hint"), [
+    ("model:\n  preset: qwen3-30b-a3b\n  ffn_hidden: 6144\n  moe: {dense_layers: 60}\n" + HARDWARE, 4,
+     "model.moe.dense_layers", "must not exceed model.layers (48)", None),
+    ("model:\n  preset: qwen3-next-80b-a3b\n  linear_attention: {key_heads: null}\n" + HARDWARE, 3,
+     "model.linear_attention.key_heads", "missing", "16 key heads"),
+    (PLAN + "tokens: 1T\nhardware: {preset: h100-sxm}\nlimits: {budget: 1M}\n", 4, "hardware.count", "missing",
+     "a training budget needs the number of accelerators"),
+    (PLAN + "tokens: 1T\nhardware: {peak_flops: 1P, memory: 80GB, bandwidth: 3TB/s, tdp: 700W, count: 8}\n"
+     "limits: {budget: 1M}\n", 5, "limits.budget", "needs a rental price", "datacenter.gpu_hour"),
+    (PLAN + "tokens: 1T\nhardware: {preset: h100-sxm, count: 8}\nsynthetic: {keep: 0.5}\n", 5, "synthetic.tokens",
+     "missing: the synthetic section needs the tokens to generate", "64T"),
+    (PLAN + "hardware: {preset: h100-sxm}\nsynthetic: {tokens: 1T}\n", 3, "hardware.count", "missing",
+     "synthetic data is generated on the scenario's fleet"),
+    (PLAN + "hardware: {preset: h100-sxm}\ninference: {prompt_tokens: 4000, output_tokens: 200}\n", 4,
+     "inference.prompt_tokens", "prompt (4000) + output (200) tokens exceed the context (4096)", "raise context"),
+    (PLAN + "hardware: {preset: h100-sxm}\ninference: {output_tokens: 5000}\n", 4, "inference.output_tokens",
+     "more than the context (4096 tokens)", "lower inference.output_tokens"),
+])
+def test_sections_that_need_what_the_scenario_lacks(text, line, key, message, hint):
+    expect(invoke(write("plan.yaml", text)), "plan.yaml", line, key, message, hint=hint)
+
+
+def test_a_bare_number_of_measured_days_is_read_as_seconds_with_a_warning():
+    result = invoke(write("plan.yaml", PLAN + "tokens: 1T\nhardware: {preset: h100-sxm, count: 8}\n"
+                                              "measured: {days: 30}\n"), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: plan.yaml: measured.days is 30 s, under an hour" in result.stderr
+    assert json.loads(result.stdout)["training"]["seconds"] == 30
+
+
+def test_mla_without_a_value_width_uses_the_head_width():
+    """MLA's value width defaults to model.head_dim: 2 layers x 8 heads x ((64 + 16) + 64) x 2 FLOPs per key."""
+    text = ("model: {layers: 2, hidden: 1024, heads: 8, head_dim: 64, vocab: 100, ffn_hidden: 64,\n"
+            "        attention: {kind: mla, kv_lora_rank: 32, rope_head_dim: 16}}\n" + HARDWARE)
+    result = invoke(write("mla.yaml", text), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["model"]["attention_flops_per_key"] == 2 * 2 * 8 * ((64 + 16) + 64)

@@ -173,3 +173,73 @@ def test_unreadable_conditions_are_located_input_errors(text, message, hint):
     assert problem.message.startswith(message)
     if hint is not None:
         assert hint in problem.hint
+
+
+def test_capex_limit_names_what_the_budget_buys():
+    # $30K per accelerator + the default facility share, $11.7M per MW x 600 W = $7,020: $37,020 all in;
+    # $1M buys floor(1e6 / 37,020) = 27 of them, or all 100 at $37,020 / 3.702 = $10,000 each.
+    c = check("capex: 1M", PLAN + "capex: {accelerator: 30K}\n")
+    assert c.ratio == pytest.approx(100 * 37_020 / 1e6, rel=1e-12)
+    assert c.remedy == "the budget buys 27 accelerators at $37K each, all in; or all of them at $10K"
+
+
+def test_a_limit_on_an_output_the_scenario_does_not_have_is_not_checked():
+    serving = PLAN.replace("tokens: 1e9\n", "")  # no tokens: no training time to bound
+    report = qwenfeas.estimate(qwenfeas.loads(serving + "limits: {deadline: 5s}\n", "p.yaml"))
+    assert [c.name for c in judge(report).checks] == ["memory"]
+    assert "limits.deadline" not in margins(report)
+
+
+def test_latency_limits_are_checked_against_the_serving_times():
+    report = qwenfeas.estimate(qwenfeas.loads("model: {preset: llama-2-70b}\ncontext: 4096\n"
+                                              "hardware: {preset: h100-sxm}\nlimits: {ttft: 1ms, tpot: 1ms}\n", "p.yaml"))
+    checks = {c.name: c for c in judge(report).checks}
+    for key in ("ttft", "tpot"):
+        assert checks[f"limits.{key}"].ratio == pytest.approx(report[f"inference.{key}_seconds"] / 1e-3, rel=1e-12)
+        assert checks[f"limits.{key}"].passed is False and checks[f"limits.{key}"].remedy
+
+
+def test_margins_over_a_sweep_are_element_wise():
+    import numpy as np
+
+    report = qwenfeas.estimate(qwenfeas.loads(PLAN + "limits: {power: 70kW, deadline: 5s}\n"
+                                              "expect:\n  - training.seconds > 5s\n", "p.yaml",
+                                              vary={"tokens": np.array([1e9, 2e9])}))
+    got = margins(report)
+    ratio, passed = got["limits.deadline"]  # time grows with the tokens: 4.15 s and 8.30 s against 5 s
+    assert ratio.tolist() == pytest.approx([SECONDS / 5, 2 * SECONDS / 5], rel=1e-12)
+    assert passed.tolist() == [True, False]
+    assert got["limits.power"] == (pytest.approx(FACILITY_WATTS / 70e3, rel=1e-12), False)
+    ratio, passed = got["expect[0]"]  # a lower bound: bound / value
+    assert ratio.tolist() == pytest.approx([5 / SECONDS, 5 / (2 * SECONDS)], rel=1e-12)
+    assert passed.tolist() == [False, True]
+
+
+def test_training_memory_remedy_offers_the_largest_model_that_fits_the_layout():
+    """Llama-2-70B on 8 H100s as TP8, ZeRO-1 over one replica: bf16 weights, fp32 gradients and 12 bytes of
+    Adam state per parameter over 8 ranks, 18 x 68,976,648,192 / 8 = 155.2 GB, over 76 GB usable (80 GB less
+    the 4 GB runtime reserve). With A the activations, the largest model at this layout is
+    68,976,648,192 x (76 GB - A) / 155.2 GB."""
+    report = qwenfeas.estimate(qwenfeas.loads("model: {preset: llama-2-70b}\ncontext: 4096\ntokens: 1T\n"
+                                              "hardware: {preset: h100-sxm, count: 8}\nparallel: {tensor: 8}\n",
+                                              "p.yaml"))
+    memory = judge(report).checks[0]
+    states = 68_976_648_192 * (2 + 4 + 12) / 8
+    activations = report["training_memory.activations_bytes"]
+    assert memory.ratio == pytest.approx((states + activations) / 76e9, rel=1e-12)
+    largest = 68_976_648_192 * (76e9 - activations) / states
+    assert f"at this layout the largest model that fits has {largest / 1e9:.2f}B parameters" in memory.remedy
+    assert "fits on" in memory.remedy  # and the searched layout, tested in test_training_search
+
+
+def test_training_memory_remedy_offers_a_smaller_micro_batch():
+    """Qwen3-0.6B on one H100 with micro-batches of 64: its 18-byte states (10.7 GB) fit, the activations
+    do not; each sequence's share is A / 64, so floor((76 GB - states) / (A / 64)) sequences fit."""
+    report = qwenfeas.estimate(qwenfeas.loads("model: {preset: qwen3-0.6b}\ncontext: 4096\ntokens: 1T\n"
+                                              "hardware: {preset: h100-sxm, count: 1}\nparallel: {micro_batch: 64}\n",
+                                              "p.yaml"))
+    memory = judge(report).checks[0]
+    states = 596_049_920 * (2 + 4 + 12)
+    per_sequence = report["training_memory.activations_bytes"] / 64
+    assert memory.remedy.endswith(f"a micro-batch of {math.floor((76e9 - states) / per_sequence):,} fits")
+    assert "largest model" not in memory.remedy  # the activations alone overflow: no model size helps
