@@ -322,3 +322,32 @@ def test_a_prefix_cache_hit_prefills_only_the_rest_of_the_prompt(run):
     assert r["inference.cost_per_million_input_tokens_usd"] < full["inference.cost_per_million_input_tokens_usd"]
     assert r["inference.prefill_flops"] == full["inference.prefill_flops"] == pytest.approx(
         2 * matmul(8) * P + per_key() * P * (P + 1) / 2)  # the whole prompt's FLOPs, however many are cached
+
+
+def test_serving_formulas_by_hand():
+    import numpy as np
+
+    from qwenfeas.formulas import serving as S
+
+    # DeepSeek-V3 decode in MLA's absorbed form: 2 * 61 layers * 128 heads * (2 * 512 + 64) per cached token
+    assert S.mla_absorbed_flops_per_key(61, 128, 512, 64) == 2 * 61 * 128 * 1088
+    # a collective over the network: NCCL base 6.6 us plus 5 us per hop past the scale-up domain
+    assert S.collective_latency_seconds(16, 1, 8) == pytest.approx(6.6e-6 + 15 * 5e-6)
+    assert S.collective_latency_seconds(8, 2, 8) == pytest.approx(6.6e-6 + 2 * 7 * 0.6e-6)
+    assert S.collective_latency_seconds(1, 2, 8) == 0.0
+    # routed experts stream at 0.48 of bandwidth and compute at 0.55 of peak (DeepGEMM midpoints)
+    assert S.phase_seconds(0.0, 48e9, 1e15, S.GROUPED_GEMM_EFFICIENCY, 100e9, S.EXPERT_BANDWIDTH_EFFICIENCY) == \
+        pytest.approx(1.0)
+    assert S.phase_seconds(55e12, 0.0, 1e14, S.GROUPED_GEMM_EFFICIENCY, 1e12, S.EXPERT_BANDWIDTH_EFFICIENCY) == \
+        pytest.approx(1.0)
+    # $2/h for 8 accelerators making 1,000 tokens/s: 8 * 2 / 3600 / 1000 * 1e6 = $4.44 per million
+    assert S.cost_per_million_tokens_usd(8, 2.0, 1000.0) == pytest.approx(8 * 2 / 3.6, rel=1e-12)
+    # the same formulas over numpy arrays (a sweep), element by element
+    ep = np.array([1.0, 8.0])
+    assert np.allclose(S.busiest_device_experts(256, 8, 1, ep), [8.0, 1 + math.sqrt(2 * math.log(8))])
+    assert np.allclose(S.busiest_device_assignments(1024, 8, ep), [8192.0, 1024 + math.sqrt(2 * 1024 * math.log(8))])
+    assert np.allclose(S.accepted_tokens_per_step(np.array([0.0, 3.0]), 1.0), [1.0, 4.0])
+    assert np.allclose(S.kv_shards(np.array([4.0, 16.0]), 8), [4.0, 8.0])
+    requests, tpot, share = S.steady_state(0.01, 1.0, 1.0, 100.0, 0.5)
+    assert requests == pytest.approx(1 / (100 * 0.01 + 0.5)) and tpot == pytest.approx(0.01)
+    assert share == pytest.approx(0.5 / 1.5)

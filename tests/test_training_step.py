@@ -205,3 +205,23 @@ def test_smallest_data_parallel_in_closed_form():
     assert smallest_data_parallel(10e9, 100e9, 30e9, 1) == 5
     assert smallest_data_parallel(31e9, 100e9, 30e9, 1) == math.inf  # the fixed part alone overflows
     assert smallest_data_parallel(10e9, 0.0, 30e9, 1) == 1
+
+
+def test_interleaving_with_one_virtual_stage_is_1f1b():
+    # v = 1 (the default): (p - 1)/m, p in flight, one send per micro-batch
+    assert PL.bubble_ratio(PL.INTERLEAVED, 16, 32) == 15 / 32
+    assert PL.micro_batches_in_flight(PL.INTERLEAVED, 16, 32) == 16 + 15
+    assert PL.point_to_point_sends(PL.INTERLEAVED) == 1
+
+
+def test_bf16_weights_halve_a_small_gemms_efficiency():
+    # 2 B per weight: half the FLOPs per byte of FP8 (H100 BF16, 64 rows: 2 x 64 / 2 x 0.8 x 3.35 TB/s / 989 T)
+    assert K.gemm_efficiency(64, 2.0, 989e12, 3.35e12, 0.803) == pytest.approx(64 * 0.8 * 3.35e12 / 989e12)
+
+
+def test_logits_grow_with_the_micro_batch_and_moe_copies_with_the_dispatch_format():
+    assert logits_bytes(4096, 2, 1000, 1) == 4096 * 2 * 1000 * 4
+    s, h = 4096, 7168
+    fp8 = activation_bytes_per_layer(s, 1, h, 128, 128 * 192, 128 * 128, 18432, True, 1, True, "modules", 8, 1.0, 1.0)
+    bf16 = activation_bytes_per_layer(s, 1, h, 128, 128 * 192, 128 * 128, 18432, True, 1, True, "modules", 8, 1.0, 2.0)
+    assert bf16 - fp8 == pytest.approx(s * h * 8 * (2 - 1))  # k = 8 copies, one more byte each

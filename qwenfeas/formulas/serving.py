@@ -37,9 +37,6 @@ SCALE_OUT_HOP_SECONDS = 5e-6
 KERNEL_SECONDS = 4e-6
 """Time one small kernel occupies the GPU in a decode step: 4-6 us per launch (susun-blog.com,
 'pegainfer (3): From Launch Overhead to CUDA Graph', CUDA 13), low end: CUDA graphs hide the CPU side."""
-INFERENCE_POWER_FRACTION = 0.77
-"""Sustained inference draw over provisioned power: power oversubscription fits ~30% more servers with
-minimal loss, so they average ~1/1.3 of peak (Patel et al., POLCA, arXiv 2308.12908)."""
 
 
 def accepted_tokens_per_step(draft_tokens, acceptance):
