@@ -160,6 +160,20 @@ def test_preset_names_are_case_insensitive(tmp_path):
     assert invoke("presets", "show", "H200").stdout.startswith("# accelerator preset h200")
 
 
+def test_a_synthetic_generator_preset_takes_any_case(tmp_path):
+    """synthetic.generator names a model preset like model.preset does, so any case is the same model."""
+    path = tmp_path / "plan.yaml"
+    body = "model: {preset: llama-2-70b}\ncontext: 4K\ntokens: 1T\nhardware: {preset: h100-sxm, count: 64}\n"
+    flops = []
+    for name in ("Qwen3-8B", "qwen3-8b"):
+        path.write_text(body + f"synthetic: {{tokens: 1T, keep: 0.5, context: 4K, generator: {name}}}\n")
+        result = invoke("estimate", str(path), "--field", "synthetic.flops")
+        assert result.exit_code == 0, result.output
+        flops.append(float(result.stdout))
+    # the lower-case run is the catalogue's own spelling: both name one generator
+    assert flops[0] == flops[1] > 0
+
+
 def test_an_expectation_is_quoted_where_it_binds(tmp_path):
     path = tmp_path / "plan.yaml"
     path.write_text(f"extends: {DEFAULT}\nexpect: ['kv_cache.bytes_per_sequence < 1GB']\n")

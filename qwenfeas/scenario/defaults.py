@@ -258,6 +258,8 @@ def _complete_synthetic(c) -> None:
     if "synthetic.mfu" not in v:
         c.derive("synthetic.mfu", v["hardware.mfu"], "= hardware.mfu")
     generator = v.get("synthetic.generator")
+    if isinstance(generator, str) and generator.lower() in catalogue.preset_names("model.preset"):
+        v["synthetic.generator"] = generator = generator.lower()  # preset names are case-insensitive
     if generator is not None and generator not in catalogue.preset_names("model.preset"):
         names = catalogue.preset_names("model.preset")
         c.problem("synthetic.generator", f"unknown model preset {generator!r}",
