@@ -143,14 +143,6 @@ def test_training_attention_uses_the_training_sequence_not_the_serving_context(r
     assert short["training.attention_flops"] == pytest.approx(3 * PER_KEY * (512 + 1) / 2 * 1e9, rel=1e-12)
 
 
-def test_moe_batch_reads_the_experts_its_tokens_touch():
-    from qwenfeas.formulas.memory import experts_touched
-
-    assert experts_touched(128, 8, 1) == pytest.approx(8)
-    assert experts_touched(128, 8, 2) == pytest.approx(128 * (1 - (120 / 128) ** 2))  # 15.5 of 128
-    assert experts_touched(128, 8, 10_000) == pytest.approx(128)
-
-
 def test_attention_crossover_and_cache_only_accelerators(run):
     r = run(SMALL)
     # causal prefill: a (C + 1) / 2 = 2N

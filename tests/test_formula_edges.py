@@ -94,9 +94,6 @@ def test_pipeline_schedules_without_virtual_stages_and_dualpipe_with_one_stage()
     assert PL.bubble_ratio(PL.DUALPIPE, 1, 8) == 0
     assert PL.bubble_ratio(PL.DUALPIPE, 4, 8) == 2 / 24
     assert PL.micro_batches_in_flight(PL.INTERLEAVED, 4, 16) == 4 + 3
-    assert PL.point_to_point_sends(PL.INTERLEAVED) == 1.0
-    assert PL.point_to_point_sends(PL.INTERLEAVED, 4) == 4.0
-    assert PL.point_to_point_sends(PL.ONE_F_ONE_B, 4) == 1.0
 
 
 def test_goodput_with_checkpoints_faster_than_a_second():

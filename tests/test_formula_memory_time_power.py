@@ -34,19 +34,6 @@ def test_linear_attention_state_of_qwen3_next():
     assert M.linear_attention_state_bytes(2, 4, 5, 3, 7, 11, 2) == 2 * (105 + 59 * 10) * 2
 
 
-@pytest.mark.parametrize(("experts", "top_k", "batch"), [(128, 8, 1), (128, 8, 2), (128, 8, 16), (8, 2, 3)])
-def test_experts_touched_by_a_batch(experts, top_k, batch):
-    # each expert is missed by one token with probability 1 - k/E, by the batch with (1 - k/E)^B
-    missed = (1 - top_k / experts) ** batch
-    assert M.experts_touched(experts, top_k, batch) == pytest.approx(experts * (1 - missed), rel=1e-14)
-
-
-def test_experts_touched_limits():
-    assert M.experts_touched(128, 8, 1) == pytest.approx(8, rel=1e-14)  # one token: its k experts
-    assert M.experts_touched(8, 2, 3) == pytest.approx(8 * (1 - 0.75**3), rel=1e-14)  # 4.625
-    assert M.experts_touched(128, 8, 100_000) == pytest.approx(128, rel=1e-14)
-
-
 def test_weights_bytes():
     # Llama-2-70B at fp8: one byte per parameter; at fp4 half of that.
     assert M.weights_bytes(68_976_648_192, 1) == 68_976_648_192
@@ -89,13 +76,6 @@ def test_memory_time_divides_over_accelerators():
     assert T.memory_seconds(weights, 4, 3.35e12) == pytest.approx(weights / (4 * 3.35e12), rel=1e-15)
     assert T.memory_seconds(weights, 1, 3.35e12) == pytest.approx(4 * T.memory_seconds(weights, 4, 3.35e12))
     assert T.memory_seconds(np.array([8.0, 8.0]), np.array([1, 2]), 2.0).tolist() == [4.0, 2.0]
-
-
-def test_roofline_takes_the_slower_of_compute_and_memory():
-    # compute 12 / (2 x 3 x 0.5) = 4 s; memory 40 / (2 x 10) = 2 s, or 100 / 20 = 5 s
-    assert T.roofline_seconds(12.0, 40.0, 2, 3.0, 0.5, 10.0) == 4.0
-    assert T.roofline_seconds(12.0, 100.0, 2, 3.0, 0.5, 10.0) == 5.0
-    assert T.roofline_seconds(12.0, np.array([40.0, 100.0]), 2, 3.0, 0.5, 10.0).tolist() == [4.0, 5.0]
 
 
 def test_accelerator_hours():

@@ -14,7 +14,6 @@ import pytest
 from qwenfeas.formulas.communication import (
     context_parallel_bytes,
     data_parallel_bytes,
-    expert_parallel_bytes,
     ring_factor,
     tensor_parallel_bytes,
 )
@@ -32,14 +31,6 @@ def test_tensor_parallel_all_reduces():
     assert tensor_parallel_bytes(3, 5, 7, 2, 4) == 1260
     assert tensor_parallel_bytes(3, 5, 7, 2, 1) == 0  # no tensor parallelism, no traffic
     assert tensor_parallel_bytes(3, 5, 7, 2, np.array([1, 2, 4])).tolist() == [0, 840, 1260]
-
-
-def test_expert_parallel_all_to_all():
-    # dispatch + combine, forward + backward: 4 x L_moe x T x k x h x b x (e - 1)/e
-    # hand-made: 3 MoE layers, 5 tokens, top-2, hidden 7, 2 bytes, e = 4 -> 4 x 3 x 5 x 2 x 7 x 2 x 3/4
-    assert expert_parallel_bytes(3, 5, 7, 2, 2, 4) == 1260
-    assert expert_parallel_bytes(3, 5, 7, 2, 2, 1) == 0
-    assert expert_parallel_bytes(3, 5, 7, 2, 8, 2) == 4 * 3 * 5 * 8 * 7 * 2 / 2
 
 
 @pytest.mark.parametrize(("zero", "per_step"), [

@@ -26,17 +26,6 @@ def tensor_parallel_bytes(layers, tokens, hidden, bytes_per_value, tensor_parall
     return 4 * layers * tokens * hidden * bytes_per_value * ring_factor(tensor_parallel)
 
 
-def expert_parallel_bytes(moe_layers, tokens, hidden, bytes_per_value, top_k, expert_parallel):
-    """Bytes one accelerator sends in expert-parallel all-to-alls.
-
-    Formula: 4 * L_moe * T * k * h * b * (e - 1)/e   (dispatch and combine, forward and backward;
-             each token goes to k experts, of which (e - 1)/e live on other accelerators)
-    Convention: uniform routing, no token dropping or capacity padding.
-    Source: Lepikhin et al. 2020 (GShard), sec. 3; Fedus et al. 2022 (Switch Transformer), sec. 2.2.
-    """
-    return 4 * moe_layers * tokens * top_k * hidden * bytes_per_value * (expert_parallel - 1) / expert_parallel
-
-
 def data_parallel_bytes(params, gradient_bytes, weight_bytes, steps, group, zero_stage, micro_batches=1.0):
     """Bytes one accelerator sends per run to keep data-parallel replicas in step.
 

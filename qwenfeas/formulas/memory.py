@@ -43,18 +43,6 @@ def linear_attention_state_bytes(layers, key_heads, value_heads, key_head_dim, v
         * bytes_per_value
 
 
-def experts_touched(experts, top_k, batch):
-    """Expected routed experts of one MoE layer that a batch of tokens activates.
-
-    Formula: E * (1 - (1 - k/E)^B)
-    Convention: uniform, independent routing (real routers are less even, so this is an
-    upper bound on distinct experts and a lower bound on imbalance).
-    Source: occupancy of E bins by B draws of k distinct bins each (each expert is missed by
-    one token with probability 1 - k/E).
-    """
-    return experts * (1 - (1 - top_k / experts) ** batch)
-
-
 def weights_bytes(params, bytes_per_param):
     """Bytes of `params` weights stored at one precision.
 

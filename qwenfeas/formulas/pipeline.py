@@ -56,9 +56,3 @@ def weight_copies(schedule):
     return where(schedule == DUALPIPE, 2.0, 1.0)
 
 
-def point_to_point_sends(schedule, virtual_stages=1.0):
-    """Activation sends per micro-batch per stage boundary, each way: v for interleaved, else 1.
-
-    Source: Narayanan et al. 2021 sec. 2.2.2 (interleaving multiplies pipeline communication by v).
-    """
-    return where(schedule == INTERLEAVED, virtual_stages, 1.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ._array import maximum
-
 
 def compute_seconds(flops, accelerators, peak_flops, mfu):
     """Time to execute `flops` at a sustained fraction of peak.
@@ -23,18 +21,6 @@ def memory_seconds(bytes_moved, accelerators, bandwidth):
     Source: Williams et al. 2009, "Roofline" (memory-bound ceiling).
     """
     return bytes_moved / (accelerators * bandwidth)
-
-
-def roofline_seconds(flops, bytes_moved, accelerators, peak_flops, mfu, bandwidth):
-    """The larger of the compute-bound and the memory-bound time.
-
-    Formula: max(FLOPs / (n * peak * MFU), bytes / (n * bandwidth))
-    Convention: compute and memory traffic overlap perfectly, so the slower one sets
-    the time; communication is not counted.
-    Source: Williams et al. 2009, "Roofline"; Pope et al. 2022, sec. 2.
-    """
-    return maximum(compute_seconds(flops, accelerators, peak_flops, mfu),
-                   memory_seconds(bytes_moved, accelerators, bandwidth))
 
 
 def accelerator_hours(accelerators, seconds):
