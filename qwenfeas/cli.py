@@ -117,10 +117,6 @@ def estimate(
             render_verdicts([judge(r) for r in judged], make_console(no_color))
 
 
-
-
-
-
 @app.command()
 def sweep(
     file: str = typer.Argument(..., metavar="FILE", help="Scenario YAML file; '-' reads standard input."),

@@ -10,9 +10,6 @@ from ..scenario.load import load
 from ..scenario.units import format_quantity
 from ..serving.frontier import COLUMNS, serving_frontier
 
-_HEADERS = ("tensor", "attn DP", "expert", "replicas", "disagg.", "batch", "concurrency", "TTFT", "TPOT",
-            "tok/s/user", "tok/s/accel.", "tok/s total", "$/M out")
-
 
 def run(file: str, overrides: list[str], output_format: str, ttft, tpot, plot: bool, no_color: bool) -> None:
     """Print the frontier of FILE's fleet; the best row (most output per accelerator) is marked."""

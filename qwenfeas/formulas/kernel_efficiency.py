@@ -22,8 +22,9 @@ GEMM_CEILING = {
     "gb200": {"bf16": 1822 / 2500, "fp8": 3616 / 5000},
     "mi300x": {"bf16": 708 / 1307, "fp8": 1273 / 2615},
 }
-# Without a measurement for an accelerator: the median of the ceilings above (0.72-0.80 for NVIDIA,
-# 0.49-0.54 for AMD); labelled an estimate wherever it is used.
+# Without a measurement for an accelerator: an estimate, a little above the median of the ceilings above
+# (0.73; NVIDIA 0.71-0.87, AMD 0.49-0.54). The accelerators without a measurement are not NVIDIA or AMD
+# parts in the table (TPUs, Ascend, older GPUs), so no published figure applies.
 GEMM_CEILING_UNMEASURED = 0.75
 
 # FlashAttention-3 forward, BF16, H100 SXM5: up to 740 TFLOP/s = 75% of peak (Shah et al. 2024,

@@ -295,7 +295,7 @@ INFERENCE = {
     "prefix_cache_hit": Field("fraction", "share of each prompt found in the prefix cache (not prefilled again)",
                               strict=False, maximum=1.0, default=0.0,
                               default_source="convention: no prompt shared between requests"),
-    "power_fraction": Field("fraction", "sustained draw while serving, as a share of TDP", maximum=1.0, default=0.77,
+    "power_fraction": Field("fraction", "sustained draw while serving, as a share of the rated system power", maximum=1.0, default=0.77,
                             default_source="inference servers average ~1/1.3 of provisioned power: oversubscription "
                             "fits ~30% more servers with minimal loss (Patel et al., POLCA, arXiv 2308.12908)"),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..formulas import serving as S
 from .layout_search import best, candidates, frontier, passing
 from .limits import _figures
 
@@ -43,7 +44,7 @@ def serving_frontier(report, ttft=None, tpot=None) -> Frontier:
     chosen = best(c, ok)
     p = c.point
     price = s["datacenter.gpu_hour"]
-    cost = (1 - p.prefill_share) * p.accelerators * price / 3600.0 / p.output_rate * 1e6
+    cost = S.cost_per_million_tokens_usd((1 - p.prefill_share) * p.accelerators, price, p.output_rate)
     values = (c.tensor, c.attention_data, c.expert, c.replicas, c.disaggregated, p.batch, c.concurrency, p.ttft,
               p.tpot, p.per_user, p.per_accelerator, p.output_rate, cost)
     index = list(frontier(c, ok))

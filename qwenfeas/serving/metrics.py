@@ -201,14 +201,16 @@ def _single_sequence(b: Builder, s: dict, layers: Layers, m: Model, d: Device, l
 def _economics(b: Builder, s: dict, point: Point) -> None:
     """Cost per million tokens at the rental price; energy per million output tokens at sustained power."""
     if "datacenter.gpu_hour" in s:  # no price known: accounting warns, no silent default
-        dollars_per_second = point.accelerators * s["datacenter.gpu_hour"] / 3600.0
+        price = s["datacenter.gpu_hour"]
         b.put("inference.cost_per_million_output_tokens_usd",
-              (1 - point.prefill_share) * dollars_per_second / point.output_rate * 1e6, "USD",
+              S.cost_per_million_tokens_usd((1 - point.prefill_share) * point.accelerators, price, point.output_rate),
+              "USD",
               "rental cost per million output tokens",
               "(1 - prefill share) × accelerators × {datacenter.gpu_hour} / 3600 / output tokens/s × 1e6", S.cost_per_million_tokens_usd, table="inference")
         input_rate = maximum(point.input_rate, 1e-300)
         b.put("inference.cost_per_million_input_tokens_usd",
-              where(point.input_rate > 0, point.prefill_share * dollars_per_second / input_rate * 1e6, 0.0), "USD",
+              where(point.input_rate > 0, S.cost_per_million_tokens_usd(point.prefill_share * point.accelerators, price,
+                                                                        input_rate), 0.0), "USD",
               "rental cost per million input tokens",
               "prefill share × accelerators × {datacenter.gpu_hour} / 3600 / input tokens/s × 1e6",
               S.cost_per_million_tokens_usd, table="inference")

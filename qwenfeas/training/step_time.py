@@ -40,12 +40,9 @@ _FAMILY = {"a100-sxm-80gb": "a100", "h100-sxm": "hopper", "h800": "hopper", "h20
 
 
 def gemm_ceiling(preset, precision: str):
-    """(ceiling, measured?) of the GEMM efficiency for an accelerator preset at a precision."""
+    """The GEMM efficiency ceiling for an accelerator preset at a precision (measured, else the estimate)."""
     table = K.GEMM_CEILING.get(_FAMILY.get(preset or "", ""), {})
-    key = "fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16"
-    if key in table:
-        return table[key], True
-    return K.GEMM_CEILING_UNMEASURED, False
+    return table.get("fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16", K.GEMM_CEILING_UNMEASURED)
 
 
 class Work:
@@ -98,8 +95,8 @@ class Work:
         # (every datasheet in presets/accelerators)
         self.peak16 = self.peak * self.compute_bytes / 2.0
         preset = s.get("hardware.preset")
-        self.ceiling, self.ceiling_measured = gemm_ceiling(preset, compute)
-        self.ceiling16, _ = gemm_ceiling(preset, "bf16")
+        self.ceiling = gemm_ceiling(preset, compute)
+        self.ceiling16 = gemm_ceiling(preset, "bf16")
         self.bandwidth = s["hardware.bandwidth"]
         self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
@@ -173,7 +170,7 @@ def evaluate(w: Work, lay: dict) -> dict:
                                                     fp8_casts=float(w.low_precision))
     replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work
     elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed
-                   + T / t * 24.0 * w.vocab)  # FP32 logits: write, read, gradient (8 B per value each way)
+                   + T / t * 24.0 * w.vocab)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
     elementwise = K.memory_bound_seconds(elementwise, w.bandwidth)
     compute = gemm + head + attention + elementwise
     out.update(gemm_seconds=gemm + head, attention_seconds=attention, elementwise_seconds=elementwise)
