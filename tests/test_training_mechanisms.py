@@ -26,6 +26,11 @@ def test_the_slowest_stage_holds_whole_chunks(layers, stages, virtual, expected)
     assert PL.slowest_stage_layers(layers, stages, virtual) == expected
 
 
+def test_without_virtual_stages_a_stage_is_one_chunk():
+    # 10 layers on 4 stages: ceil(10/4) = 3 (with 2 chunks per device it would be 2 x ceil(10/8) = 4)
+    assert PL.slowest_stage_layers(10, 4) == 3
+
+
 def test_the_slowest_stage_over_arrays():
     import numpy as np
     got = PL.slowest_stage_layers(61.0, np.array([1.0, 2.0, 16.0, 61.0]), np.array([1.0, 1.0, 1.0, 1.0]))
@@ -101,6 +106,22 @@ def test_collective_sm_share():
     assert A.sm_share("tpu-v5p", 16) == pytest.approx(16 / 132)  # no SM count: the H100 reference
 
 
+def _layout(**degrees):
+    """A stated layout: one stage, 1F1B, micro-batch 1, ZeRO-1, selective recompute, the given degrees."""
+    base = {"tensor": 1.0, "pipeline": 1.0, "data": 1.0, "expert": 1.0, "context": 1.0, "micro_batch": 1.0,
+            "virtual_stages": 1.0, "schedule": 0.0, "zero": 1.0, "recompute": 1.0}
+    return {**base, **{key: float(value) for key, value in degrees.items()}}
+
+
+def _with_and_without_sm_tax(text, run, **degrees):
+    """The step of a stated layout with the SMs overlapped collectives take, and without them."""
+    work = run(text).training_work
+    layout = _layout(**degrees)
+    taxed = ST.evaluate(work, layout)
+    work.collective_share_out = work.collective_share_up = 0.0
+    return taxed, ST.evaluate(work, layout)
+
+
 DP = """
 model: {layers: 8, hidden: 4096, heads: 32, ffn_hidden: 16384, vocab: 32000}
 context: 4096
@@ -112,13 +133,7 @@ parallel: {tensor: 1, pipeline: 1, data: 32, zero: 1, micro_batch: 1, schedule: 
 
 
 def test_hidden_data_parallel_traffic_takes_16_of_132_sms(run):
-    r = run(DP)
-    work = r.training_work
-    layout = {"tensor": 1.0, "pipeline": 1.0, "data": 32.0, "expert": 1.0, "context": 1.0, "micro_batch": 1.0,
-              "virtual_stages": 1.0, "schedule": 0.0, "zero": 1.0, "recompute": 1.0}
-    taxed = ST.evaluate(work, layout)
-    work.collective_share_out = work.collective_share_up = 0.0
-    free = ST.evaluate(work, layout)
+    taxed, free = _with_and_without_sm_tax(DP, run, data=32)
     # one stage, no tensor/expert/context groups: what is exposed is the data-parallel last bucket, so the
     # hidden traffic is data - exposed; while it runs the 32-GPU group (4 nodes) takes 16 of 132 SMs
     hidden = taxed["data_seconds"] - taxed["exposed_seconds"]
@@ -129,3 +144,69 @@ def test_hidden_data_parallel_traffic_takes_16_of_132_sms(run):
 def test_reserved_hours_are_the_fleet_for_the_wall_clock():
     # DeepSeek-V3: 2,048 H800 for 3.7 days per trillion tokens = 181,862 GPU-hours (report: 180K)
     assert reserved_hours(2048, 3.7 * 86400) == pytest.approx(2048 * 3.7 * 24)
+
+
+TP = """
+model: {layers: 8, hidden: 4096, heads: 32, ffn_hidden: 16384, vocab: 32000}
+context: 4096
+tokens: 1T
+training: {sequence: 4096, batch_tokens: 1048576, recompute: selective}
+hardware: {preset: h100-sxm, count: 8}
+parallel: {tensor: 8, pipeline: 1, data: 1, zero: 1, micro_batch: 1, schedule: 1f1b, tp_overlap: true}
+"""
+
+
+def test_overlapped_tensor_parallel_collectives_take_5_of_132_sms(run):
+    taxed, free = _with_and_without_sm_tax(TP, run, tensor=8)
+    m = free["micro_batches"]  # 1,048,576 tokens / 4,096 = 256 sequences on one replica
+    assert m == 256
+    tp, busy = free["tensor_seconds"] / m, free["compute_seconds"] / m
+    # inside one 8-GPU NVLink node: 5 SMs of 132 while the (hidden) collectives run, at most the compute
+    assert taxed["step_seconds"] - free["step_seconds"] == pytest.approx(m * min(tp, busy) * 5 / 132, rel=1e-9)
+    assert taxed["exposed_seconds"] == free["exposed_seconds"] == 0
+
+
+def test_tensor_parallel_all_reduces_without_sequence_parallelism_by_hand(run):
+    r = run(TP.replace("tp_overlap: true", "sequence_parallel: false"))
+    work = r.training_work
+    layout = _layout(tensor=8)
+    result = ST.evaluate(work, layout)
+    # per micro-batch and layer, 4 ring all-reduces (2 forward, 2 backward) of 4,096 tokens x 4,096 x 2 B,
+    # ring share 2 x 7/8, at NCCL's 370 of 450 GB/s; each all-reduce one 8.4 us start and 2 x 7 NVLink steps
+    per_micro = 8 * 4 * (4096 * 4096 * 2 * (2 * 7 / 8) / 370e9 + 8.4e-6 + 14 * 0.6e-6)
+    assert result["tensor_seconds"] == pytest.approx(256 * per_micro, rel=1e-9)
+
+
+def test_micro_batches_per_step_follow_the_micro_batch_size(run):
+    r = run(TP)
+    layout = _layout(tensor=8, micro_batch=2)
+    assert ST.evaluate(r.training_work, layout)["micro_batches"] == 1048576 / (4096 * 2)
+
+
+MOE = """
+model: {layers: 4, hidden: 2048, heads: 16, ffn_hidden: 8192, vocab: 32000,
+        moe: {experts: 64, top_k: 4, expert_ffn_hidden: 1024}}
+context: 4096
+tokens: 1T
+training: {sequence: 4096, batch_tokens: 1048576, recompute: selective}
+hardware: {preset: h100-sxm, count: 8}
+parallel: {tensor: 1, pipeline: 1, data: 8, expert: 8, zero: 1, micro_batch: 1, schedule: 1f1b}
+"""
+
+
+def test_overlapped_all_to_alls_take_20_of_132_sms_and_hide_under_compute(run):
+    r = run(MOE)
+    work = r.training_work
+    work.collective_share_out = work.collective_share_up = 0.0  # leave the data-parallel tax out of the comparison
+    layout = _layout(data=8, expert=8)
+    exposed = ST.evaluate(work, layout)
+    work.ep_overlap = True
+    hidden = ST.evaluate(work, layout)
+    m = exposed["micro_batches"]  # 256 sequences over 8 replicas
+    assert m == 32
+    busy = exposed["compute_seconds"] / m / (1 - 20 / 132)  # DeepSeek-V3 sec. 3.2.2: 20 of 132 SMs
+    ep = exposed["expert_seconds"] / m
+    assert hidden["compute_seconds"] == pytest.approx(m * busy, rel=1e-12)
+    # the all-to-all time beyond the (slowed) compute stays exposed; with overlap only that
+    assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (max(ep - busy, 0) - ep),
+                                                                                 rel=1e-9)

@@ -6,7 +6,7 @@ accelerator's datasheet gives; the constants are measured maxima from their prim
 
 from __future__ import annotations
 
-from ._array import ceil, maximum, minimum, where
+from ._array import ceil, maximum, minimum
 
 # Best achievable dense matmul, fraction of the datasheet peak, by accelerator family and precision.
 # stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison
@@ -97,7 +97,7 @@ def layer_quantization(tokens, shapes, sms, groups=1.0):
             total = total + copies * a * b
             efficiency = maximum(quantization_efficiency(rows, columns, sms, groups), 1e-300)  # empty: weight 0
             slowed = slowed + copies * a * b / efficiency
-    return where(total > 0, total / maximum(slowed, 1e-300), 1.0)
+    return total / slowed
 
 
 def attention_training_seconds(forward_flops, peak_flops, forward_efficiency=ATTENTION_FORWARD,

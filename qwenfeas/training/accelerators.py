@@ -30,10 +30,11 @@ STREAMING_MULTIPROCESSORS = {
 _REFERENCE_SMS = 132
 
 
-def gemm_ceiling(preset, precision: str):
-    """The GEMM efficiency ceiling for an accelerator preset at a precision (measured, else the estimate)."""
+def gemm_ceiling(preset, low_precision: bool):
+    """The GEMM efficiency ceiling for an accelerator preset, for 8-bit-or-narrower GEMMs (FP8, FP4, INT8, INT4:
+    the FP8 measurement) or 16-bit ones (BF16): measured, else the estimate."""
     table = K.GEMM_CEILING.get(_FAMILY.get(preset or "", ""), {})
-    return table.get("fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16", K.GEMM_CEILING_UNMEASURED)
+    return table.get("fp8" if low_precision else "bf16", K.GEMM_CEILING_UNMEASURED)
 
 
 def streaming_multiprocessors(preset):

@@ -73,7 +73,6 @@ class Work:
         self.tables = self.vocab * self.h  # one embedding matrix
         self.dense_ffn = s.get("model.ffn_hidden", 0.0)
         self.latent = None
-        self.up_projection = 0.0
         if s["model.attention.kind"] == "mla":
             n, d, rope, v = s["model.heads"], s["model.head_dim"], s["model.attention.rope_head_dim"], \
                 s["model.attention.v_head_dim"]
@@ -99,15 +98,15 @@ class Work:
         self.w_bytes = PRECISION_BYTES[s["precision.weights"]]
         self.grad_bytes, self.optimizer_bytes = s["training.grad_bytes"], s["training.optimizer_bytes"]
         compute = s["precision.compute"]
-        self.low_precision = compute in ("fp8", "fp4", "int8", "int4")
+        self.low_precision = PRECISION_BYTES[compute] < 2  # FP8, FP4, INT8, INT4 GEMMs
         self.compute_bytes = PRECISION_BYTES[compute]
         self.peak = s["hardware.peak_flops"]
         # BF16 runs at peak x (compute bytes / 2): tensor-core rates double as the format halves
         # (every datasheet in presets/accelerators)
         self.peak16 = self.peak * self.compute_bytes / 2.0
         preset = s.get("hardware.preset")
-        self.ceiling = gemm_ceiling(preset, compute)
-        self.ceiling16 = gemm_ceiling(preset, "bf16")
+        self.ceiling = gemm_ceiling(preset, self.low_precision)
+        self.ceiling16 = gemm_ceiling(preset, False)
         self.sms = streaming_multiprocessors(preset)
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
         self.collective_share_out = sm_share(preset, OVERLAP_COLLECTIVE_SMS_SCALE_OUT)
@@ -124,9 +123,9 @@ class Work:
         self.node_limit = s.get("model.moe.node_limit", self.k)
         self.dedup = "model.moe.node_limit" in s
         self.dispatch_bytes = PRECISION_BYTES["fp8"] if self.low_precision else 2.0
-        self.tp_overlap = s.get("parallel.tp_overlap", False)
-        self.ep_overlap = s.get("parallel.ep_overlap", False)
-        self.cp_overlap = s.get("parallel.cp_overlap", True)
+        self.tp_overlap = s["parallel.tp_overlap"]
+        self.ep_overlap = s["parallel.ep_overlap"]
+        self.cp_overlap = s["parallel.cp_overlap"]
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
@@ -318,10 +317,10 @@ def evaluate(w: Work, lay: dict) -> dict:
 def _ring_latency(w: Work, group, stride, passes):
     """Latency of one ring collective over `group` ranks `stride` apart: NCCL's alpha, network steps
     counted per scale-up domain crossed (formulas.communication.collective_latency)."""
-    per_domain = maximum(minimum(w.domain / stride, group), 1.0)
-    domains = where(w.count <= w.domain, 1.0, ceil(group / per_domain))
+    per_domain = maximum(minimum(w.domain / stride, group), 1.0)  # the whole group when the job fits one domain
+    domains = ceil(group / per_domain)
     inside, across = C.ring_steps(group, domains)
-    return C.collective_latency(passes * inside, passes * across) - (passes - 1) * C.COLLECTIVE_BASE_SECONDS
+    return C.collective_latency(passes * inside, passes * across)  # one start, `passes` trips around the ring
 
 
 def _body_quantization(w: Work, tokens, t):
