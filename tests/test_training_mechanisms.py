@@ -210,3 +210,104 @@ def test_overlapped_all_to_alls_take_20_of_132_sms_and_hide_under_compute(run):
     # the all-to-all time beyond the (slowed) compute stays exposed; with overlap only that
     assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (max(ep - busy, 0) - ep),
                                                                                  rel=1e-9)
+
+
+def test_overlapped_tensor_collectives_take_5_of_the_b200s_148_sms(run):
+    taxed, free = _with_and_without_sm_tax(TP.replace("h100-sxm", "b200"), run, tensor=8)
+    m = free["micro_batches"]
+    tp, busy = free["tensor_seconds"] / m, free["compute_seconds"] / m
+    assert taxed["step_seconds"] - free["step_seconds"] == pytest.approx(m * min(tp, busy) * 5 / 148, rel=1e-9)
+
+
+def test_fewer_sequences_than_replicas_run_one_micro_batch(run):
+    # 4 sequences over 8 replicas: half the replicas idle, the others run one micro-batch (not a half)
+    work = run(DP).training_work
+    work.batch_tokens = 4 * 4096
+    assert ST.evaluate(work, _layout(data=8))["micro_batches"] == 1
+
+
+def test_interleaving_puts_whole_chunks_on_the_slowest_stage(run):
+    # 10 layers: one stage holds 10, two stages 5 each, two stages of 4 chunks each ceil(10/8) = 2 x 4 = 8.
+    # The LM head H is the same in all three, so GEMM time reads 10x + H, 5x + H, 8x + H.
+    work = run(TP.replace("layers: 8", "layers: 10")).training_work
+    one = ST.evaluate(work, _layout(tensor=8))["gemm_seconds"]
+    two = ST.evaluate(work, _layout(tensor=8, pipeline=2))["gemm_seconds"]
+    chunks = ST.evaluate(work, _layout(tensor=8, pipeline=2, schedule=1, virtual_stages=4))["gemm_seconds"]
+    assert (chunks - two) / (one - two) == pytest.approx(3 / 5, rel=1e-12)
+
+
+def test_expert_tensor_parallelism_gathers_the_routed_copies_only_when_it_splits_experts(run):
+    text = MOE.replace("tensor: 1,", "tensor: 2,").replace("data: 8,", "data: 4,").replace("expert: 8,", "expert: 4,")
+    layout = _layout(tensor=2, data=4, expert=4)
+
+    def tensor(extra):
+        return ST.evaluate(run(text.replace("schedule: 1f1b", "schedule: 1f1b" + extra)).training_work,
+                           layout)["tensor_seconds"]
+    whole = tensor("")
+    assert tensor(", expert_tensor: 1") == pytest.approx(whole, rel=1e-12)  # whole experts: nothing more
+    assert tensor(", expert_tensor: 2") > whole * 1.01  # split experts: k copies gathered and scattered
+
+
+def test_context_parallel_ring_hides_under_attention_unless_told_not_to(run):
+    text = TP.replace("context: 4096", "context: 8192").replace("sequence: 4096", "sequence: 8192").replace(
+        "tensor: 8, pipeline: 1", "tensor: 4, context: 2, pipeline: 1").replace(", tp_overlap: true", "")
+    layout = _layout(tensor=4, context=2)
+    ring = ST.evaluate(run(text).training_work, layout)
+    exposed = ST.evaluate(run(text.replace("schedule: 1f1b", "schedule: 1f1b, cp_overlap: false")).training_work,
+                          layout)
+    m = ring["micro_batches"]
+    cp, attention = ring["context_seconds"] / m, ring["attention_seconds"]
+    # overlapped: only the ring time beyond the attention kernels it runs beside is exposed
+    assert exposed["exposed_seconds"] - ring["exposed_seconds"] == pytest.approx(
+        m * (cp - max(cp - attention, 0.0)), rel=1e-9)
+    assert cp > 0
+
+
+MLA = """
+model: {layers: 2, hidden: 1024, heads: 8, head_dim: 64, ffn_hidden: 4096, vocab: 1000,
+        attention: {kind: mla, kv_lora_rank: 256, q_lora_rank: 384, rope_head_dim: 32, v_head_dim: 64}}
+context: 2048
+tokens: 1e9
+training: {batch_tokens: 8192, recompute: %s}
+hardware: {count: 2, peak_flops: 1000T, memory: 80GB, bandwidth: 2TB/s, tdp: 500W}
+parallel: {tensor: 2, zero: 1, micro_batch: 1, schedule: 1f1b}
+"""
+
+
+def test_modules_recompute_replays_mla_up_projections_by_hand(run):
+    selective, modules = run(MLA % "selective"), run(MLA % "modules")
+    # MLA up-projections: q_lora x heads x (head_dim + rope) + kv_lora x heads x (head_dim + v_head_dim)
+    up = 384 * 8 * (64 + 32) + 256 * 8 * (64 + 64)
+    # replayed forward: 2 T FLOPs per weight, 2 layers on the stage, split over TP2, at the unmeasured
+    # ceiling 0.75 of 1 PFLOP/s (no preset: no SM count, no quantization); 4 micro-batches of 2,048 tokens
+    replay = 4 * 2 * 2048 * up * 2 / 2 / (1e15 * 0.75)
+    difference = modules["training.step_seconds"] - selective["training.step_seconds"]
+    gemm = 4 * (ST.evaluate(modules.training_work, _layout(tensor=2, recompute=2))["gemm_seconds"]
+                - ST.evaluate(selective.training_work, _layout(tensor=2))["gemm_seconds"])
+    assert gemm == pytest.approx(replay, rel=1e-9)
+    assert difference > 0
+
+
+def test_full_recompute_replays_every_forward_gemm_but_the_lm_head(run):
+    work = run(MOE).training_work
+    layout = _layout(data=8, expert=8)
+    selective = ST.evaluate(work, layout)["gemm_seconds"]
+    full = ST.evaluate(work, {**layout, "recompute": 3.0})["gemm_seconds"]
+    # the LM head by hand: 6 T V h FLOPs in BF16 on an H100 at its 794.5/989 ceiling times the quantization
+    # of its three GEMMs (4,096 tokens, h = 2,048, V = 32,000; 256 x 128 tiles on 132 SMs): forward
+    # 16 x 250 = 4,000 tiles in 31 waves, input gradient 16 x 16 = 256 in 2, weight gradient 8 x 250 = 2,000 in 16
+    quantization = 3 / (4092 / 4000 + 264 / 256 + 2112 / 2000)
+    head = 6 * 4096 * 32000 * 2048 / (989e12 * 794.5 / 989 * quantization)
+    # every other GEMM (dense and expert) runs its forward once more: 8/6 of its time
+    assert full - head == pytest.approx((selective - head) * 8 / 6, rel=1e-9)
+
+
+def test_short_sequences_stream_their_weights_by_hand(run):
+    """256-token micro-batches on 1 PFLOP/s with 2 TB/s: every GEMM, the BF16 LM head too, is held to its weight
+    stream, 2 x 256 / 2 B x 0.8 x 2 TB/s = 0.4096 PFLOP/s, below the 0.75 ceiling (roofline)."""
+    from test_training_step import ONE, PARAMS, TABLE
+    r = run(ONE.replace("context: 2048", "context: 256") % "")
+    efficiency = 2 * 256 / 2 * 0.8 * 2e12 / 1e15
+    layers, head = 6 * 256 * (PARAMS - 2 * TABLE), 6 * 256 * TABLE
+    gemm = ST.evaluate(r.training_work, _layout())["gemm_seconds"]
+    assert gemm == pytest.approx((layers + head) / (1e15 * efficiency), rel=1e-12)
