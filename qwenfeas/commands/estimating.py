@@ -11,6 +11,7 @@ import sys
 def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from ..estimates import estimate as run_estimate
+    from ..output.prose import write_messages
     from ..scenario.files import read_text
     from ..scenario.load import load_all, loads
 
@@ -24,11 +25,9 @@ def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     else:
         scenarios = load_all(files, assignments)
     # Variants of one file (compare --with) often share a warning or note: each is printed once.
-    warnings = [f"warning: {scenario.file}: {warning}\n" for scenario in scenarios for warning in scenario.warnings]
-    sys.stderr.write("".join(dict.fromkeys(warnings)))
+    write_messages(("warning", f"{scenario.file}: {warning}") for scenario in scenarios for warning in scenario.warnings)
     reports = [run_estimate(scenario) for scenario in scenarios]
-    notes = [f"note: {report.scenario.file}: {note}\n" for report in reports for note in report.notes]
-    sys.stderr.write("".join(dict.fromkeys(notes)))
+    write_messages(("note", f"{report.scenario.file}: {note}") for report in reports for note in report.notes)
     return reports
 
 

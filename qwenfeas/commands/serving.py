@@ -6,6 +6,7 @@ import json
 import sys
 
 from ..estimates import estimate
+from ..output.prose import write_messages
 from ..scenario.load import load
 from ..scenario.units import format_quantity
 from ..serving.frontier import COLUMNS, serving_frontier
@@ -14,12 +15,11 @@ from ..serving.frontier import COLUMNS, serving_frontier
 def run(file: str, overrides: list[str], output_format: str, ttft, tpot, plot: bool, no_color: bool) -> None:
     """Print the frontier of FILE's fleet; the best row (most output per accelerator) is marked."""
     scenario = load(file, overrides)
-    for warning in scenario.warnings:
-        sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
+    write_messages(("warning", f"{scenario.file}: {warning}") for warning in scenario.warnings)
     result = serving_frontier(estimate(scenario), ttft, tpot)
     if not result.rows:
-        sys.stderr.write(f"note: {scenario.file}: no layout on {result.accelerators:,.0f} accelerators meets the "
-                         "limits\n")
+        write_messages([("note", f"{scenario.file}: no layout on {result.accelerators:,.0f} accelerators meets "
+                                 "the limits")])
     if output_format == "json":
         sys.stdout.write(json.dumps({"name": scenario.name, "accelerators": result.accelerators,
                                      "ttft_limit_seconds": result.ttft, "tpot_limit_seconds": result.tpot,
@@ -47,7 +47,8 @@ def _csv(value) -> str:
 def _table(name: str, result, no_color: bool) -> None:
     from rich.text import Text
 
-    from ..output.layout import Column, table, wrap_prose
+    from ..output.layout import Column, table
+    from ..output.prose import wrap_prose
     from ..output.tables import emit, make_console
 
     limits = ", ".join(f"{k} <= {format_quantity(v, 's')}" for k, v in (("TTFT", result.ttft), ("TPOT", result.tpot))
