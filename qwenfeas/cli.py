@@ -41,7 +41,8 @@ Format = _formats("Format", "table", "json", "jsonl", "csv", "yaml")  # estimate
 SweepFormat = _formats("SweepFormat", "table", "csv", "jsonl", "json")
 CompareFormat = _formats("CompareFormat", "table", "json", "csv")
 CheckFormat = _formats("CheckFormat", "table", "json", "jsonl")
-ListFormat = _formats("ListFormat", "table", "json")  # roadmap, presets, validate
+ListFormat = _formats("ListFormat", "table", "json")  # roadmap, presets
+ValidateFormat = _formats("ValidateFormat", "table", "json", "csv")
 ShowFormat = _formats("ShowFormat", "table", "yaml", "json")
 
 
@@ -280,11 +281,9 @@ def roadmap(
     - `qwenfeas roadmap configs/roadmap/params-10t-*.yaml --set hardware.mfu=0.45`
     """
     with _errors_to_exit():
-        import json
-
         from .commands import roadmap as plan
         from .commands.estimating import estimates
-        from .output.render import plain
+        from .output.render import json_text, plain
         from .scenario.files import expand_paths
         from .verdict import judge
 
@@ -296,7 +295,7 @@ def roadmap(
             render_roadmap(rows, budget, make_console(no_color), wide)
         else:
             data = {"targets": [row._asdict() for row in rows], "budget": budget._asdict()}
-            sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
+            sys.stdout.write(json_text(plain(data)))
         if not all(row.feasible for row in rows):
             raise typer.Exit(ExitCode.CHECK_FAILED)
 
@@ -333,7 +332,7 @@ def presets(
         return
     with _errors_to_exit():
         from .commands import listing
-        from .output.render import plain
+        from .output.render import json_text, plain
 
         kinds = [kind.value] if kind else list(listing.KINDS)
         data = {k: listing.rows(k) for k in kinds}
@@ -342,10 +341,8 @@ def presets(
 
             render_presets(data, make_console(no_color))
             return
-        import json
-
         cleaned = {k: [{f: plain(v) for f, v in row.items()} for row in rows] for k, rows in data.items()}
-        sys.stdout.write(json.dumps(cleaned[kinds[0]] if kind else cleaned, indent=2) + "\n")
+        sys.stdout.write(json_text(cleaned[kinds[0]] if kind else cleaned))
 
 
 @presets_app.command("show")
@@ -367,12 +364,10 @@ def show_preset(
 
         kind, name, text = listing.find(name)
         if output_format == "json":
-            import json
-
-            from .output.render import plain
+            from .output.render import json_text, plain
 
             row = next(r for r in listing.rows(kind) if r["name"] == name)
-            sys.stdout.write(json.dumps({"kind": kind, **{k: plain(v) for k, v in row.items()}}, indent=2) + "\n")
+            sys.stdout.write(json_text({"kind": kind, **{k: plain(v) for k, v in row.items()}}))
         elif output_format == "yaml":  # the file as it is, to copy
             sys.stdout.write(f"# {kind[:-1]} preset {name}\n{text}")
         else:  # the same YAML, long lines folded to the width (it still loads to the same preset)
@@ -438,17 +433,16 @@ def schema() -> None:
     - first line of a scenario: `# yaml-language-server: $schema=qwenfeas.schema.json`
     """
     with _errors_to_exit():
-        import json
-
+        from .output.render import json_text
         from .scenario.schema import scenario_schema
 
-        sys.stdout.write(json.dumps(scenario_schema(), indent=2) + "\n")
+        sys.stdout.write(json_text(scenario_schema()))
 
 
 @app.command()
 def validate(
     case: list[str] | None = typer.Option(None, "--case", "-c", metavar="ID", help="Run only this case (repeatable)."),
-    output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
+    output_format: ValidateFormat = typer.Option("table", "--format", "-f", help="table, json or csv."),
     no_color: bool = _no_color_option(),
     cases_file: str | None = typer.Option(None, "--cases", metavar="FILE",
                                           help="Run the cases in FILE instead of the bundled ones "
@@ -462,6 +456,7 @@ def validate(
 
     - `qwenfeas validate`
     - `qwenfeas validate --case gpt3-175b-training-compute --format json`
+    - `qwenfeas validate --format csv > validation.csv`
     """
     with _errors_to_exit():
         from pathlib import Path
@@ -474,10 +469,12 @@ def validate(
 
             render_validation(results, make_console(no_color), cases_file)
         else:
-            import json
+            from .output.render import csv_text, json_text
 
             rows = [{**r._asdict(), "error": r.error, "passed": r.passed} for r in results]
-            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            header = [*validation.Result._fields, "error", "passed"]
+            sys.stdout.write(json_text(rows) if output_format == "json" else
+                             csv_text(header, ([row[k] for k in header] for row in rows)))
         if not all(r.passed for r in results):
             raise typer.Exit(ExitCode.CHECK_FAILED)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..estimates import estimate
 from ..output.prose import write_messages
+from ..output.render import csv_text, json_text
 from ..scenario.load import load
 from ..scenario.units import format_quantity
 from ..serving.frontier import COLUMNS, serving_frontier
@@ -21,27 +21,19 @@ def run(file: str, overrides: list[str], output_format: str, ttft, tpot, plot: b
         write_messages([("note", f"{scenario.file}: no layout on {result.accelerators:,.0f} accelerators meets "
                                  "the limits")])
     if output_format == "json":
-        sys.stdout.write(json.dumps({"name": scenario.name, "accelerators": result.accelerators,
-                                     "ttft_limit_seconds": result.ttft, "tpot_limit_seconds": result.tpot,
-                                     "best": result.best, "frontier": result.rows}, indent=2) + "\n")
+        sys.stdout.write(json_text({"name": scenario.name, "accelerators": result.accelerators,
+                                    "ttft_limit_seconds": result.ttft, "tpot_limit_seconds": result.tpot,
+                                    "best": result.best, "frontier": result.rows}))
     elif output_format == "jsonl":
-        sys.stdout.write("".join(json.dumps({"best": i == result.best, **row}) + "\n" for i, row in enumerate(result.rows)))
+        sys.stdout.write(json_text([{"best": i == result.best, **row} for i, row in enumerate(result.rows)], lines=True))
     elif output_format == "csv":
         names = [name for name, _ in COLUMNS]
-        lines = [",".join(["best", *names])]
-        lines += [",".join(["1" if i == result.best else "0", *(_csv(row[n]) for n in names)])
-                  for i, row in enumerate(result.rows)]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(csv_text(["best", *names], [[i == result.best, *(row[n] for n in names)]
+                                                     for i, row in enumerate(result.rows)]))
     else:
         _table(scenario.name, result, no_color)
     if plot and result.rows:
         _plot(result)
-
-
-def _csv(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(float(value))
 
 
 def _table(name: str, result, no_color: bool) -> None:

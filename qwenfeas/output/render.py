@@ -28,6 +28,50 @@ def plain(value):
     return value
 
 
+def json_text(data, lines: bool = False) -> str:
+    """JSON as every command writes it: indented two spaces with a final newline, or with `lines`
+    one compact object per item of `data` (JSON Lines). JSON has no NaN or infinity: a number that
+    is not finite is written as null, never as the invalid `NaN`/`Infinity`."""
+    try:
+        if lines:
+            return "".join(json.dumps(item, allow_nan=False) + "\n" for item in data)
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        return json_text(_finite_or_null(data), lines)
+
+
+def _finite_or_null(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    return value
+
+
+def csv_cell(value) -> str:
+    """One CSV cell as every command writes it: whole numbers without a decimal point, other floats
+    to the last digit (repr), true/false as in JSON, nothing for a missing value."""
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def csv_text(header, rows) -> str:
+    """CSV as every command writes it: a header row, then one line per row, cells through csv_cell."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
+
+
 def _nested(report, explain: bool) -> dict:
     out = {key: ({k: plain(v) for k, v in section.items()} if isinstance(section, dict) else section)
            for key, section in report.nested().items()}
@@ -41,7 +85,12 @@ def _nested(report, explain: bool) -> dict:
 def to_json(reports, explain: bool = False) -> str:
     """One JSON object for one report, a list for several."""
     data = [_nested(r, explain) for r in reports]
-    return json.dumps(data[0] if len(data) == 1 else data, indent=2, allow_nan=False) + "\n"
+    return json_text(data[0] if len(data) == 1 else data)
+
+
+def to_jsonl(reports, explain: bool = False) -> str:
+    """JSON Lines: one compact object per report, for shell pipelines and jq -c."""
+    return json_text([_nested(r, explain) for r in reports], lines=True)
 
 
 def to_yaml(reports, explain: bool = False) -> str:
@@ -54,25 +103,14 @@ def to_yaml(reports, explain: bool = False) -> str:
 
 def to_csv(reports) -> str:
     """A header of dotted output names (the union, in order) and one row per report."""
-    import csv
-
     columns: dict[str, None] = {}
     for report in reports:
         columns.update(dict.fromkeys(report.metrics))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", *columns])
+    rows = []
     for report in reports:
         values = report.values()
-        writer.writerow([report.name, *(_csv_cell(values.get(c)) for c in columns)])
-    return buffer.getvalue()
-
-
-def _csv_cell(value) -> str:
-    value = plain(value)
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
+        rows.append([report.name, *(values.get(c) for c in columns)])
+    return csv_text(["name", *columns], rows)
 
 
 def write_rows(chunks, names: list[str], output_format: str, out, keep) -> int:
@@ -112,22 +150,15 @@ def write_rows(chunks, names: list[str], output_format: str, out, keep) -> int:
 
 def frontiers_json(frontiers) -> str:
     """The sweep's feasibility boundaries as JSON: one object per numeric axis."""
-    return json.dumps(plain([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers]), indent=2) + "\n"
+    return json_text(plain([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers]))
 
 
 def frontiers_csv(frontiers) -> str:
     """The boundaries as CSV: the axis, the other axes' values, and the feasible range along it."""
-    import csv
-
     others = list(dict.fromkeys(k for f in frontiers for k in f.others))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["axis", *others, "min_feasible", "max_feasible", "feasible_points"])
-    for frontier in frontiers:
-        for row in frontier.rows:
-            writer.writerow([frontier.axis, *(_csv_cell(row.get(k)) for k in others),
-                             *(_csv_cell(row[k]) for k in ("min_feasible", "max_feasible", "feasible_points"))])
-    return buffer.getvalue()
+    ends = ("min_feasible", "max_feasible", "feasible_points")
+    return csv_text(["axis", *others, *ends], [[frontier.axis, *(row.get(k) for k in others), *(row[k] for k in ends)]
+                                               for frontier in frontiers for row in frontier.rows])
 
 
 def comparison_json(comparison) -> str:
@@ -136,26 +167,14 @@ def comparison_json(comparison) -> str:
                  zip(comparison.names, comparison.files, comparison.feasible, comparison.binding, strict=True)]
     outputs = {row.name: {"unit": row.unit, "values": plain(row.values), "ratios": plain(row.ratios)}
                for row in comparison.rows}
-    return json.dumps({"baseline": comparison.names[0], "scenarios": scenarios, "outputs": outputs},
-                      indent=2, allow_nan=False) + "\n"
+    return json_text({"baseline": comparison.names[0], "scenarios": scenarios, "outputs": outputs})
 
 
 def comparison_csv(comparison) -> str:
     """One row per output: its unit, each scenario's value, then each ratio to the first scenario."""
-    import csv
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     base = comparison.names[0]
-    writer.writerow(["output", "unit", *comparison.names, *(f"{n} / {base}" for n in comparison.names[1:])])
-    for row in comparison.rows:
-        writer.writerow([row.name, row.unit, *map(_csv_cell, row.values), *map(_csv_cell, row.ratios[1:])])
-    return buffer.getvalue()
-
-
-def to_jsonl(reports, explain: bool = False) -> str:
-    """JSON Lines: one compact object per report, for shell pipelines and jq -c."""
-    return "".join(json.dumps(_nested(r, explain), allow_nan=False) + "\n" for r in reports)
+    return csv_text(["output", "unit", *comparison.names, *(f"{n} / {base}" for n in comparison.names[1:])],
+                    [[row.name, row.unit, *row.values, *row.ratios[1:]] for row in comparison.rows])
 
 
 def to_junit(verdicts) -> str:
@@ -187,9 +206,7 @@ def verdicts_json(verdicts, lines: bool = False) -> str:
                      "binding": binding.name if binding else None,
                      "checks": [{**c._asdict(), "ratio": plain(c.ratio) if math.isfinite(c.ratio) else None}
                                 for c in verdict.checks]})
-    if lines:
-        return "".join(json.dumps(row) + "\n" for row in rows)
-    return json.dumps(rows, indent=2) + "\n"
+    return json_text(rows, lines)
 
 
 def write_atomically(path: str, text: str) -> None:
