@@ -109,13 +109,17 @@ def estimate(
         if field:
             sys.stdout.write("".join(bare(report, field) + "\n" for report in reports))
             return
-        write(reports, output_format, explain, no_color)
         judged = [r for r in reports if any(k.startswith(("limits.", "expect")) for k in r.scenario.values)]
-        if judged and output_format == "table":
-            from .output.tables import make_console, render_verdicts
+        verdicts = []
+        if judged:  # a malformed expect: line is bad input in every format, found before any output
             from .verdict import judge
 
-            render_verdicts([judge(r) for r in judged], make_console(no_color))
+            verdicts = [judge(r) for r in judged]
+        write(reports, output_format, explain, no_color)
+        if verdicts and output_format == "table":
+            from .output.tables import make_console, render_verdicts
+
+            render_verdicts(verdicts, make_console(no_color))
 
 
 @app.command()
@@ -196,9 +200,12 @@ def serve(
             if text is None:
                 return None
             try:
-                return parse_quantity(text, "duration")
+                seconds = parse_quantity(text, "duration")
             except ValueError as exc:
                 raise QwenfeasError(str(exc), key=option, hint="write e.g. 50ms or 2s") from None
+            if not seconds > 0:
+                raise QwenfeasError(f"must be longer than 0, got {text!r}", key=option, hint="write e.g. 50ms or 2s")
+            return seconds
 
         run(file, overrides or [], output_format.value, duration(ttft, "--ttft"), duration(tpot, "--tpot"), plot,
             no_color)
@@ -245,6 +252,11 @@ def compare(
         from .errors import QwenfeasError
         from .output import render as machine
 
+        for variant in variants or []:  # named as --with, not as the --set it becomes
+            key, equals, _ = variant.partition("=")
+            if not equals or not key.strip():
+                raise QwenfeasError(f"expected KEY=VALUE, got {variant!r}", key="--with",
+                                    hint="for example --with hardware.preset=b200")
         reports = estimates(files, _assignments(overrides, hf_config), variants or [])
         if len(reports) < 2:
             raise QwenfeasError("nothing to compare with", key="compare",
@@ -463,7 +475,9 @@ def validate(
 
         from .commands import validation
 
-        results = validation.run(case, Path(cases_file) if cases_file else None)
+        if cases_file is not None and not cases_file.strip():
+            raise QwenfeasError("needs a file name", key="--cases", hint="for example --cases tests/scorecard/cases.yaml")
+        results = validation.run(case, Path(cases_file) if cases_file is not None else None)
         if output_format == "table":
             from .output.tables import make_console, render_validation
 

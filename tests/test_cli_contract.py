@@ -235,6 +235,18 @@ def test_a_junit_path_that_cannot_be_written_fails_before_any_work(tmp_path, jun
     assert [p.name for p in tmp_path.iterdir()] == []
 
 
+@pytest.mark.parametrize("junit", ["/proc/version", "/proc/qwenfeas-report.xml"])
+def test_a_junit_file_whose_folder_takes_no_new_file_fails_before_any_work(junit):
+    """/proc/version is a regular file root may open for writing, but no temporary file can be made
+    beside it for the atomic rename: that was an internal error (exit 70) after the report was printed."""
+    if not os.path.exists("/proc/version"):
+        pytest.skip("no /proc on this system")
+    result = run("check", DEFAULT, "--junit", junit)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and f"{junit}: --junit: cannot be written" in result.stderr
+    assert "internal error" not in result.stderr
+
+
 # --- output streams ----------------------------------------------------------------------------------
 
 CLOSED_PIPE_COMMANDS = [

@@ -234,7 +234,8 @@ def check_output_path(path: str, option: str) -> None:
                 os.close(open_special(path))  # a FIFO with no reader fails now, not after the work
             elif stat.S_ISREG(mode) and not os.access(path, os.W_OK):
                 raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
-            return
+            if not stat.S_ISREG(mode):
+                return
         target = os.path.realpath(path)
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
@@ -243,10 +244,28 @@ def check_output_path(path: str, option: str) -> None:
         longest = os.pathconf(folder, "PC_NAME_MAX")
         if len(os.path.basename(target).encode()) > longest:
             raise QwenfeasError(f"the file name is longer than {longest} bytes", file=path, key=option)
-        if not os.access(folder, os.W_OK):
-            raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
+        _temporary_file_in(folder, path, option)
     except (OSError, ValueError) as exc:  # a NUL byte, an unreadable parent, ...
         raise QwenfeasError(f"is not a usable file path ({exc})", file=repr(path), key=option) from None
+
+
+def _temporary_file_in(folder: str, path: str, option: str | None = None, suffix: str = "") -> tuple[int, str]:
+    """A new temporary file in `folder` (the atomic write's first step), or an input error naming
+    `path`; without `option` it is only a probe: created, then removed at once."""
+    import os
+    import tempfile
+
+    from ..errors import QwenfeasError
+
+    try:
+        handle, name = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=folder)
+    except OSError as exc:  # a read-only folder, /proc, a full disk
+        raise QwenfeasError(f"cannot be written: {exc.strerror or exc} (in {folder})", file=path, key=option,
+                            hint="choose a path in a folder you can write to") from None
+    if option is not None:
+        os.close(handle)
+        os.unlink(name)
+    return handle, name
 
 
 @contextlib.contextmanager
@@ -261,7 +280,6 @@ def atomic_file(path: str, suffix: str = ""):
     """
     import os
     import stat
-    import tempfile
 
     try:
         existing = os.stat(path)  # through any symbolic link
@@ -272,7 +290,7 @@ def atomic_file(path: str, suffix: str = ""):
             yield stream
         return
     target = os.path.realpath(path)
-    handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=os.path.dirname(target))
+    handle, temporary = _temporary_file_in(os.path.dirname(target), path, suffix=suffix)
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream

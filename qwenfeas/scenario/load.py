@@ -76,6 +76,8 @@ def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, 
         if keys[0] == "extends":
             raise QwenfeasError("cannot be set with --set", file="--set", key="extends",
                                 hint="write 'extends: BASE.yaml' in the scenario file, or name the base file itself")
+        if node.value is None:
+            _check_removed_key(keys)
         for key in reversed(keys):
             node = Node({key: node}, "--set", None, key_lines={key: None})
         root = _layer(root, node)
@@ -133,6 +135,10 @@ def _layer(base: Node, top: Node) -> Node:
 
 def load_all(paths, overrides=()) -> list[Scenario]:
     """Load several scenarios, reporting the problems of all of them together."""
+    paths = list(paths)
+    if sum(str(path) == "-" for path in paths) > 1:
+        raise QwenfeasError("'-' is named more than once: standard input can be read only once", file=STDIN_LABEL,
+                            hint="name '-' once; save the other scenarios to files")
     scenarios, problems = [], []
     for path in paths:
         try:
@@ -152,10 +158,11 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     base_node = root.value.get("extends")
     if base_node is None or base_node.value is None:
         return root
-    if not isinstance(base_node.value, str):
-        raise QwenfeasError("must be a file path", file=label, line=base_node.line, key="extends")
+    if not isinstance(base_node.value, str) or not base_node.value.strip():
+        raise QwenfeasError("must be a file path", file=label, line=base_node.line, key="extends",
+                            hint="for example extends: base.yaml (beside this file) or extends: default (bundled)")
     folder = Path(label).parent if Path(label).is_file() else Path.cwd()
-    base_path = folder / base_node.value
+    base_path = _bundled_unless_beside(folder, base_node.value)
     try:
         resolved = str(base_path.resolve())
     except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
@@ -174,6 +181,37 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     own = Node({k: v for k, v in root.value.items() if k != "extends"}, root.file, root.line,
                key_lines={k: v for k, v in root.key_lines.items() if k != "extends"})
     return _layer(base, own)
+
+
+def _check_removed_key(keys: list[str]) -> None:
+    """`--set KEY=null` removes KEY: a key qwenfeas does not know would be removed silently (a typo)."""
+    dotted, known = ".".join(keys), all_keys()
+    if any(k == dotted or k.startswith(dotted + ".") for k in known) or any(
+            ".".join(keys[:i]) in known for i in range(1, len(keys))):
+        return
+    raise QwenfeasError("unknown key", file="--set", key=dotted,
+                        hint=did_you_mean(dotted, known) or "list the keys with: qwenfeas schema")
+
+
+def _bundled_unless_beside(folder: Path, name: str) -> Path:
+    """`extends: NAME`: the file beside the scenario, else a bundled scenario of that name (`default`,
+    `roadmap/params-10t-today`), as `qwenfeas estimate NAME` finds it."""
+    from .files import bundled_configs
+
+    beside = folder / name
+    configs = bundled_configs()
+    if _lexists(beside) or Path(name).is_absolute() or configs is None:
+        return beside
+    return next((c for c in (configs / name, configs / f"{name}.yaml") if _lexists(c) and c.is_file()), beside)
+
+
+def _lexists(path: Path) -> bool:
+    import os
+
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
 
 
 def _apply_presets(root: Node) -> tuple[Node, list[Problem]]:
@@ -261,12 +299,15 @@ class _Collector:
         return file, line
 
     def walk(self, node: Node, table: dict, prefix: str) -> None:
+        listed = False  # the section's known keys are listed once, under its first unknown key
         for key, child in node.value.items():
             path = prefix + key
             entry = table.get(key)
             where = Node(None, child.file, node.key_lines.get(key, child.line))
             if entry is None:
                 hint = _unknown_key_hint(path, table) if len(self.problems) < MAX_PROBLEMS else None
+                if hint and hint.startswith(_KNOWN_KEYS):
+                    hint, listed = (None if listed else hint), True
                 self.problem(path, "unknown key", hint, where)
                 continue
             if child.value is None:
@@ -388,7 +429,10 @@ def _unknown_key_hint(path: str, table: dict) -> str | None:
     elsewhere = [k for k in all_keys() if k.rsplit(".", 1)[-1] == name]
     if elsewhere:
         return f"{name!r} belongs under {elsewhere[0].rsplit('.', 1)[0]}: ({elsewhere[0]})"
-    return "known keys here: " + ", ".join(table)
+    return _KNOWN_KEYS + ", ".join(table)
+
+
+_KNOWN_KEYS = "known keys here: "
 
 
 def _validate(root: Node, label: str, vary: dict, problems: list[Problem] = ()) -> Scenario:
