@@ -22,7 +22,7 @@ app = typer.Typer(
     name="qwenfeas",
     help="Feasibility estimates for frontier-scale language models: FLOPs, KV cache, memory, time, "
     "power, energy, CO2 and cost, from a YAML scenario.",
-    epilog="Exit status: 0 ok, 1 a check failed, 2 bad input or usage, 70 internal error. "
+    epilog="Exit status: 0 ok, 1 a check failed, 2 bad input or usage, 70 internal error, 130 interrupted. "
     "Docs: `qwenfeas docs` prints the README installed with the package.",
     no_args_is_help=True,
     add_completion=False,
@@ -183,9 +183,11 @@ def serve(
     overrides: list[str] | None = _set_option(),
     no_color: bool = _no_color_option(),
 ) -> None:
-    """The serving frontier: output tokens/s per accelerator against tokens/s per user, over the layouts
-    (tensor, attention-data and expert degrees, replicas, batch, aggregated or disaggregated) of the
-    scenario's accelerators. The best row gives the most per accelerator within the limits.
+    """The serving frontier: output tokens/s per accelerator against tokens/s per user.
+
+    Over the layouts (tensor, attention-data and expert degrees, replicas, batch, aggregated or
+    disaggregated) of the scenario's accelerators. The best row gives the most per accelerator
+    within the limits.
 
     Examples:
 
@@ -359,7 +361,7 @@ def presets(
 
 @presets_app.command("show")
 def show_preset(
-    name: str = typer.Argument(..., help="A preset name, e.g. h200 or qwen3-235b-a22b."),
+    name: str = typer.Argument(..., metavar="NAME", help="A preset name, e.g. h200 or qwen3-235b-a22b (any case)."),
     output_format: ShowFormat = typer.Option("table", "--format", "-f",
                                              help="table: the preset file with its sources, folded to the width; yaml: the "
                                              "file as it is; json: its figures."),

@@ -118,3 +118,21 @@ def test_removing_a_known_key_or_section_with_set_still_works(assignment):
     result = CliRunner().invoke(app, ["estimate", DEFAULT, "--set", assignment, "--field", "hardware.count"])
     assert result.exit_code == 0, result.output
     assert result.stdout == "20480\n"
+
+
+def test_the_help_lists_every_exit_code_and_each_command_in_a_line_or_two():
+    from qwenfeas.errors import ExitCode
+
+    text = " ".join(CliRunner().invoke(app, ["--help"], env={"COLUMNS": "80"}).stdout.split())
+    for code in ExitCode:
+        assert f" {int(code)} " in text.split("Exit status:")[1] + " ", code
+    # typer lists each command by the first paragraph of its docstring: one sentence, not a page
+    for command in app.registered_commands:
+        first = (command.callback.__doc__ or "").strip().split("\n\n")[0]
+        assert len(" ".join(first.split())) <= 110, command.callback.__name__
+
+
+def test_presets_show_names_its_argument_as_its_errors_do():
+    usage = CliRunner().invoke(app, ["presets", "show", "--help"], env={"COLUMNS": "80"}).stdout
+    assert "{NAME}" in usage
+    assert CliRunner().invoke(app, ["presets", "show", "nope"]).stderr.startswith("NAME: no preset is called")

@@ -11,7 +11,6 @@ import sys
 def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from ..estimates import estimate as run_estimate
-    from ..output.prose import write_messages
     from ..scenario.files import read_text
     from ..scenario.load import load_all, loads
 
@@ -25,10 +24,19 @@ def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     else:
         scenarios = load_all(files, assignments)
     # Variants of one file (compare --with) often share a warning or note: each is printed once.
-    write_messages(("warning", f"{scenario.file}: {warning}") for scenario in scenarios for warning in scenario.warnings)
+    _messages(("warning", f"{scenario.file}: {warning}") for scenario in scenarios for warning in scenario.warnings)
     reports = [run_estimate(scenario) for scenario in scenarios]
-    write_messages(("note", f"{report.scenario.file}: {note}") for report in reports for note in report.notes)
+    _messages(("note", f"{report.scenario.file}: {note}") for report in reports for note in report.notes)
     return reports
+
+
+def _messages(messages) -> None:
+    """Warnings or notes on stderr, wrapped to the width (the wrapping is loaded only when there are some)."""
+    messages = list(messages)
+    if messages:
+        from ..output.prose import write_messages
+
+        write_messages(messages)
 
 
 def bare(report, name: str) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
-import unicodedata
 
 FALLBACK_WIDTH = 80
 CONTINUATION = "  "
@@ -22,6 +20,8 @@ def cell_len(text: str) -> int:
     """Columns `text` takes in a terminal: East Asian wide characters count two, combining marks none."""
     if text.isascii():
         return len(text)
+    import unicodedata
+
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -45,6 +45,8 @@ def wrap_prose(text: str, width: int, indent: str = "", first: str | None = None
     A paragraph break (newline) in `text` starts a new line. A word longer than the width stands alone
     on its line, whole: a path or a key is worth more whole than inside the width.
     """
+    import textwrap
+
     first = indent if first is None else first
     lines: list[str] = []
     text = str(text)
