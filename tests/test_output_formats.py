@@ -80,3 +80,24 @@ def test_compare_and_frontier_csv_parse_with_their_headers():
     frontier = list(csv.reader(io.StringIO(invoke("sweep", DEFAULT, "-v", "hardware.count=8192..81920:4",
                                                   "--frontier", "-f", "csv"))))
     assert frontier[0][0] == "axis" and frontier[0][-3:] == ["min_feasible", "max_feasible", "feasible_points"]
+
+
+def test_a_file_is_written_whole_or_left_as_it_was(tmp_path):
+    """--junit, --plot-file, make golden and make readme write through atomic_file: a failure half-way
+    leaves the old file and no temporary file; success replaces it and keeps its mode."""
+    import os
+    import stat
+
+    from qwenfeas.output.render import atomic_file, write_atomically
+
+    target = tmp_path / "report.xml"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    with pytest.raises(RuntimeError), atomic_file(str(target)) as stream:
+        stream.write(b"half of the new")
+        raise RuntimeError("the disk went away")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.xml"]
+    write_atomically(str(target), "new\n")
+    assert target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["report.xml"]

@@ -81,33 +81,32 @@ def fold_yaml(text: str, width: int) -> str:
     the same one-line value. A line that cannot be folded so (a `|` block, a long word) is kept whole.
     Every fold is checked by loading the result: the text shown is the text that can be copied.
     """
-    import yaml
-
-    original = yaml.safe_load(text)
+    original = _loads(text)
+    if original is _NOT_YAML:
+        return text
     lines = _reflow_folded_blocks(text.split("\n"), width)
-    if lines != text.split("\n") and _loads("\n".join(lines)) != original:
+    if _loads("\n".join(lines)) != original:
         lines = text.split("\n")
     done: list[str] = []
     for index, line in enumerate(lines):
         if cell_len(line) > width:
-            for folded in _foldings(line, width):
-                try:
-                    if yaml.safe_load("\n".join([*done, *folded, *lines[index + 1:]])) == original:
-                        line = "\n".join(folded)
-                        break
-                except yaml.YAMLError:
-                    pass
+            line = next(("\n".join(folded) for folded in _foldings(line, width)
+                         if _loads("\n".join([*done, *folded, *lines[index + 1:]])) == original), line)
         done.append(line)
     return "\n".join(done)
 
 
+_NOT_YAML = object()
+
+
 def _loads(text: str):
+    """The data of YAML text, or _NOT_YAML (equal to no data) when it does not parse."""
     import yaml
 
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
-        return _loads  # equal to no document
+        return _NOT_YAML
 
 
 def _reflow_folded_blocks(lines: list[str], width: int) -> list[str]:
