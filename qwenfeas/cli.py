@@ -522,7 +522,7 @@ def _only_invoked_command(argv: list[str]) -> typer.Typer:
     """The app with only the command named on the command line, for start-up time: typer converts
     every registered command's parameters before it runs one (about 4 ms for ten commands). When the
     first argument names no command (`--help`, `--version`, a misspelt name that needs "did you
-    mean"), the whole app. Help, usage and errors of the one command are the same either way."""
+    mean"), the whole app; for `--version`, none. Help, usage and errors are the same either way."""
     import copy
 
     from typer.main import get_command_name
@@ -531,7 +531,7 @@ def _only_invoked_command(argv: list[str]) -> typer.Typer:
     commands = [c for c in app.registered_commands
                 if (c.name or get_command_name(c.callback.__name__)) == name]
     groups = [g for g in app.registered_groups if g.name == name]
-    if not commands and not groups:
+    if not commands and not groups and name != "--version":  # --version is eager: it needs no command
         return app
     invoked = copy.copy(app)
     invoked.registered_commands, invoked.registered_groups = commands, groups

@@ -309,7 +309,8 @@ def test_a_frontier_table_shows_limit_rows_and_says_how_many_more():
 # --- start-up: the entry point builds only the command it runs ------------------------------------
 
 @pytest.mark.parametrize("args", [["estimate", "--help"], ["presets", "show", "--help"], ["presets", "--help"],
-                                  ["sweep"], ["check", "--bogus"], ["--help"], ["estimat", DEFAULT]],
+                                  ["sweep"], ["check", "--bogus"], ["--help"], ["estimat", DEFAULT], ["--version"],
+                                  ["--version", "estimate", DEFAULT], ["--version", "--bogus"]],
                          ids=lambda a: " ".join(a)[:30])
 def test_the_entry_point_prints_what_the_whole_app_prints(args):
     """main() hands typer only the invoked command (start-up time); help, usage errors and "did you
@@ -328,6 +329,7 @@ def test_the_entry_point_gives_typer_only_the_named_command():
     only = _only_invoked_command(["qwenfeas", "estimate", DEFAULT])
     assert [c.callback.__name__ for c in only.registered_commands] == ["estimate"] and not only.registered_groups
     assert [g.name for g in _only_invoked_command(["qwenfeas", "presets"]).registered_groups] == ["presets"]
-    assert _only_invoked_command(["qwenfeas", "--version"]) is app
+    assert _only_invoked_command(["qwenfeas", "--version"]).registered_commands == []
+    assert _only_invoked_command(["qwenfeas", "--help"]) is app
     assert _only_invoked_command(["qwenfeas", "estimat"]) is app
     assert len(app.registered_commands) > 5  # the module's app itself is left whole
