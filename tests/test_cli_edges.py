@@ -43,9 +43,11 @@ def test_a_closed_stderr_still_gives_the_results():
     assert shell("estimate nothere.yaml 2>&-").returncode == 2
 
 
-def test_stdin_named_twice_is_an_error_not_an_empty_second_scenario():
+@pytest.mark.parametrize("args", [["estimate", "-", "-"], ["check", "-", "-"], ["compare", "-", "-"],
+                                  ["compare", "-", "-", "--with", "hardware.mfu=0.3"]], ids=" ".join)
+def test_stdin_named_twice_is_an_error_not_an_empty_second_scenario(args):
     text = Path(DEFAULT).read_text()
-    result = CliRunner().invoke(app, ["estimate", "-", "-"], input=text)
+    result = CliRunner().invoke(app, args, input=text)
     assert result.exit_code == 2
     assert "'-' is named more than once" in result.stderr and "the scenario is empty" not in result.stderr
 

@@ -11,11 +11,11 @@ import sys
 def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from ..estimates import estimate as run_estimate
-    from ..scenario.files import read_text
+    from ..scenario.files import read_text, stdin_at_most_once
     from ..scenario.load import load_all, loads
 
     if variants:  # compare --with: the first file again, with one more override (read once: it may be stdin)
-        label, text = read_text(files[0])
+        label, text = read_text(stdin_at_most_once(files)[0])
         scenarios = [loads(text, label, assignments), *load_all(files[1:], assignments)]
         for variant in variants:
             scenario = loads(text, label, [*assignments, variant])

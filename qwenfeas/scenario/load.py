@@ -16,7 +16,7 @@ from ..errors import MAX_PROBLEMS, Problem, QwenfeasError, did_you_mean
 from . import catalogue
 from .defaults import complete
 from .fields import PRECISION_BYTES, SCENARIO, Field, all_keys
-from .files import STDIN_LABEL, parse, read_file, read_text
+from .files import STDIN_LABEL, parse, read_file, read_text, stdin_at_most_once
 from .source import Node, merge, override_node
 from .units import parse_quantity
 
@@ -135,10 +135,7 @@ def _layer(base: Node, top: Node) -> Node:
 
 def load_all(paths, overrides=()) -> list[Scenario]:
     """Load several scenarios, reporting the problems of all of them together."""
-    paths = list(paths)
-    if sum(str(path) == "-" for path in paths) > 1:
-        raise QwenfeasError("'-' is named more than once: standard input can be read only once", file=STDIN_LABEL,
-                            hint="name '-' once; save the other scenarios to files")
+    paths = stdin_at_most_once(paths)
     scenarios, problems = [], []
     for path in paths:
         try:
