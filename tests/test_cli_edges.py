@@ -138,3 +138,21 @@ def test_presets_show_names_its_argument_as_its_errors_do():
     usage = CliRunner().invoke(app, ["presets", "show", "--help"], env={"COLUMNS": "80"}).stdout
     assert "{NAME}" in usage
     assert CliRunner().invoke(app, ["presets", "show", "nope"]).stderr.startswith("NAME: no preset is called")
+
+
+def test_extends_reads_a_home_path_and_says_why_a_url_or_a_cycle_fails(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "base.yaml").write_text(Path(DEFAULT).read_text())
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("extends: ~/base.yaml\n")
+    result = CliRunner().invoke(app, ["estimate", str(plan), "--field", "hardware.count"], env={"HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "20480\n"
+    plan.write_text("extends: https://example.com/base.yaml\n")
+    url = CliRunner().invoke(app, ["estimate", str(plan)])
+    assert url.exit_code == 2 and "hint: extends: takes a local file path, not a URL" in url.stderr
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    cycle = CliRunner().invoke(app, ["estimate", str(tmp_path / "a.yaml")])
+    assert cycle.exit_code == 2 and "makes a cycle" in cycle.stderr and "hint: a base file must not extend" in cycle.stderr

@@ -167,13 +167,15 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
                             line=base_node.line, key="extends") from None
     if resolved in chain or resolved == str(Path(label).resolve()):
         raise QwenfeasError(f"extends {base_node.value!r} makes a cycle", file=label,
-                            line=base_node.line, key="extends")
+                            line=base_node.line, key="extends",
+                            hint="a base file must not extend, directly or through others, a file built on it")
     try:
         base_label, base_text = str(base_path), read_file(base_path, regular_only=True)
     except QwenfeasError as error:
         problem = error.problems[0]
+        hint = "extends: takes a local file path, not a URL" if "://" in base_node.value else problem.hint
         raise QwenfeasError(f"cannot load {base_node.value!r}: {problem.message}", file=label,
-                            line=base_node.line, key="extends", hint=problem.hint) from None
+                            line=base_node.line, key="extends", hint=hint) from None
     base = _load_with_extends(base_label, base_text, chain + [resolved])
     own = Node({k: v for k, v in root.value.items() if k != "extends"}, root.file, root.line,
                key_lines={k: v for k, v in root.key_lines.items() if k != "extends"})
@@ -193,9 +195,11 @@ def _check_removed_key(keys: list[str]) -> None:
 def _bundled_unless_beside(folder: Path, name: str) -> Path:
     """`extends: NAME`: the file beside the scenario, else a bundled scenario of that name (`default`,
     `roadmap/params-10t-today`), as `qwenfeas estimate NAME` finds it."""
+    import os
+
     from .files import bundled_configs
 
-    beside = folder / name
+    beside = folder / os.path.expanduser(name)  # ~/plans/base.yaml: the home folder, as a shell reads it
     configs = bundled_configs()
     if _lexists(beside) or Path(name).is_absolute() or configs is None:
         return beside
