@@ -156,3 +156,40 @@ def test_extends_reads_a_home_path_and_says_why_a_url_or_a_cycle_fails(tmp_path)
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     cycle = CliRunner().invoke(app, ["estimate", str(tmp_path / "a.yaml")])
     assert cycle.exit_code == 2 and "makes a cycle" in cycle.stderr and "hint: a base file must not extend" in cycle.stderr
+
+
+def _on_a_terminal(*args: str, **env: str) -> str:
+    """stdout of the command on a pseudo-terminal, raw (escape codes kept)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "qwenfeas", *args], stdout=follower, stderr=subprocess.DEVNULL,
+                               cwd=ROOT, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm",
+                                              "COLUMNS": "120", **env})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait()
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_and_none_with_no_color_or_the_flag():
+    import re
+
+    colour = re.compile(r"\x1b\[[0-9;]*(3[0-7]|9[0-7]|38;[0-9;]+)m")  # a foreground colour, not bold or dim
+    assert colour.search(_on_a_terminal("validate", "--case", "gpt3-175b-training-compute"))
+    assert not colour.search(_on_a_terminal("validate", "--case", "gpt3-175b-training-compute", NO_COLOR="1"))
+    assert not colour.search(_on_a_terminal("validate", "--case", "gpt3-175b-training-compute", "--no-color"))
+
+
+def test_shell_completion_is_not_offered():
+    text = CliRunner().invoke(app, ["--help"]).stdout
+    assert "--install-completion" not in text and "--show-completion" not in text
