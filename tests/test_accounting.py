@@ -106,8 +106,7 @@ def test_a_named_generator_by_hand():
     589,824 FLOPs per attended key over 2,048 x 2,049 / 2 keys."""
     r = estimate(SMALL + "synthetic: {tokens: 64M, keep: 0.5, context: 2048, mfu: 0.25, generator: qwen3-8b}\n")
     layer = 4096 * 128 * (2 * 32 + 2 * 8) + 2 * 128 + 3 * 4096 * 12288 + 2 * 4096
-    params = 36 * layer + 2 * 151_936 * 4096 + 4096
-    assert params == 8_190_735_360  # the count test_hf_config derives from the real config.json
+    params = 36 * layer + 2 * 151_936 * 4096 + 4096  # 8,190,735,360, as test_hf_config derives it
     sequence = 2 * (params - 151_936 * 4096) * 2048 + 589_824 * 2048 * 2049 / 2
     term = r.terms["generated_sequence_flops"]
     assert term.value == pytest.approx(sequence, rel=1e-12)
@@ -166,9 +165,7 @@ def test_the_days_in_the_notes_are_seconds_over_86400_to_three_digits():
     """Each figure sits just above a rounding boundary (x.xx5 days), so a day of 86,401 s would
     print the digit below; the exponent form is lower-case, as every number qwenfeas prints."""
     # predicted: 6 x 34,583,552 x 71,930,252e6 FLOPs / (100 x 1 PFLOP/s x 50%) = 3.455005 days
-    tokens = 71_930_252_000_000
-    predicted = 6 * MATMUL * tokens / (100 * 1e15 * 0.5) / 86400
-    assert 3.455005 < predicted < 3.455006
+    tokens = 71_930_252_000_000  # 6 x 34,583,552 x tokens / 5e16 / 86,400 = 3.4550050145 days
     text = SMALL.replace("tokens: 1e9", f"tokens: {tokens}") + "training: {batch_tokens: 1M}\n"
     # the first fact is the gpu_hours: 5,628.012 x 3,600 / 100 s = 2.345005 days; the days disagree
     r = estimate(text + "measured: {gpu_hours: 5628.012, days: 1.235005d}\n")
@@ -190,3 +187,18 @@ def test_no_rental_price_is_a_warning_naming_the_accelerator():
     assert "training.cost_usd" not in r.metrics
     assert not estimate(SMALL).warnings
     assert math.isfinite(r["training.electricity_cost_usd"])  # the owner-operator's bill does not need a price
+
+
+def test_synthetic_data_and_capex_without_a_price_training_run_or_budget():
+    """Serving only (no tokens), no rental price, no capital budget: generation still has its time,
+    hours and energy, the fleet its capital cost; nothing that needs the missing input is reported."""
+    text = SMALL.replace("tokens: 1e9\n", "").replace(", gpu_hour: 2 $/h", "")
+    r = estimate(text + "synthetic: {tokens: 64M, keep: 0.5, context: 2048, mfu: 0.25}\n"
+                 "capex: {accelerator: 10K, server: 5K, network: 3K, facility_per_mw: 10M}\n")
+    seconds = 128e6 * (2 * MATMUL * 2048 + 8192 * 2048 * 2049 / 2) / 2048 / (100 * 1e15 * 0.25)
+    assert r["synthetic.gpu_hours"] == pytest.approx(100 * seconds / 3600, rel=1e-12)
+    assert r["synthetic.energy_kwh"] == pytest.approx(100 * 600 * 1.25 * seconds / 3.6e6, rel=1e-12)
+    assert r["capex.fleet_usd"] == pytest.approx(100 * (10e3 + 5e3 + 3e3 + 10e6 * 600 / 1e6), rel=1e-12)
+    for missing in ("synthetic.cost_usd", "synthetic.fraction_of_training", "capex.affordable_accelerators",
+                    "capex.affordable_facility_watts", "training.flops"):
+        assert missing not in r.metrics, missing

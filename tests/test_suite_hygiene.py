@@ -1,5 +1,5 @@
 """The suite itself (issue 16): no test names a path outside the repository, none asserts only on its
-own constants, none accepts a success and an input error alike.
+own constants, none accepts a success and an input error alike, none checks nothing.
 
 Each check reads the test files' syntax trees, so a new test that breaks a rule fails here with its
 file and line. The checks are deliberately narrow: each finds one shape of test that cannot fail.
@@ -62,9 +62,14 @@ def _constant_names(tree: ast.Module) -> set[str]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name = node.targets[0].id
-            if counts.get(name) == 1 and _is_constant(node.value, names):
+            if counts.get(name) == 1 and _is_constant(node.value, names) and not _mutable(node.value):
                 names.add(name)
     return names
+
+
+def _mutable(node: ast.AST) -> bool:
+    """A list, set or dict display: the test may fill it (`found = []` then `found.append(...)`)."""
+    return isinstance(node, (ast.List, ast.Set, ast.Dict))
 
 
 def _is_constant(node: ast.AST, names: set[str]) -> bool:
@@ -94,8 +99,17 @@ def own_constant_asserts(path: Path, tree: ast.Module) -> list[str]:
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
-            local = names - {target.id for sub in ast.walk(node) for target in [sub]
-                             if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store)}
+            stores: dict[str, int] = {}
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                    stores[sub.id] = stores.get(sub.id, 0) + 1
+            local = names - set(stores) - {arg.arg for arg in node.args.args}
+            # a local bound once, at the function's top level, to literals is the test's own constant too
+            for statement in node.body:
+                if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                        and isinstance(statement.targets[0], ast.Name) and stores[statement.targets[0].id] == 1 \
+                        and _is_constant(statement.value, local) and not _mutable(statement.value):
+                    local.add(statement.targets[0].id)
             for statement in ast.walk(node):
                 if isinstance(statement, ast.Assert) and _is_constant(statement.test, local):
                     found.append(f"{_where(path, statement)}: {ast.unparse(statement.test)[:80]}")
@@ -115,7 +129,40 @@ def either_outcome_asserts(path: Path, tree: ast.AST) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("check", [outside_paths, own_constant_asserts, either_outcome_asserts],
+def _checks(node: ast.AST) -> bool:
+    """Does this code assert, expect an exception or fail explicitly?"""
+    return any(isinstance(sub, ast.Assert) or (isinstance(sub, ast.Attribute) and sub.attr in ("raises", "fail"))
+               for sub in ast.walk(node))
+
+
+def _checking_helpers(tree: ast.Module, seen: tuple[str, ...] = ()) -> set[str]:
+    """The functions of a test file (and those it imports from other test files) that check something."""
+    helpers = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    checking = {name for name, node in helpers.items() if _checks(node)}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("test_") \
+                and node.module not in seen and (TESTS / f"{node.module}.py").exists():
+            source = ast.parse((TESTS / f"{node.module}.py").read_text(encoding="utf-8"))
+            theirs = _checking_helpers(source, (*seen, node.module))
+            checking |= {alias.asname or alias.name for alias in node.names if alias.name in theirs}
+    for _ in range(3):  # helpers that call checking helpers check too
+        checking |= {name for name, node in helpers.items()
+                     if any(isinstance(sub, ast.Call) and getattr(sub.func, "id", None) in checking
+                            for sub in ast.walk(node))}
+    return checking
+
+
+def unchecked_tests(path: Path, tree: ast.Module) -> list[str]:
+    """A test with no assert, no pytest.raises and no call to a helper that has one."""
+    if not path.name.startswith("test_"):
+        return []
+    checking = _checking_helpers(tree)
+    return [f"{_where(path, node)}: {node.name}" for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test") and node.name not in checking]
+
+
+@pytest.mark.parametrize("check", [outside_paths, own_constant_asserts, either_outcome_asserts,
+                                   unchecked_tests],
                          ids=lambda check: check.__name__)
 def test_no_test_file_breaks_the_rule(check):
     found = [line for path, tree in _trees() for line in check(path, tree)]
@@ -125,7 +172,7 @@ def test_no_test_file_breaks_the_rule(check):
 # --- the checkers find what they are meant to find ----------------------------------------------------
 
 def _parse(text: str) -> tuple[Path, ast.Module]:
-    return TESTS / "example.py", ast.parse(text)
+    return TESTS / "test_example.py", ast.parse(text)
 
 
 def test_the_checkers_find_each_shape():
@@ -136,7 +183,12 @@ def test_the_checkers_find_each_shape():
                         "def test_a():\n    assert N == pytest.approx(42)\n"          # own constants: found
                         "def test_b(run):\n    assert run('x')['y'] == N\n"           # the program: fine
                         "def test_c():\n    assert math.ceil(M / 2) == 22\n"          # own constants: found
-                        "def test_d():\n    N = compute()\n    assert N == 42\n")     # a local N: fine
-    assert [line.split(":")[1] for line in own_constant_asserts(path, tree)] == ["5", "9"]
+                        "def test_d():\n    N = compute()\n    assert N == 42\n"      # a local N: fine
+                        "def test_h():\n    a = 2 * N\n    assert a == 84\n")     # a local constant: found
+    assert [line.split(":")[1] for line in own_constant_asserts(path, tree)] == ["5", "9", "15"]
     path, tree = _parse("def test_e(r):\n    assert r.exit_code in (0, 2)\n    assert r.returncode in (0, 1)\n")
     assert [line.split(":")[1] for line in either_outcome_asserts(path, tree)] == ["2"]
+    path, tree = _parse("def helper(x):\n    assert x\n"
+                        "def test_f():\n    helper(1)\n"                        # checks through its helper
+                        "def test_g():\n    run('x')\n")                         # checks nothing: found
+    assert [line.split(": ")[1] for line in unchecked_tests(path, tree)] == ["test_g"]
