@@ -144,11 +144,53 @@ def test_one_user_sees_the_step_and_pays_the_prefill_once(run):
         500 * 0.77 * 1.2 * 1.25 * latency / 256 * 1e6 / 3.6e6, rel=1e-9)
 
 
+def batched_prefill_pass(prompts, P=2048, kv=8):
+    """One prefill pass of `prompts` prompts of P tokens on one accelerator of the small model, by hand."""
+    weights = max(2 * matmul(kv) * prompts * P / (PEAK * 0.76), matmul(kv) * 2 / (BW * 0.76))
+    attention = prompts * per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
+    return weights + attention + KERNELS * KERNEL
+
+
+def test_prefills_are_batched_up_to_the_token_budget(run):
+    # TensorRT-LLM packs context requests up to max_num_tokens = 8192 per iteration: 8192 / 2048 = 4
+    # prompts of this scenario share one pass (the batch of 16 has that many waiting); a lone user's
+    # prompt is a pass of one.
+    text, sets = small(count=1, inference__concurrency=16)
+    r = run(text, *sets)
+    assert r["serving_layout.batch"] == 16
+    assert r["inference.prefill_pass_seconds"] == pytest.approx(batched_prefill_pass(4), rel=1e-12)
+    assert r["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(4) / 4, rel=1e-12)
+    assert r["inference.prefill_seconds"] == pytest.approx(batched_prefill_pass(1), rel=1e-12)
+    assert r["inference.ttft_seconds"] == pytest.approx(batched_prefill_pass(4) + r["inference.step_seconds"],
+                                                        rel=1e-12)
+    # with 2 sequences in the batch only 2 prompts can wait together
+    two = run(text, *small(count=1, inference__concurrency=2)[1])
+    assert two["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(2) / 2, rel=1e-12)
+    # a prompt longer than the budget runs alone: 10,000 tokens, one per pass
+    long = run(text, *sets, "context=10256", "inference.prompt_tokens=10000")
+    assert long["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(1, P=10000),
+                                                                          rel=1e-12)
+
+
+def test_attention_data_ranks_prefill_in_turn_unless_disaggregated():
+    # TensorRT-LLM tech blog 10 (ADP balance): without a balancing scheduler one rank's context phase
+    # holds every rank, so a pass carries one rank's prompts; a disaggregated prefill pool runs all ranks.
+    from qwenfeas.serving.prefill import prompts_per_pass
+
+    class Prompt:
+        prompt = 1024.0
+
+    assert prompts_per_pass(Prompt, 8, 4096, 1) == (8.0, 8.0)  # 8192 / 1024 per rank, one rank at a time
+    assert prompts_per_pass(Prompt, 8, float("inf"), 8) == (8.0, 64.0)
+    assert prompts_per_pass(Prompt, 8, 16, 1) == (2.0, 2.0)  # 16 waiting over 8 ranks: 2 each
+    assert prompts_per_pass(Prompt, 8, 1, 1) == (1.0, 1.0)  # never less than one prompt
+
+
 def test_continuous_batching_by_littles_law(run):
     text, sets = small(count=4, serving_layout__tensor=1, inference__concurrency=64)
     r = run(text, *sets)
     assert r["serving_layout.replicas"] == 4 and r["serving_layout.batch"] == 16
-    step, prefill = r["inference.step_seconds"], r["inference.prefill_seconds"]
+    step, prefill = r["inference.step_seconds"], batched_prefill_pass(4) / 4  # 4 prompts of 2048 per pass
     decode_rate = 16 / step
     requests = decode_rate / (256 + decode_rate * prefill)  # per replica
     assert r["inference.output_tokens_per_second"] == pytest.approx(4 * 256 * requests, rel=1e-12)

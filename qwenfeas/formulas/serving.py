@@ -34,6 +34,10 @@ SCALE_UP_HOP_SECONDS = 0.6e-6
 """NCCL per-hop latency over NVLink, LL protocol (tuning.cc hwLat)."""
 SCALE_OUT_HOP_SECONDS = 5e-6
 """NCCL per-hop latency over the network, tree LL protocol (tuning.cc hwLat)."""
+PREFILL_TOKEN_BUDGET = 8192
+"""Prompt tokens one engine iteration schedules per attention rank: TensorRT-LLM's max_num_tokens default
+(NVIDIA/TensorRT-LLM tensorrt_llm/builder.py, BuildConfig.max_num_tokens = 8192; the "Tuning Max Batch Size
+and Max Num Tokens" guide: the scheduler packs context requests up to this budget)."""
 KERNEL_SECONDS = 4e-6
 """Time one small kernel occupies the GPU in a decode step: 4-6 us per launch (susun-blog.com,
 'pegainfer (3): From Launch Overhead to CUDA Graph', CUDA 13), low end: CUDA graphs hide the CPU side."""

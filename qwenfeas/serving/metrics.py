@@ -154,8 +154,16 @@ def _operating_point(b: Builder, s: dict, m: Model, d: Device, layout: dict) -> 
         b.put("inference.accepted_tokens_per_step", m.accepted, "count", "tokens per step per sequence (speculative)",
               "(1 - {inference.speculative.acceptance}^({inference.speculative.draft_tokens} + 1)) / "
               "(1 - {inference.speculative.acceptance})", S.accepted_tokens_per_step)
+    from .prefill import prefill_seconds_per_request
+
+    b.put("inference.prefill_pass_seconds", point.prefill_seconds, "s",
+          "one prefill pass at this batch (prompts batched up to the token budget)",
+          "prompts per pass × {inference.prompt_tokens} tokens at achievable rates", _prefill_pass_doc)
+    b.put("inference.prefill_seconds_per_request", point.prefill_per_request, "s",
+          "replica-time of prefill per request (batched)", "{inference.prefill_pass_seconds} / prompts per pass",
+          prefill_seconds_per_request)
     b.put("inference.ttft_seconds", point.ttft, "s", "time to first token",
-          "prefill of {inference.prompt_tokens} tokens + one decode step + queueing", _point_doc)
+          "{inference.prefill_pass_seconds} + one decode step + queueing", _point_doc)
     b.put("inference.tpot_seconds", point.tpot, "s", "time per output token",
           "{inference.step_seconds} / accepted tokens, stretched by the prefills interleaved", S.steady_state)
     b.put("inference.tokens_per_second_per_user", point.per_user, "tokens/s", "output tokens/s per user",
@@ -273,11 +281,24 @@ def _step_doc():
 def _point_doc():
     """The continuous-batching steady state of the deployment.
 
-    Formula: X = D / (O + D * P) with D = b * accepted / step; TPOT = b / (X * O); TTFT = P + step + queue;
+    Formula: X = D / (O + D * P) with D = b * accepted / step, P the batched prefill per request;
+             TPOT = b / (X * O); TTFT = one prefill pass + step + queue;
              per user = X * O * replicas / concurrency; per accelerator = X * O * replicas / accelerators
     Convention: finished sequences are replaced at once; their prefills stall the replica (aggregated)
     or run on a prefill pool sized to keep up (disaggregated); requests past the cache capacity queue.
     Source: Little's law; Agrawal et al. 2024 (Sarathi-Serve); Zhong et al. 2024 (DistServe).
+    """
+
+
+def _prefill_pass_doc():
+    """One prefill pass of the replica: the prompts scheduled together, and how long they wait.
+
+    Formula: k = max(min(b / a, max(8192 / P, 1)), 1) prompts per attention rank; pass = weights, experts,
+             attention of k P tokens at achievable rates + collectives + kernel floor
+    Convention: aggregated: attention-data-parallel ranks prefill in turn (no balancing scheduler);
+    disaggregated: every rank of the prefill pool in the same pass, not bounded by the decode batch.
+    Source: NVIDIA/TensorRT-LLM builder.py BuildConfig.max_num_tokens = 8192; TensorRT-LLM tech blog 10
+    "ADP Balance Strategy"; Agrawal et al. 2024 (Sarathi-Serve).
     """
 
 
