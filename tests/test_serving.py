@@ -4,7 +4,8 @@ speculative decoding, continuous batching, memory remedies, latency limits and t
 The small dense model has round numbers (2 layers, hidden 1024, 8 heads of 128, FFN 4096 SwiGLU,
 vocab 1000, untied) and the accelerator too (1000 TFLOP/s, 2 TB/s, 80 GB, 100 GB/s links), so every
 expected value below is worked out from the constants' sources, not from the program's output:
-weight streaming 0.76 and KV reads 0.90 of bandwidth, GEMMs 0.76 and attention 0.67 of peak, NCCL's
+weight streaming 0.76 and KV reads 0.90 of bandwidth, GEMMs 0.75 (no measured ceiling for this made-up
+accelerator: formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED) and attention 0.67 of peak, NCCL's
 6.6 us + 0.6 us per NVLink hop, 4 us per kernel, links at 0.8 of their bandwidth.
 """
 
@@ -28,6 +29,7 @@ datacenter: {pue: 1.25, overhead: 0.2, gpu_hour: 2 $/h}
 H, L, HEADS, D, F, V = 1024, 2, 8, 128, 4096, 1000
 PEAK, BW, LINK = 1000e12, 2e12, 100e9
 KERNEL = 4e-6
+GEMM = 0.75  # dense GEMMs on an accelerator without a measured ceiling
 KERNELS = 4 + L * 6 + L * 4  # per step: embedding, final norm, LM head, sampling; 6 attention + 4 FFN per layer
 
 
@@ -45,6 +47,15 @@ def matmul(kv):
     return params(kv) - V * H  # the input embedding is a lookup
 
 
+def elementwise(tokens, t=1):
+    """Element-wise bytes of `tokens` tokens on one of t tensor ranks, at 0.85 of bandwidth (the
+    forward of the operator count in formulas.kernel_efficiency, Korthikanti et al. 2022 sec. 4.1):
+    per layer 2 B x (10 h for two norms and two residual adds on every rank, plus 2 (q + kv) of RoPE
+    and 3 f of the SwiGLU activation split over t), plus 8 B x vocab of FP32 logits written and read."""
+    per_rank = L * 2 * 10 * H + 8 * V + L * 2 * (2 * (HEADS * D + 8 * D) + 3 * F) / t
+    return tokens * per_rank / (0.85 * BW)
+
+
 def per_key():
     return 2 * L * HEADS * (D + D)
 
@@ -60,9 +71,10 @@ def test_prefill_counts_the_prompt_only(run):
     flops = 2 * matmul(8) * P + per_key() * P * (P + 1) / 2
     assert r["inference.prefill_flops"] == pytest.approx(flops, rel=1e-12)
     # one accelerator: weights phase is compute-bound, attention at 0.67 of peak, then the kernel floor
-    weights = max(2 * matmul(8) * P / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    weights = max(2 * matmul(8) * P / (PEAK * GEMM), matmul(8) * 2 / (BW * 0.76))
     attention = per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
-    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + elementwise(P) + KERNELS * KERNEL,
+                                                           rel=1e-12)
     # a whole-context prefill (the old convention) would cost 12% more FLOPs for this request
     whole = 2 * matmul(8) * 2304 + per_key() * 2304 * 2305 / 2
     assert whole / flops > 1.12
@@ -73,13 +85,14 @@ def test_decode_step_has_a_floor_of_kernels_and_all_reduces(run):
     r = run(text, *sets)
     t, kv = 2, 8
     mean_keys = (256 * 2048 + 256 * 257 / 2) / 256  # mean keys a decoded token attends to
-    weights = max(2 * matmul(kv) / t / (PEAK * 0.76), matmul(kv) * 2 / t / (BW * 0.76))
+    weights = max(2 * matmul(kv) / t / (PEAK * GEMM), matmul(kv) * 2 / t / (BW * 0.76))
     attention = max(per_key() * mean_keys / t / (PEAK * 0.67), kv_per_token(kv) * mean_keys / t / (BW * 0.90))
     alpha = 6.6e-6 + 2 * (t - 1) * 0.6e-6  # NCCL base + one NVLink hop per step of reduce-scatter and all-gather
     all_reduce = alpha + H * 2 * (2 * (t - 1) / t) / (0.8 * LINK)
     floor = 2 * L * all_reduce + KERNELS * KERNEL
-    assert r["inference.step_seconds"] == pytest.approx(weights + attention + floor, rel=1e-12)
-    assert r["inference.decode_seconds_per_token"] == pytest.approx(weights + attention + floor, rel=1e-12)
+    step = weights + attention + elementwise(1, t) + floor
+    assert r["inference.step_seconds"] == pytest.approx(step, rel=1e-12)
+    assert r["inference.decode_seconds_per_token"] == pytest.approx(step, rel=1e-12)
     assert floor / r["inference.step_seconds"] > 0.5  # a tiny model is all floor
 
 
@@ -146,9 +159,9 @@ def test_one_user_sees_the_step_and_pays_the_prefill_once(run):
 
 def batched_prefill_pass(prompts, P=2048, kv=8):
     """One prefill pass of `prompts` prompts of P tokens on one accelerator of the small model, by hand."""
-    weights = max(2 * matmul(kv) * prompts * P / (PEAK * 0.76), matmul(kv) * 2 / (BW * 0.76))
+    weights = max(2 * matmul(kv) * prompts * P / (PEAK * GEMM), matmul(kv) * 2 / (BW * 0.76))
     attention = prompts * per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
-    return weights + attention + KERNELS * KERNEL
+    return weights + attention + elementwise(prompts * P) + KERNELS * KERNEL
 
 
 def test_prefills_are_batched_up_to_the_token_budget(run):
@@ -355,9 +368,10 @@ def test_a_prefix_cache_hit_prefills_only_the_rest_of_the_prompt(run):
     r = run(text, *sets, "inference.prefix_cache_hit=0.5")
     P, hit = 2048, 1024  # half the prompt is cached: 1,024 new tokens attend to 1,024 cached ones and each other
     keys = hit * hit + hit * (hit + 1) / 2
-    weights = max(2 * matmul(8) * hit / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    weights = max(2 * matmul(8) * hit / (PEAK * GEMM), matmul(8) * 2 / (BW * 0.76))
     attention = per_key() * keys / (PEAK * 0.67)
-    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + elementwise(hit) + KERNELS * KERNEL,
+                                                           rel=1e-12)
     # the input tokens billed are the whole prompt, cached or not
     full = run(text, *sets)
     assert r["inference.prefill_seconds"] < full["inference.prefill_seconds"]
@@ -393,3 +407,29 @@ def test_serving_formulas_by_hand():
     requests, tpot, share = S.steady_state(0.01, 1.0, 1.0, 100.0, 0.5)
     assert requests == pytest.approx(1 / (100 * 0.01 + 0.5)) and tpot == pytest.approx(0.01)
     assert share == pytest.approx(0.5 / 1.5)
+
+
+def test_dense_gemms_reach_the_measured_ceiling_of_their_accelerator_and_precision():
+    # stas00/ml-engineering max-achievable matmul table: H100 FP8 1403 of 1979 TFLOP/s, H200 FP8 1453,
+    # B200 BF16 1745 of 2250 and FP8 3433 of 4500; FP4 takes the FP8 fraction (cuBLAS 12.9: FP4 up to
+    # 2.3x FP8, i.e. at most 2.3 x 3433 / 9000 = 0.88 of the FP4 peak, above it); no measurement: 0.75
+    from qwenfeas.serving.deployment import gemm_ceiling
+
+    assert gemm_ceiling("h100-sxm", "fp8") == pytest.approx(1403 / 1979)
+    assert gemm_ceiling("h800", "fp8") == pytest.approx(1403 / 1979)
+    assert gemm_ceiling("h200", "fp8") == pytest.approx(1453 / 1979)
+    assert gemm_ceiling("b200", "bf16") == pytest.approx(1745 / 2250)
+    assert gemm_ceiling("b200", "fp4") == pytest.approx(3433 / 4500)
+    assert gemm_ceiling("b200", "fp4") < 2.3 * 3433 / 9000
+    assert gemm_ceiling("tpu-v5p", "bf16") == gemm_ceiling(None, "fp8") == 0.75
+
+
+def test_a_large_batch_decode_on_h200_runs_its_gemms_at_the_h200_fp8_ceiling(run):
+    # Llama 3.1 8B FP8 on one H200 at batch 512: 2 x 7.5e9 x 512 FLOPs take longer at 1453 TFLOP/s
+    # than 7.5 GB at 0.76 x 4.8 TB/s, so the weight phase is compute-bound at the measured ceiling.
+    r = run("model: {preset: llama-3.1-8b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h200, count: 1}\ninference: {prompt_tokens: 1024, output_tokens: 1024, batch: 64}\n",
+            "inference.batch=512", "serving_layout.tensor=1")
+    dense = r["model.matmul_params"]
+    assert r.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / (1979e12 * 1453 / 1979),
+                                                                    rel=1e-9)

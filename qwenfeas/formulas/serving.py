@@ -19,8 +19,6 @@ EXPERT_BANDWIDTH_EFFICIENCY = 0.48
 (DeepGEMM README @ a9967bc, small-N rows), midpoint."""
 KV_BANDWIDTH_EFFICIENCY = 0.90
 """Decode attention reading the KV cache: FlashMLA 3000 GB/s of 3.35 TB/s on H800 (FlashMLA README @ 066b5ba6)."""
-GEMM_EFFICIENCY = 0.76
-"""Dense GEMM ceiling: B200 BF16 77.6%, FP8 76.3% (stas00/ml-engineering max-achievable matmul table)."""
 GROUPED_GEMM_EFFICIENCY = 0.55
 """MoE grouped GEMM, masked layout: 47-62% of FP8 peak (DeepGEMM README @ a9967bc, grouped tables), midpoint."""
 ATTENTION_EFFICIENCY = 0.67

@@ -143,13 +143,14 @@ def _operating_point(b: Builder, s: dict, m: Model, d: Device, layout: dict) -> 
                         ("attention", "attention over the cache"),
                         ("tensor_collectives", "tensor-parallel all-reduces"),
                         ("expert_collectives", "expert dispatch and combine"),
+                        ("elementwise", "element-wise work (norms, residuals, activation, logits)"),
                         ("kernels", "kernel floor"), ("drafts", "speculative draft passes")):
         b.term(f"decode_{part}_seconds", getattr(step, part), "s", f"decode step: {label}",
                f"see serving.decode ({part})", _step_doc)
     b.put("inference.step_seconds", point.step_seconds, "s", f"decode step at batch {show(batch, '.4g')}",
           "sum of {decode_weights_seconds}, {decode_experts_seconds}, {decode_attention_seconds}, "
-          "{decode_tensor_collectives_seconds}, {decode_expert_collectives_seconds}, {decode_kernels_seconds}, "
-          "{decode_drafts_seconds}", _step_doc)
+          "{decode_tensor_collectives_seconds}, {decode_expert_collectives_seconds}, "
+          "{decode_elementwise_seconds}, {decode_kernels_seconds}, {decode_drafts_seconds}", _step_doc)
     if m.draft_tokens is not None and any_true(m.draft_tokens > 0):
         b.put("inference.accepted_tokens_per_step", m.accepted, "count", "tokens per step per sequence (speculative)",
               "(1 - {inference.speculative.acceptance}^({inference.speculative.draft_tokens} + 1)) / "
@@ -269,7 +270,7 @@ def _step_doc():
 
     Formula: weight matmuls + routed experts + attention (each max(FLOPs / achievable peak,
              bytes / achievable bandwidth)) + 2 L tensor all-reduces + 2 L_moe dispatch/combine
-             + kernels x 4 us, plus d / L of it per draft token
+             + element-wise bytes at 0.85 of bandwidth + kernels x 4 us, plus d / L of it per draft token
     Convention: phases back to back; the busiest expert-parallel device sets the pace; KV heads
     replicated when the tensor degree exceeds them; MLA decode in its absorbed form.
     Source: achievable fractions: DeepGEMM README @ a9967bc, FlashMLA README @ 066b5ba6,

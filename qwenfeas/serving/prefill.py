@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..formulas import serving as S
 from ..formulas._array import maximum, minimum
-from .decode import expert_collectives, expert_phase, tensor_collectives, weight_phase
+from .decode import elementwise_phase, expert_collectives, expert_phase, tensor_collectives, weight_phase
 from .deployment import Device, Model
 
 
@@ -40,7 +40,8 @@ def prefill_pass_seconds(m: Model, d: Device, tensor, attention_data, expert, wa
 
     Formula: k = prompts per rank, n = prompts in the replica (prompts_per_pass);
              phase(2 N_d k P / t, N_d w / t) + phase(2 P_e pairs(n P) L_moe / m, L_moe n_e(n P) P_e w / m)
-             + k F_attn(P) / (t * attention peak * 0.67) + collectives of k P tokens + kernels * 4 us
+             + k F_attn(P) / (t * attention peak * 0.67) + collectives and element-wise work of k P tokens
+             + kernels * 4 us
     Convention: prefill attention kernels reach the generic 67% (FlashMLA, FlashAttention-3), not the
     decode kernels' hardware.attention_efficiency; a lone prompt (waiting = 1) is a pass of one.
     Source: formulas.serving constants; prompts_per_pass.
@@ -51,7 +52,8 @@ def prefill_pass_seconds(m: Model, d: Device, tensor, attention_data, expert, wa
     experts = expert_phase(m, d, replica_prompts * m.prompt, expert, tensor * attention_data / expert)
     attention = per_rank * m.prefill_attention_flops / (tensor * d.attention_peak * S.ATTENTION_EFFICIENCY)
     return (weights + experts + attention + tensor_collectives(m, d, tensor, tokens)
-            + expert_collectives(m, d, tensor, attention_data, tokens) + m.kernels * S.KERNEL_SECONDS)
+            + expert_collectives(m, d, tensor, attention_data, tokens) + elementwise_phase(m, d, tokens, tensor, attention_data)
+            + m.kernels * S.KERNEL_SECONDS)
 
 
 def prefill_seconds(m: Model, d: Device, tensor, attention_data, expert):
