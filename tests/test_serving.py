@@ -198,6 +198,29 @@ def test_attention_data_ranks_prefill_in_turn_unless_disaggregated():
     assert prompts_per_pass(Prompt, 8, 16, 1) == (2.0, 2.0)  # 16 waiting over 8 ranks: 2 each
     assert prompts_per_pass(Prompt, 8, 1, 1) == (1.0, 1.0)  # never less than one prompt
 
+    class OneToken:
+        prompt = 1.0
+
+    assert prompts_per_pass(OneToken, 1, 1e6, 1) == (8192.0, 8192.0)  # one-token prompts: the whole budget
+
+
+def test_a_disaggregated_pool_shares_one_pass_over_every_rank_s_prompts(run):
+    # Qwen3-30B-A3B (128 experts, top-8) on 4 H100 as 4 attention ranks with EP4: a pool pass carries
+    # 8192 / 1024 = 8 prompts on each of the 4 ranks, so the routed experts see 32,768 tokens at once
+    from qwenfeas.serving.limits import _figures
+    from qwenfeas.serving.prefill import prefill_pass_seconds, prefill_seconds_per_request
+
+    r = run("model: {preset: qwen3-30b-a3b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h100-sxm, count: 4}\ninference: {prompt_tokens: 1024, output_tokens: 1024}\n"
+            "serving_layout: {tensor: 1, attention_data: 4, expert: 4, replicas: 1, disaggregated: true}\n")
+    s, m, d = _figures(r)
+    inf = float("inf")
+    together = prefill_pass_seconds(m, d, 1.0, 4.0, 4.0, inf, 4.0)
+    assert r["inference.prefill_seconds_per_request"] == pytest.approx(together / 32, rel=1e-12)
+    assert prefill_seconds_per_request(m, d, 1.0, 4.0, 4.0, inf, 4.0) == pytest.approx(together / 32, rel=1e-12)
+    # the experts' pass over all ranks' tokens is not the pass of one rank's prompts alone
+    assert together != pytest.approx(prefill_pass_seconds(m, d, 1.0, 4.0, 4.0, inf, 1.0), rel=1e-3)
+
 
 def test_continuous_batching_by_littles_law(run):
     text, sets = small(count=4, serving_layout__tensor=1, inference__concurrency=64)

@@ -133,3 +133,39 @@ def test_latency_remedy_says_so_when_no_layout_meets_the_limits(run):
     assert latency_remedy(r, "inference.tpot_seconds") == (
         "no serving layout on 8 accelerators meets it (tried tensor, attention-data and expert degrees, "
         "aggregated and disaggregated, batches up to what memory holds)")
+
+
+def _headroom_for(usable):
+    """The limits headroom that leaves `usable` bytes of the 72 GB."""
+    return 1 - usable / USABLE
+
+
+def test_memory_remedy_at_one_sequence_that_fits(run):
+    # one attention rank with room for 1.5 caches: "at most 1"; 5 caches on tensor 2 (W/2 + 5 S/2) fit
+    r = run(SMALL, "inference.batch=5", "serving_layout.attention_data=1")
+    usable = WEIGHTS + 1.5 * SEQUENCE
+    text = memory_remedy(r, _headroom_for(usable))
+    longest = math.floor(1.5 * SEQUENCE / (5 * SEQUENCE / 2304))
+    largest = PARAMS * (usable - 5 * SEQUENCE) / WEIGHTS
+    assert text == (f"at most 1 sequences per replica fit at 2,304 tokens each; at batch 5 the longest prompt + output "
+                    f"that fits is {format_quantity(longest, 'count')} tokens; needs 2 accelerators per replica "
+                    "(serving_layout.tensor 2) for batch 5; the largest model that fits beside these caches has "
+                    f"{format_quantity(largest, 'count')} parameters")
+    assert longest == 691
+
+
+def test_memory_remedy_at_one_token_that_fits(run):
+    # room for 1.4 tokens of the 35 caches a rank holds: the longest request is 1 token, and no layout,
+    # batch or model helps (35 caches need 660 MB on 8 tensor ranks: W/8 + 35 S/8 > 71.6 MB)
+    r = run(SMALL, "inference.batch=70")
+    usable = WEIGHTS + 1.4 * 35 * SEQUENCE / 2304
+    assert WEIGHTS / 8 + 35 * SEQUENCE / 8 > usable
+    assert memory_remedy(r, _headroom_for(usable)) == "at batch 70 the longest prompt + output that fits is 1 tokens"
+
+
+def test_memory_remedy_stops_at_128_accelerators_per_replica(run):
+    # one cache per device needs S/8 (8 KV heads) beside W/t: 256-way would fit, 128-way does not, and no
+    # other option applies: the fallback
+    r = run(SMALL, "inference.batch=2")
+    usable = (WEIGHTS / 256 + SEQUENCE / 8 + WEIGHTS / 128 + SEQUENCE / 8) / 2
+    assert memory_remedy(r, _headroom_for(usable)) == "shard the cache over more accelerators (serving_layout.tensor)"
