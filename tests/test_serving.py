@@ -414,6 +414,11 @@ def test_serving_formulas_by_hand():
     assert S.collective_latency_seconds(16, 1, 8) == pytest.approx(6.6e-6 + 15 * 5e-6)
     assert S.collective_latency_seconds(8, 2, 8) == pytest.approx(6.6e-6 + 2 * 7 * 0.6e-6)
     assert S.collective_latency_seconds(1, 2, 8) == 0.0
+    # an all-to-all sends to every peer at once: one hop of latency at any size (DeepEP: 77 us at EP8,
+    # 194 us at EP256), then its bytes at 0.8 of the link
+    assert S.all_to_all_seconds(0.0, 72, 50e9, 8) == pytest.approx(6.6e-6 + 5e-6)
+    assert S.all_to_all_seconds(8e6, 8, 450e9, 8) == pytest.approx(6.6e-6 + 0.6e-6 + 8e6 / (0.8 * 450e9))
+    assert S.all_to_all_seconds(0.0, 1, 450e9, 8) == 0.0
     # routed experts stream at 0.48 of bandwidth and compute at 0.55 of peak (DeepGEMM midpoints)
     assert S.phase_seconds(0.0, 48e9, 1e15, S.GROUPED_GEMM_EFFICIENCY, 100e9, S.EXPERT_BANDWIDTH_EFFICIENCY) == \
         pytest.approx(1.0)

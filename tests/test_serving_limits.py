@@ -88,6 +88,24 @@ serving_layout: {tensor: 1, replicas: 1}
 """
 
 
+def _binding_limits(report, count, disaggregated):
+    """TTFT and TPOT limits (from a grid over the candidates' own spread) under which both limits bind:
+    dropping either one makes the search pick another layout; the chosen one (dis)aggregated as asked."""
+    import numpy as np
+
+    from qwenfeas.serving.layout_search import best, candidates, passing
+
+    s, m, d = _figures(report)
+    c = candidates(m, d, count)
+    for ttft in np.quantile(c.point.ttft, np.linspace(0.05, 0.95, 19)):
+        for tpot in np.quantile(c.point.tpot, np.linspace(0.05, 0.95, 19)):
+            i = best(c, passing(c, ttft, tpot))
+            if i is not None and bool(c.disaggregated[i]) is disaggregated and \
+                    i != best(c, passing(c, None, tpot)) and i != best(c, passing(c, ttft, None)):
+                return float(ttft), float(tpot)
+    raise AssertionError("no pair of limits binds both")
+
+
 def _expected_remedy(report, count, ttft, tpot):
     """The remedy text for the best layout the search finds under both limits, written out by hand."""
     from qwenfeas.serving.layout_search import best, candidates, passing
@@ -95,14 +113,12 @@ def _expected_remedy(report, count, ttft, tpot):
     s, m, d = _figures(report)
     c = candidates(m, d, count)
     i = best(c, passing(c, ttft, tpot))
-    # both limits bind: dropping either picks another layout
-    assert i != best(c, passing(c, None, tpot)) and i != best(c, passing(c, ttft, None))
     p = c.point
     return (f"would pass with serving_layout tensor {c.tensor[i]:g}, attention_data {c.attention_data[i]:g}, "
             f"expert {c.expert[i]:g}, replicas {c.replicas[i]:g}, disaggregated "
             f"{'true' if c.disaggregated[i] else 'false'} and inference.concurrency {c.concurrency[i]:g}: "
             f"TTFT {format_quantity(p.ttft[i], 's')}, TPOT {format_quantity(p.tpot[i], 's')}, "
-            f"{p.per_accelerator[i]:,.0f} output tokens/s per accelerator"), bool(c.disaggregated[i])
+            f"{p.per_accelerator[i]:,.0f} output tokens/s per accelerator")
 
 
 def _figures(report):
@@ -111,21 +127,23 @@ def _figures(report):
     return figures(report)
 
 
-@pytest.mark.parametrize(("ttft", "tpot", "disaggregated"), [(0.06, 0.008, False), (0.08, 0.02, True)])
-def test_latency_remedy_searches_the_fleet_under_both_limits(run, ttft, tpot, disaggregated):
+@pytest.mark.parametrize("disaggregated", [False, True])
+def test_latency_remedy_searches_the_fleet_under_both_limits(run, disaggregated):
     # hardware.count 8, not the stated single-accelerator replica, is the fleet searched
-    r = run(QWEN, f"limits.ttft={ttft}s", f"limits.tpot={tpot}s")
-    expected, split = _expected_remedy(r, 8.0, ttft, tpot)
-    assert split is disaggregated
-    assert latency_remedy(r, "inference.tpot_seconds") == expected
+    ttft, tpot = _binding_limits(run(QWEN), 8.0, disaggregated)
+    r = run(QWEN, f"limits.ttft={ttft!r}s", f"limits.tpot={tpot!r}s")
+    assert r.scenario["limits.ttft"] == ttft and r.scenario["limits.tpot"] == tpot
+    assert latency_remedy(r, "inference.tpot_seconds") == _expected_remedy(r, 8.0, ttft, tpot)
 
 
 def test_latency_remedy_without_a_fleet_searches_the_stated_replicas(run):
     # no hardware.count: the fleet is 2 accelerators per replica x 4 replicas
-    r = run(QWEN.replace("count: 8", "count: 8\n").replace(", count: 8", ""), "serving_layout.tensor=2",
-            "serving_layout.replicas=4", "limits.ttft=0.06s", "limits.tpot=0.008s")
+    sets = ("serving_layout.tensor=2", "serving_layout.replicas=4")
+    text = QWEN.replace(", count: 8", "")
+    ttft, tpot = _binding_limits(run(text, *sets), 8.0, False)
+    r = run(text, *sets, f"limits.ttft={ttft!r}s", f"limits.tpot={tpot!r}s")
     assert "hardware.count" not in r.scenario
-    assert latency_remedy(r, "inference.tpot_seconds") == _expected_remedy(r, 8.0, 0.06, 0.008)[0]
+    assert latency_remedy(r, "inference.tpot_seconds") == _expected_remedy(r, 8.0, ttft, tpot)
 
 
 def test_latency_remedy_says_so_when_no_layout_meets_the_limits(run):

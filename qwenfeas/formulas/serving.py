@@ -118,7 +118,7 @@ def collective_latency_seconds(group, hops_per_member, scale_up_domain):
     """Fixed latency of one collective: NCCL's base cost plus one hop per step around the group.
 
     Formula: base + hops * (n - 1) * hop, with hop = NVLink's inside a scale-up domain, the network's past it
-             (hops = 2 for an all-reduce: reduce-scatter then all-gather; 1 for all-gather or all-to-all)
+             (hops = 2 for an all-reduce: reduce-scatter then all-gather; 1 for an all-gather)
     Convention: small messages (decode activations) sit in this latency regime.
     Source: NVIDIA/nccl src/graph/tuning.cc (baseLat, hwLat; quoted in NVIDIA/nccl issue #1334).
     """
@@ -135,6 +135,21 @@ def collective_seconds(message_bytes, group, factor, link_bandwidth, hops_per_me
     """
     return (collective_latency_seconds(group, hops_per_member, scale_up_domain)
             + message_bytes * factor / (LINK_EFFICIENCY * link_bandwidth))
+
+
+def all_to_all_seconds(message_bytes, group, link_bandwidth, scale_up_domain):
+    """One all-to-all (MoE dispatch or combine): each member sends to all the others at once.
+
+    Formula: base + hop + bytes / (eta * B)   (bytes: what one member sends to the others; one hop of
+             latency, NVLink's inside a scale-up domain, the network's past it; none for a group of one)
+    Convention: the sends are concurrent, not passed around a ring, so the latency does not grow with
+             n - 1 hops: DeepEP's low-latency dispatch takes 77 us at EP8 and 194 us at EP256 with the same
+             128 tokens per rank (2.5x for a 32x larger group, the growth being bandwidth).
+    Source: NVIDIA/nccl src/graph/tuning.cc (baseLat, hwLat); deepseek-ai/DeepEP docs/legacy.md @ 0297fc8
+    (low-latency kernels, EP8 to EP256).
+    """
+    hop = where(group <= scale_up_domain, SCALE_UP_HOP_SECONDS, SCALE_OUT_HOP_SECONDS)
+    return where(group > 1, COLLECTIVE_BASE_SECONDS + hop, 0.0) + message_bytes / (LINK_EFFICIENCY * link_bandwidth)
 
 
 def phase_seconds(flops, bytes_moved, peak_flops, flops_efficiency, bandwidth, bandwidth_efficiency):

@@ -49,15 +49,16 @@ def expert_collectives(m: Model, d: Device, tensor, attention_data, tokens):
     Each device sends its share of its rank's tokens to the devices holding their k experts,
     fp8 out and bf16 back. Under pure tensor parallelism every device already holds every token
     and the FFN's all-reduce combines the experts' outputs, so nothing extra moves.
-    Source: DeepEP README @ 0297fc8 (FP8 dispatch, BF16 combine); DeepSeek-V3 report sec. 3.4.
+    Source: DeepEP README @ 0297fc8 (FP8 dispatch, BF16 combine); DeepSeek-V3 report sec. 3.4; cost per
+    formulas.serving.all_to_all_seconds.
     """
     if not m.moe:
         return 0.0 * tokens
     replica = tensor * attention_data
     remote = minimum(m.top_k, replica) * (replica - 1) / replica
     share = tokens / tensor * m.hidden * remote
-    one_way = S.collective_seconds(share * DISPATCH_BYTES, replica, 1.0, d.link(replica), 1, d.domain) \
-        + S.collective_seconds(share * COMBINE_BYTES, replica, 1.0, d.link(replica), 1, d.domain)
+    one_way = S.all_to_all_seconds(share * DISPATCH_BYTES, replica, d.link(replica), d.domain) \
+        + S.all_to_all_seconds(share * COMBINE_BYTES, replica, d.link(replica), d.domain)
     return m.moe_layers * one_way * (attention_data > 1)
 
 
