@@ -461,3 +461,25 @@ def test_a_large_batch_decode_on_h200_runs_its_gemms_at_the_h200_fp8_ceiling(run
     dense = r["model.matmul_params"]
     assert r.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / (1979e12 * 1453 / 1979),
                                                                     rel=1e-9)
+
+
+def test_moe_element_wise_work_moves_the_permutation_only_without_an_expert_all_to_all(run):
+    # Qwen3-30B-A3B (config.json: 48 layers, hidden 2048, 32 query and 4 KV heads of 128, 128 experts of
+    # width 768, top-8, vocab 151,936, SwiGLU), bf16 activations, forward only, per token:
+    # every rank: 2 norms and 2 residual adds (10 h) per layer + 8 B x vocab of FP32 logits;
+    # split over tensor ranks: RoPE on q and kv (2 (q + kv)) and the activation over 8 x 768 (3 f);
+    # the permutation, unpermutation and weighted sum of 8 copies (5 k h), unless dispatch/combine does it
+    from qwenfeas.serving.decode import elementwise_phase
+    from qwenfeas.serving.limits import _figures
+
+    r = run("model: {preset: qwen3-30b-a3b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h100-sxm, count: 2}\ninference: {prompt_tokens: 1024, output_tokens: 1024}\n"
+            "serving_layout: {tensor: 2, replicas: 1}\n")
+    s, m, d = _figures(r)
+    every = 48 * 2 * 10 * 2048 + 8 * 151936
+    split = 48 * 2 * (2 * (32 * 128 + 4 * 128) + 3 * 8 * 768)
+    permute = 48 * 2 * 5 * 8 * 2048
+    assert (m.elementwise_replicated, m.elementwise_split, m.elementwise_permute) == pytest.approx((every, split, permute))
+    bandwidth = 3.35e12 * 0.85
+    assert elementwise_phase(m, d, 100, 2, 1) == pytest.approx(100 * (every + split / 2 + permute) / bandwidth)
+    assert elementwise_phase(m, d, 100, 1, 4) == pytest.approx(100 * (every + split) / bandwidth)
