@@ -217,6 +217,7 @@ def test_a_disaggregated_pool_shares_one_pass_over_every_rank_s_prompts(run):
     inf = float("inf")
     together = prefill_pass_seconds(m, d, 1.0, 4.0, 4.0, inf, 4.0)
     assert r["inference.prefill_seconds_per_request"] == pytest.approx(together / 32, rel=1e-12)
+    assert r["inference.prefill_pass_seconds"] == pytest.approx(together, rel=1e-12)
     assert prefill_seconds_per_request(m, d, 1.0, 4.0, 4.0, inf, 4.0) == pytest.approx(together / 32, rel=1e-12)
     # the experts' pass over all ranks' tokens is not the pass of one rank's prompts alone
     assert together != pytest.approx(prefill_pass_seconds(m, d, 1.0, 4.0, 4.0, inf, 1.0), rel=1e-3)
@@ -483,3 +484,60 @@ def test_moe_element_wise_work_moves_the_permutation_only_without_an_expert_all_
     bandwidth = 3.35e12 * 0.85
     assert elementwise_phase(m, d, 100, 2, 1) == pytest.approx(100 * (every + split / 2 + permute) / bandwidth)
     assert elementwise_phase(m, d, 100, 1, 4) == pytest.approx(100 * (every + split) / bandwidth)
+
+
+
+def test_disaggregated_serving_decodes_at_the_step_and_sizes_its_prefill_pool_from_batched_prefill(run):
+    # one decode accelerator at batch 16 with one draft token accepted half the time (1.5 tokens a step):
+    # X = 16 x 1.5 / (step x 256) requests/s; the pool prefills 8192 / 2048 = 4 prompts a pass, so it
+    # needs X x pass / 4 accelerators; TTFT = a pass + the prompt's KV over the link (no network given:
+    # the 100 GB/s scale-up link at 0.8) + one step
+    text, sets = small(inference__concurrency=16, serving_layout__disaggregated="true")
+    r = run(text, *sets, "inference.speculative.kind=mtp", "inference.speculative.draft_tokens=1",
+            "inference.speculative.acceptance=0.5")
+    step, accepted = r["inference.step_seconds"], 1.5
+    assert r["inference.accepted_tokens_per_step"] == pytest.approx(accepted)
+    requests = 16 * accepted / (step * 256)
+    pool = requests * batched_prefill_pass(4) / 4
+    assert r["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(4) / 4, rel=1e-12)
+    assert r["inference.output_tokens_per_second"] == pytest.approx(requests * 256, rel=1e-12)
+    assert r["inference.tpot_seconds"] == pytest.approx(step / accepted, rel=1e-12)
+    transfer = 2048 * kv_per_token(8) / (0.8 * LINK)
+    assert r["inference.ttft_seconds"] == pytest.approx(batched_prefill_pass(4) + transfer + step, rel=1e-12)
+    assert r["inference.tokens_per_second_per_accelerator"] == pytest.approx(requests * 256 / (1 + pool), rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(requests * 256 / 16, rel=1e-12)
+    # the rented time splits between the pool's share, pool / (1 + pool), and decoding
+    share = pool / (1 + pool)
+    assert r["inference.cost_per_million_input_tokens_usd"] == pytest.approx(
+        share * (1 + pool) * 2 / 3600 / (requests * 2048) * 1e6, rel=1e-9)
+    assert r["inference.cost_per_million_output_tokens_usd"] == pytest.approx(
+        (1 - share) * (1 + pool) * 2 / 3600 / (requests * 256) * 1e6, rel=1e-9)
+
+
+def test_requests_past_the_caches_wait_in_a_queue_counted_in_the_first_token(run):
+    # 80 GB less 10%, less the weights, over one 2,304-token cache: 3,810 sequences fit; 5,000 are asked
+    text, sets = small(inference__concurrency=5000)
+    r = run(text, *sets)
+    fits = math.floor((80e9 * 0.9 - params(8) * 2) / (kv_per_token(8) * 2304))
+    assert r["inference.max_batch"] == fits == r["serving_layout.batch"] == 3810
+    step, prefill = r["inference.step_seconds"], batched_prefill_pass(4) / 4
+    decode_rate = fits / step
+    requests = decode_rate / (256 + decode_rate * prefill)
+    queue = (5000 - fits) / requests
+    assert r["inference.ttft_seconds"] == pytest.approx(batched_prefill_pass(4) + step + queue, rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(requests * 256 / 5000, rel=1e-12)
+
+
+def test_replicas_multiply_the_input_and_one_request_spreads_no_thinner_than_a_sequence_each(run):
+    # 4 replicas of one accelerator; a single request in flight still keeps one sequence on each replica
+    # (the batch never drops below 1), so the deployment's rate is shared by 4 sequences, not 1
+    text, sets = small(count=4, serving_layout__tensor=1, inference__concurrency=1)
+    r = run(text, *sets)
+    assert r["serving_layout.replicas"] == 4 and r["serving_layout.batch"] == 1
+    step, prefill = r["inference.step_seconds"], batched_prefill_pass(1)
+    requests = (1 / step) / (256 + prefill / step)
+    assert r["inference.output_tokens_per_second"] == pytest.approx(4 * 256 * requests, rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(256 * requests, rel=1e-12)
+    share = requests * prefill
+    assert r["inference.cost_per_million_input_tokens_usd"] == pytest.approx(
+        share * 4 * 2 / 3600 / (4 * 2048 * requests) * 1e6, rel=1e-9)
