@@ -541,3 +541,20 @@ def test_replicas_multiply_the_input_and_one_request_spreads_no_thinner_than_a_s
     share = requests * prefill
     assert r["inference.cost_per_million_input_tokens_usd"] == pytest.approx(
         share * 4 * 2 / 3600 / (4 * 2048 * requests) * 1e6, rel=1e-9)
+
+
+
+def test_each_draft_token_costs_a_layer_s_share_of_every_part_of_the_step(run):
+    # DeepSeek-V3 with one MTP draft on 8 H200 as attention DP8 + EP8: the draft pass costs 1 / 61 of the
+    # step's weights, experts, attention, collectives (the expert dispatch and combine included),
+    # element-wise work and kernels
+    r = run("model: {preset: deepseek-v3}\ncontext: 3072\nprecision: {weights: fp8}\n"
+            "hardware: {preset: h200, count: 8}\ninference: {prompt_tokens: 1024, output_tokens: 2048, batch: 64}\n"
+            "serving_layout: {tensor: 1, attention_data: 8, expert: 8, replicas: 1}\n",
+            "inference.speculative.kind=mtp", "inference.speculative.draft_tokens=1",
+            "inference.speculative.acceptance=0.85")
+    parts = ("weights", "experts", "attention", "tensor_collectives", "expert_collectives", "elementwise", "kernels")
+    core = sum(r.terms[f"decode_{p}_seconds"].value for p in parts)
+    assert r.terms["decode_expert_collectives_seconds"].value > 0
+    assert r.terms["decode_drafts_seconds"].value == pytest.approx(core / 61, rel=1e-12)
+    assert r["inference.step_seconds"] == pytest.approx(core * (1 + 1 / 61), rel=1e-12)
