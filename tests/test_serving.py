@@ -451,6 +451,8 @@ def test_dense_gemms_reach_the_measured_ceiling_of_their_accelerator_and_precisi
     assert gemm_ceiling("b200", "fp4") == pytest.approx(3433 / 4500)
     assert gemm_ceiling("b200", "fp4") < 2.3 * 3433 / 9000
     assert gemm_ceiling("tpu-v5p", "bf16") == gemm_ceiling(None, "fp8") == 0.75
+    assert gemm_ceiling("h100-sxm", "int8") == gemm_ceiling("h100-sxm", "int4") == pytest.approx(1403 / 1979)
+    assert gemm_ceiling("h100-sxm", "bf16") == pytest.approx(794.5 / 989)
 
 
 def test_a_large_batch_decode_on_h200_runs_its_gemms_at_the_h200_fp8_ceiling(run):
@@ -558,3 +560,34 @@ def test_each_draft_token_costs_a_layer_s_share_of_every_part_of_the_step(run):
     assert r.terms["decode_expert_collectives_seconds"].value > 0
     assert r.terms["decode_drafts_seconds"].value == pytest.approx(core / 61, rel=1e-12)
     assert r["inference.step_seconds"] == pytest.approx(core * (1 + 1 / 61), rel=1e-12)
+
+
+def test_a_sequence_s_cache_stops_growing_in_banded_layers_and_adds_a_fixed_state_in_linear_ones(run):
+    # gpt-oss-120b (config.json: 36 layers, 8 KV heads of 64, 18 of them banded to 128 tokens), bf16
+    # cache, 4,096 tokens of prompt + output: 36 x 8 x 64 x 2 x 2 B per token, less the banded layers'
+    # share past their 128-token window
+    r = run("model: {preset: gpt-oss-120b}\ncontext: 4096\nhardware: {preset: h100-sxm, count: 1}\n"
+            "inference: {prompt_tokens: 2048, output_tokens: 2048}\nserving_layout: {tensor: 1, replicas: 1}\n")
+    full, banded = 36 * 8 * 64 * 2 * 2, 18 * 8 * 64 * 2 * 2
+    sequence = full * 4096 - banded * (4096 - 128)
+    usable = 80e9 * 0.9
+    assert r["inference.max_batch"] == math.floor((usable - r["memory.weights_bytes"]) / sequence)
+    # Qwen3-Next-80B-A3B: 12 gated-attention layers of 2 KV heads of 256 cache 12 KiB a token at fp8; the
+    # 36 Gated DeltaNet layers keep a state of fixed size per sequence, whatever its length
+    r = run("model: {preset: qwen3-next-80b-a3b}\ncontext: 4096\nhardware: {preset: h200, count: 1}\n"
+            "precision: {weights: fp8, kv_cache: fp8}\ninference: {prompt_tokens: 2048, output_tokens: 2048}\n"
+            "serving_layout: {tensor: 1, replicas: 1}\n")
+    state = r["kv_cache.state_bytes_per_sequence"]
+    assert state > 0
+    sequence = 12 * 2 * 256 * 2 * 1 * 4096 + state
+    assert r["inference.max_batch"] == math.floor((141e9 * 0.9 - r["memory.weights_bytes"]) / sequence)
+
+
+
+def test_a_dense_model_has_no_routed_experts_to_serve(run):
+    from qwenfeas.serving.limits import _figures
+
+    text, sets = small()
+    s, m, d = _figures(run(text, *sets))
+    assert not m.moe and m.expert_params == 0 and m.moe_layers == 0 and m.top_k == 0
+    assert m.kernels == KERNELS
