@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_estimates import SMALL
+from test_estimates import GOODPUT, SMALL
 
 import qwenfeas
 from qwenfeas.formulas import flops as F
@@ -79,7 +79,7 @@ def test_every_figure_by_hand():
         "power.facility_watts": facility, "power.sustained_training_watts": facility * 0.82,
         "power.sustained_serving_watts": facility * 0.77,
         "training.energy_kwh": kwh, "training.co2_kg": kwh * 0.5, "training.sustained_energy_kwh": sustained_kwh,
-        "training.sustained_co2_kg": sustained_kwh * 0.5, "training.cost_usd": 100 * seconds / 3600 * 2,
+        "training.sustained_co2_kg": sustained_kwh * 0.5, "training.cost_usd": 100 * seconds / GOODPUT / 3600 * 2,  # reserved hours: wall-clock
         "training.electricity_cost_usd": kwh * 0.1,
         # $10K + $5K + $3K + $10M per MW x 600 W = $24,000 each; a $1B budget buys floor(41,666.7)
         "capex.per_accelerator_usd": 24_000, "capex.fleet_usd": 100 * 24_000,

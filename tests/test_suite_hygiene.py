@@ -15,10 +15,10 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 FILES = sorted(path for path in TESTS.rglob("*.py") if "golden" not in path.parts)
 
-# Absolute paths a test may name: the system's devices (a special file the CLI must refuse or leave
-# alone) and the standard PATH a subprocess falls back to. Anything else (a home, a checkout, /work,
+# Absolute paths a test may name: the system's devices and kernel files (a special file the CLI must
+# refuse or leave alone, the same on every Linux) and the standard PATH a subprocess falls back to. Anything else (a home, a checkout, /work,
 # /opt) is one machine's layout.
-SYSTEM_PATHS = ("/dev/", "/usr/bin:/bin", "/usr/bin", "/bin", "/tmp")
+SYSTEM_PATHS = ("/dev/", "/proc/", "/usr/bin:/bin", "/usr/bin", "/bin", "/tmp")
 
 # Calls whose result depends only on their arguments: an assert built from these and literals still
 # compares the test's own constants.
