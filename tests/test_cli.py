@@ -84,7 +84,8 @@ def test_set_override_changes_the_estimate():
     base = json.loads(invoke("estimate", PRETRAIN, "-f", "json").stdout)
     doubled = json.loads(invoke("estimate", PRETRAIN, "-f", "json", "--set", "hardware.count=4096").stdout)
     assert doubled["training"]["seconds"] == pytest.approx(base["training"]["seconds"] / 2)
-    assert doubled["training"]["gpu_hours"] == pytest.approx(base["training"]["gpu_hours"])
+    for report, count in ((base, 2048), (doubled, 4096)):  # reserved: the whole fleet for the wall-clock time
+        assert report["training"]["gpu_hours"] == pytest.approx(count * report["training"]["wall_clock_seconds"] / 3600)
 
 
 def test_stdin_dash():

@@ -25,6 +25,11 @@ hardware:
 # Achieved bandwidths: NCCL reaches ~370 of 450 GB/s on NVLink (nccl-tests issue #212), RDMA ~90%.
 UP = 400e9 * 370 / 450
 OUT = 50e9 * 0.90
+# NCCL's latency model (src/graph/tuning.cc, NVIDIA/nccl issue #1334): 8.4 us per collective (Ring,
+# Simple) plus 0.6 us per step over NVLink and 5 us per step across the network.
+BASE, HOP_UP, HOP_OUT = 8.4e-6, 0.6e-6, 5e-6
+STEPS = 1e9 / 1e6  # optimizer steps of the run
+MICRO = 1e6 / 2048 / 8  # micro-batches per step: 1M tokens of 2,048-token sequences over 8 replicas
 
 
 def test_dense_tensor_and_data_parallel_traffic(run):
@@ -34,6 +39,9 @@ def test_dense_tensor_and_data_parallel_traffic(run):
     # 4 all-reduces per layer (2 forward, 2 backward) of 2-byte activations, ring share 2(t-1)/t,
     # over the scale-up link: 2 layers per pipeline stage.
     tensor = 4 * (4 / 2) * tokens * 1024 * 2 * (2 * 3 / 4) / UP
+    # latency: with sequence parallelism 8 collectives per layer (an all-gather and a reduce-scatter for
+    # each of the 4 all-reduces), each a ring pass of t - 1 = 3 NVLink steps; per micro-batch, 2 layers
+    tensor += STEPS * MICRO * 2 * 8 * (BASE + 3 * HOP_UP)
     assert r["communication.tensor_seconds"] == pytest.approx(tensor, rel=1e-12)
     # ZeRO-1: 1,000 steps of a 1M-token batch; per step a reduce-scatter of fp32 gradients and an
     # all-gather of bf16 weights (4 + 2 bytes per parameter of the share), ring over 8 replicas, on the
@@ -42,6 +50,10 @@ def test_dense_tensor_and_data_parallel_traffic(run):
     tables = 1000 * 1024
     share = ((r["model.params"] - 2 * tables) / 2 + tables) / 4
     data = 1000 * share * (4 + 2) * (7 / 8) / OUT
+    # latency: one bucket per layer (2 on the stage), each a reduce-scatter and an all-gather; the 8
+    # replicas sit 4 ranks apart, 2 per 8-GPU node, so a ring pass crosses 4 nodes: 8 - 4 = 4 NVLink
+    # steps and 4 - 1 = 3 network steps
+    data += 1000 * 2 * 2 * (BASE + 4 * HOP_UP + 3 * HOP_OUT)
     assert r["communication.data_seconds"] == pytest.approx(data, rel=1e-12)
     # the links run at the same time: the busier one over compute time
     assert r["communication.scale_up_seconds"] == pytest.approx(tensor, rel=1e-12)
@@ -55,10 +67,14 @@ def test_expert_all_to_all_leaves_the_node_when_the_group_is_bigger_than_it(run)
     tokens = 1e9 / 8 / 4  # the replica's tokens, split over the tensor group (sequence parallel)
     per_copy = 2 * (4 / 2) * tokens * 1024 * (2 + 2)  # dispatch + combine, forward + backward; 2 MoE layers
     # inside: of k = 2 copies, (e - 1)/e = 1/2 go to the other accelerator of the group
-    assert inside["communication.expert_seconds"] == pytest.approx(per_copy * 2 * (1 / 2) / UP, rel=1e-12)
+    # plus latency: 4 all-to-alls (dispatch, combine; forward, backward) per MoE layer, 2 layers on the
+    # stage, each one step (every peer at once) over NVLink, per micro-batch
+    latency_up = STEPS * MICRO * 4 * 2 * (BASE + HOP_UP)
+    assert inside["communication.expert_seconds"] == pytest.approx(per_copy * 2 * (1 / 2) / UP + latency_up,
+                                                                   rel=1e-12)
     # outside: 2 of the 4 expert ranks per node; k (1 - 2/4) = 1 copy crosses the network, and
     # k (2 - 1)/4 = 0.5 goes to the other rank in the node; the two links carry theirs at once
-    network, nvlink = per_copy * 1 / OUT, per_copy * 0.5 / UP
+    network, nvlink = per_copy * 1 / OUT + STEPS * MICRO * 4 * 2 * (BASE + HOP_OUT), per_copy * 0.5 / UP
     assert outside["communication.expert_seconds"] == pytest.approx(max(network, nvlink), rel=1e-12)
 
 

@@ -105,3 +105,15 @@ limits: {deadline: 30d}
     assert first.startswith("on your 1,024: TP") and rest.startswith("would pass with")
     days = float(first.rsplit("takes ", 1)[1].split(" days")[0].replace(",", ""))
     assert days < report["training.seconds"] / 86400  # faster than the stated layout, same accelerators
+
+
+def test_an_overflowing_stated_layout_searches_the_users_count_once(write, monkeypatch):
+    """The overflow remedy and the verdict's faster layout share one open search of hardware.count."""
+    calls = []
+    search = LS.search
+    monkeypatch.setattr(LS, "search", lambda *args: calls.append(args[1:]) or search(*args))
+    stated = "parallel: {tensor: 1, pipeline: 1, expert: 8}"  # stated as a whole: checked as stated
+    report, _ = _work(MOE_1T % (", recompute: selective", stated), write)
+    assert report["layout.searched"] is False and report["training_memory.fill"] > 1
+    judge(report)
+    assert calls == [(20000, {})]

@@ -4,7 +4,8 @@ The scenario (the small model of test_estimates.py) has 35,607,552 parameters of
 are multiplied per token; 1e9 training tokens on 100 accelerators of 1,000 TFLOP/s at a given 50%
 MFU take 6 x 34,583,552 x 1e9 / (100 x 1e15 x 0.5) = 4.15002624 s. Each accelerator's system draws
 500 W x 1.2 = 600 W, the facility 100 x 600 W x PUE 1.25 = 75 kW: 75 kW x 4.15002624 s = 86.46 Wh,
-0.04323 kg CO2e at 0.5 kg/kWh, and 100 x 4.15002624 / 3600 accelerator-hours at $2/h = $0.2306.
+0.04323 kg CO2e at 0.5 kg/kWh, and 100 x 4.15002624 / 0.99885 (goodput) / 3600 accelerator-hours at
+$2/h = $0.2308.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_estimates import SMALL
+from test_estimates import GOODPUT, SMALL
 
 import qwenfeas
 from qwenfeas.errors import QwenfeasError
@@ -23,7 +24,7 @@ SECONDS = 6 * 34_583_552 * 1e9 / (100 * 1000e12 * 0.5)
 FACILITY_WATTS = 100 * 500 * 1.2 * 1.25
 KWH = FACILITY_WATTS * SECONDS / 3.6e6
 CO2_KG = KWH * 0.5
-COST_USD = 100 * SECONDS / 3600 * 2
+COST_USD = 100 * SECONDS / GOODPUT / 3600 * 2  # reserved hours: wall-clock, goodput included
 
 
 def check(limits: str, plan: str = PLAN):
@@ -90,10 +91,10 @@ def test_accelerator_limit_on_serving_asks_for_a_smaller_model():
 
 def test_budget_limit_names_a_price_and_a_token_count():
     c = check("budget: 0.1")
-    ratio = COST_USD / 0.1  # 2.3056
+    ratio = COST_USD / 0.1  # 2.3082
     assert c.ratio == pytest.approx(ratio, rel=1e-12)
     assert c.remedy == (f"would pass at ${2 / ratio:.3g}/h per accelerator-hour or with at most "
-                        f"{1e9 / ratio / 1e6:.1f}M tokens")  # $0.867/h, 433.7M
+                        f"{1e9 / ratio / 1e6:.1f}M tokens")  # $0.866/h, 433.2M
 
 
 def test_deadline_offers_accelerators_a_given_mfu_and_tokens():

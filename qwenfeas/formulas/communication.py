@@ -14,6 +14,40 @@ def ring_factor(group):
     return 2 * (group - 1) / group
 
 
+# NCCL's latency model (NVIDIA/nccl src/graph/tuning.cc, baseLat and hwLat tables, quoted in
+# NVIDIA/nccl issue #1334): a collective starts at 8.4 us (Ring, Simple protocol: large messages)
+# and each step between neighbours adds 0.6 us over NVLink, 5 us over the network.
+COLLECTIVE_BASE_SECONDS = 8.4e-6
+HOP_SECONDS_SCALE_UP = 0.6e-6
+HOP_SECONDS_SCALE_OUT = 5e-6
+
+
+def collective_latency(steps_inside, steps_between, base_seconds=COLLECTIVE_BASE_SECONDS,
+                       hop_inside=HOP_SECONDS_SCALE_UP, hop_between=HOP_SECONDS_SCALE_OUT):
+    """Fixed time of one collective before its bytes: alpha in alpha + bytes x factor / (eta B).
+
+    Formula: base + s_in x hop_in + s_out x hop_out
+    Convention: steps of the ring between neighbours: a ring pass over g ranks in n scale-up domains
+    takes g - n steps inside a domain and n - 1 across the network (`ring_steps`); a ring
+    reduce-scatter, all-gather or all-to-all is one pass, an all-reduce two; a point-to-point send
+    one step.
+    Source: NCCL's tuning model (NVIDIA/nccl src/graph/tuning.cc, quoted in NVIDIA/nccl issue #1334):
+    Ring Simple base 8.4 us, per-hop 0.6 us NVLink and 5 us network, network steps counted per node
+    crossing; measured ~34 us for an 8-GPU ring all-reduce on DGX A100 (NVIDIA/nccl-tests issue
+    #123) is of the same order.
+    """
+    return base_seconds + steps_inside * hop_inside + steps_between * hop_between
+
+
+def ring_steps(group, domains):
+    """Steps of one ring pass over `group` ranks spread over `domains` scale-up domains: (inside, across).
+
+    Formula: (g - n, n - 1)
+    Source: NCCL's ring latency model (src/graph/tuning.cc: intra-node and network steps).
+    """
+    return group - domains, domains - 1
+
+
 def tensor_parallel_bytes(layers, tokens, hidden, bytes_per_value, tensor_parallel):
     """Bytes one accelerator sends for tensor-parallel all-reduces of activations.
 

@@ -6,7 +6,7 @@ accelerator's datasheet gives; the constants are measured maxima from their prim
 
 from __future__ import annotations
 
-from ._array import minimum
+from ._array import ceil, maximum, minimum
 
 # Best achievable dense matmul, fraction of the datasheet peak, by accelerator family and precision.
 # stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison
@@ -40,6 +40,11 @@ ATTENTION_BACKWARD = 0.44
 ELEMENTWISE_BANDWIDTH = 0.85
 GEMM_BANDWIDTH = 0.80
 
+# cuBLAS's most efficient output tile, 256 x 128 (NVIDIA Deep Learning Performance Guide, "Matrix
+# Multiplication Background User's Guide", DU-09799-001, sec. 2.3 "Typical Tile Dimensions in cuBLAS":
+# larger tiles reuse more data; its wave-quantization example, sec. 3.2, uses 256 x 128 tiles).
+TILE_ROWS, TILE_COLUMNS = 256.0, 128.0
+
 
 def gemm_efficiency(rows, bytes_per_weight, peak_flops, bandwidth, ceiling, bandwidth_efficiency=GEMM_BANDWIDTH):
     """Fraction of peak a weight GEMM reaches with `rows` tokens: the roofline of its weight stream.
@@ -53,6 +58,46 @@ def gemm_efficiency(rows, bytes_per_weight, peak_flops, bandwidth, ceiling, band
     by DeepGEMM (10-17%, deepseek-ai/DeepGEMM README @ a9967bc).
     """
     return minimum(ceiling, 2.0 * rows / bytes_per_weight * bandwidth * bandwidth_efficiency / peak_flops)
+
+
+def quantization_efficiency(rows, columns, sms, groups=1.0, tile_rows=TILE_ROWS, tile_columns=TILE_COLUMNS):
+    """Share of the SM time a GEMM's output tiles do useful work: tile and wave quantization.
+
+    Formula: G * M * N / (ceil(G * ceil(M / Tm) * ceil(N / Tn) / S) * S * Tm * Tn)
+             (the output is cut into ceil(M/Tm) ceil(N/Tn) tiles, a partial tile costing a whole one;
+             the tiles run in waves of S, one per SM, a partial wave costing a whole one; a grouped
+             GEMM of G equal problems launches all their tiles at once)
+    Convention: M x N the output of one problem (tokens x output features for a forward GEMM), S the
+    SMs (CUs); tiles of Tm x Tn = 256 x 128. For S = None (no SM count known) the factor is 1.
+    Source: NVIDIA Deep Learning Performance Guide, "Matrix Multiplication Background User's Guide"
+    (DU-09799-001), sec. 3.1 tile quantization and sec. 3.2 wave quantization (efficiency = tiles /
+    (waves x SMs)).
+    """
+    if sms is None:
+        return 1.0
+    tiles = groups * ceil(rows / tile_rows) * ceil(columns / tile_columns)
+    return groups * rows * columns / (maximum(ceil(tiles / sms), 1.0) * sms * tile_rows * tile_columns)
+
+
+def layer_quantization(tokens, shapes, sms, groups=1.0):
+    """Time-weighted quantization efficiency of a layer's weight GEMMs, forward and backward.
+
+    Formula: sum(w_i) / sum(w_i / e_i) over the 3 GEMMs of each weight a x b (a inputs, b outputs):
+             forward T x b, input gradient T x a, weight gradient a x b, each 2 T a b FLOPs, so w = a b
+             and e the quantization_efficiency of its output
+    Convention: `shapes` a list of (a, b, n) per weight on this accelerator (after tensor
+    parallelism), n its copies (layers); T tokens per problem; G equal problems (local experts) per
+    grouped launch.
+    Source: as quantization_efficiency; the three GEMMs of a linear layer's training step
+    (Narayanan et al. 2021, sec. 3.2: backward is two GEMMs of the forward's size).
+    """
+    total = slowed = 0.0
+    for a, b, copies in shapes:
+        for rows, columns in ((tokens, b), (tokens, a), (a, b)):
+            total = total + copies * a * b
+            efficiency = maximum(quantization_efficiency(rows, columns, sms, groups), 1e-300)  # empty: weight 0
+            slowed = slowed + copies * a * b / efficiency
+    return total / slowed
 
 
 def attention_training_seconds(forward_flops, peak_flops, forward_efficiency=ATTENTION_FORWARD,

@@ -6,7 +6,7 @@ A schedule is coded as a number so that a layout search can carry it in a numpy 
 
 from __future__ import annotations
 
-from ._array import maximum, where
+from ._array import ceil, maximum, minimum, where
 
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 ONE_F_ONE_B, INTERLEAVED, ZERO_BUBBLE, DUALPIPE = range(4)
@@ -55,4 +55,19 @@ def weight_copies(schedule):
     """
     return where(schedule == DUALPIPE, 2.0, 1.0)
 
+
+def slowest_stage_layers(layers, stages, virtual_stages=1.0):
+    """Transformer layers on the pipeline stage that holds the most of them.
+
+    Formula: min(L, v * ceil(L / (p v)))
+             (each of the p v model chunks takes ceil(L / (p v)) layers until they run out; the
+             slowest device holds v full chunks, and the pipeline runs at its pace)
+    Convention: L layers, p stages, v model chunks per device (1 without interleaving). When L is a
+    multiple of p v every stage holds L / p. DeepSeek-V3's 61 layers on 16 stages: 4 on the
+    slowest (a 5% longer stage than 61/16).
+    Source: Megatron-LM's uniform layer split (Narayanan et al. 2021, arXiv 2104.04473, sec. 2.2:
+    each device holds v chunks of L / (p v) layers); the uneven remainder as in DeepSeek-V3
+    (arXiv 2412.19437, sec. 3.2.1, 61 layers over PP16).
+    """
+    return minimum(virtual_stages * ceil(layers / (stages * virtual_stages)), layers)
 

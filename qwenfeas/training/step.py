@@ -10,7 +10,7 @@ from ..formulas import training_memory as TM
 from ..formulas._array import is_array, maximum
 from . import layout_search as LS
 from .layout import written
-from .step_time import evaluate
+from .step_time import OVERLAP_ALL_TO_ALL_SMS, evaluate
 
 # Storage bandwidth per accelerator for checkpoints: Llama 3's Tectonic sustained 2 TB/s for a
 # 16,384-GPU job (Dubey et al. 2024, sec. 3.3.1).
@@ -121,7 +121,9 @@ def _time(b, s, work, layout, result, used) -> None:
     if not given:
         b.term("step_compute_seconds", result["compute_seconds"], "s", "compute, one step",
                "micro-batches × ({step_gemm_seconds} + {step_attention_seconds} + {step_elementwise_seconds}), "
-               "/ (1 - 20/132) when all-to-alls overlap", evaluate)
+               f"/ (1 - {OVERLAP_ALL_TO_ALL_SMS} of {OVERLAP_ALL_TO_ALL_SMS / work.all_to_all_share:.0f} SMs) when "
+               "all-to-alls overlap; "
+               "plus the SMs overlapped collectives take while they run", evaluate)
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
                            ("attention_seconds", "attention kernels, one micro-batch"),
                            ("elementwise_seconds", "element-wise work, one micro-batch"),
@@ -137,20 +139,38 @@ def _time(b, s, work, layout, result, used) -> None:
           "communication not hidden by compute, whole run",
           "steps × (micro-batches × exposed TP/EP/CP + pipeline fill + DP last bucket)"
           + ("" if given else " = steps × {step_exposed_seconds}"))
-    mtbf = 1.0 / (used * R.INTERRUPTIONS_PER_ACCELERATOR_HOUR) * 3600.0
+    rate = R.INTERRUPTIONS_PER_ACCELERATOR_HOUR
+    mtbf = 1.0 / (used * rate) * 3600.0
     checkpoint = (result["weights_bytes"] + result["optimizer_bytes"]) / CHECKPOINT_BYTES_PER_SECOND
     b.term("checkpoint_seconds", checkpoint, "s", "writing one checkpoint",
-           "(weights + optimizer bytes per accelerator) / (2 TB/s / 16,384)")
+           f"(weights + optimizer bytes per accelerator) / ({CHECKPOINT_BYTES_PER_SECOND / 1e9:.3g} GB/s "
+           "per accelerator, Llama 3's storage)")
     goodput = b.put("training.goodput", R.goodput(checkpoint, RESTART_SECONDS, mtbf), "fraction",
-                    "useful time over wall-clock (interruptions, checkpoints; restart 10 min estimated)",
-                    "1 / (1 + C/τ + (τ/2 + 600 s) / MTBF), τ = sqrt(2 C MTBF), C = {checkpoint_seconds}, "
-                    "MTBF = 1 / (accelerators used × 419 / (16,384 × 54 × 24 h))", R.goodput)
-    b.put("training.interruptions", R.interruptions(used, run / goodput), "count", "unexpected interruptions",
-          "accelerators used × 2.0e-5 per hour × {training.wall_clock_seconds}", R.interruptions)
-    b.put("training.wall_clock_seconds", run / goodput, "s", "wall-clock time, interruptions included",
+                    f"useful time over wall-clock (interruptions, checkpoints; restart {RESTART_SECONDS / 60:g} min "
+                    "estimated)",
+                    f"1 / (1 + C/τ + (τ/2 + {RESTART_SECONDS:g} s) / MTBF), τ = sqrt(2 C MTBF), "
+                    f"C = {{checkpoint_seconds}}, MTBF = 1 / (accelerators used × {rate:.2g} per hour)", R.goodput)
+    wall = run / goodput
+    b.put("training.interruptions", R.interruptions(used, wall), "count", "unexpected interruptions",
+          f"accelerators used × {rate:.2g} per hour × {{training.wall_clock_seconds}}", R.interruptions)
+    b.put("training.wall_clock_seconds", wall, "s", "wall-clock time, interruptions included",
           "{training.seconds} / {training.goodput}")
-    b.put("training.gpu_hours", T.accelerator_hours(s["hardware.count"], run), "h", "accelerator-hours",
-          "{hardware.count} × {training.seconds} / 3600", T.accelerator_hours)
+    b.put("training.gpu_hours", reserved_hours(s["hardware.count"], wall), "h",
+          "accelerator-hours reserved (wall-clock, interruptions included)",
+          "{hardware.count} × {training.wall_clock_seconds} / 3600", reserved_hours)
+
+
+def reserved_hours(accelerators, wall_clock_seconds):
+    """Accelerator-hours of a run as published: the job's whole fleet for its wall-clock time.
+
+    Formula: n * wall-clock / 3600   (every accelerator reserved, idle ones and lost time included)
+    Convention: published GPU-hours are reservation hours: DeepSeek-V3's 180K H800 GPU-hours per
+    trillion tokens are "3.7 days on our cluster with 2048 H800 GPUs" (report sec. 1: 2,048 x 3.7 x
+    24 = 182K), the fleet's wall-clock time; Llama 2's Table 2 and Llama 3.1's model card count
+    "cumulative GPU time" the job held. A measured time (measured.*) overrides this.
+    Source: DeepSeek-V3 report (arXiv 2412.19437) Table 1; Touvron et al. 2023b, Table 2.
+    """
+    return T.accelerator_hours(accelerators, wall_clock_seconds)
 
 
 def _memory(b, s, result, chosen) -> None:
@@ -162,7 +182,8 @@ def _memory(b, s, result, chosen) -> None:
                   "{training_memory.weights_bytes} + {training_memory.gradients_bytes} + "
                   "{training_memory.optimizer_bytes} + {training_memory.activations_bytes}")
     usable = b.term("training_usable_memory", s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES, "B",
-                    "memory per accelerator for training", "{hardware.memory} - 4 GB runtime reserve")
+                    "memory per accelerator for training",
+                    f"{{hardware.memory}} - {TM.TRAINING_RESERVE_BYTES / 1e9:g} GB runtime reserve")
     fill = total / usable
     if is_array(fill):
         verdict = "share of usable memory (above 1 overflows)"
@@ -181,11 +202,19 @@ def faster_on_count(report) -> str:
     if work is None or "(given)" in report.metrics["training.mfu"].label:  # a given MFU is not comparable
         return ""
     count = report.scenario["hardware.count"]
-    choice = LS.search(work, count, {})
+    choice = _search_on_count(report, work)
     if choice is None or choice.result["step_seconds"] >= report["training.step_seconds"] * (1 - 1e-9):
         return ""
     days = choice.result["step_seconds"] * work.steps / 86400
     return f"on your {count:,.0f}: {describe(choice.layout)} takes {days:,.1f} days"
+
+
+def _search_on_count(report, work):
+    """The layout search over the user's own hardware.count, run once per report (the overflow
+    remedy and the verdict's faster layout both ask for it)."""
+    if not hasattr(report, "training_search_on_count"):
+        report.training_search_on_count = LS.search(work, report.scenario["hardware.count"], {})
+    return report.training_search_on_count
 
 
 def _what_fits(b, s, work, chosen) -> None:
@@ -193,7 +222,7 @@ def _what_fits(b, s, work, chosen) -> None:
     accelerators that fit at all (any count)."""
     count = s["hardware.count"]
     if not chosen.searched:
-        choice = LS.search(work, count, {})
+        choice = _search_on_count(b.report, work)
         if choice is not None:
             days = choice.result["step_seconds"] * work.steps / 86400
             b.term("training_layout_on_count", days * 86400, "s",

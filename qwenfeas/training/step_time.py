@@ -20,29 +20,40 @@ from ..formulas import flops as F
 from ..formulas import kernel_efficiency as K
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
-from ..formulas._array import any_true, maximum, where
+from ..formulas._array import any_true, ceil, maximum, minimum, where
 from ..scenario.fields import PRECISION_BYTES
+from .accelerators import DEFAULT_SCALE_UP, gemm_ceiling, sm_share, streaming_multiprocessors
+
+__all__ = ["DEFAULT_SCALE_UP", "Work", "attention_forward_per_token", "evaluate", "gemm_ceiling"]
 
 # NCCL's achieved bus bandwidth over the line rate: ~370 of 450 GB/s on H100 NVLink (NCCL maintainer,
 # NVIDIA/nccl-tests issue #212); RDMA reaches 43-58 of 50 GB/s in DeepEP's internode kernels
 # (deepseek-ai/DeepEP docs/legacy.md @ 0297fc8), 0.90 taken.
 SCALE_UP_EFFICIENCY = 370 / 450
 SCALE_OUT_EFFICIENCY = 0.90
-# SMs an overlapped all-to-all takes from compute: 20 of 132 on H800 in DeepSeek-V3 training
+# SMs an overlapped all-to-all takes from compute: 20 of the H800's 132 in DeepSeek-V3 training
 # (DeepSeek-V3 report, arXiv 2412.19437, sec. 3.2.2).
-OVERLAP_SM_SHARE = 20 / 132
-# An HGX/DGX board: 8 accelerators on one NVSwitch (NVIDIA DGX H100 datasheet), when a preset gives none.
-DEFAULT_SCALE_UP = 8.0
+OVERLAP_ALL_TO_ALL_SMS = 20
+# SMs an overlapped NCCL all-gather or reduce-scatter takes: 16 when it crosses NVLink and InfiniBand,
+# 5 on NVLink alone (Megatron-LM megatron/core/distributed/distributed_data_parallel_config.py, nccl_ub
+# docstring: NVL+IB 16, NVL-only 4-5 SMs; the larger taken).
+OVERLAP_COLLECTIVE_SMS_SCALE_OUT = 16
+OVERLAP_COLLECTIVE_SMS_SCALE_UP = 5
+# Megatron's f and g operators: per layer, 2 tensor-parallel all-reduces in the forward and 2 in the
+# backward (Shoeybi et al. 2019, sec. 3); sequence parallelism turns each into an all-gather and a
+# reduce-scatter (Korthikanti et al. 2022, sec. 4.2.2). Full recomputation replays the forward's.
+TP_FORWARD_ALL_REDUCES = 2
+TP_BACKWARD_ALL_REDUCES = 2
+# Expert all-to-alls per MoE layer: dispatch and combine in the forward, both again in the backward
+# (Lepikhin et al. 2020, GShard, sec. 3).
+EP_ALL_TO_ALLS = 4
 
-# accelerator preset -> family of kernel_efficiency.GEMM_CEILING (measured); others are estimates
-_FAMILY = {"a100-sxm-80gb": "a100", "h100-sxm": "hopper", "h800": "hopper", "h200": "h200", "b200": "b200",
-           "gb200": "gb200", "mi300x": "mi300x"}
 
-
-def gemm_ceiling(preset, precision: str):
-    """The GEMM efficiency ceiling for an accelerator preset at a precision (measured, else the estimate)."""
-    table = K.GEMM_CEILING.get(_FAMILY.get(preset or "", ""), {})
-    return table.get("fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16", K.GEMM_CEILING_UNMEASURED)
+def tp_replay_factor(full_recompute):
+    """Tensor-parallel traffic under full recomputation over that without: the forward's collectives
+    run twice. Formula: (2 F + B) / (F + B) = 6/4 = 1.5 with F = B = 2 all-reduces per layer."""
+    forward, backward = TP_FORWARD_ALL_REDUCES, TP_BACKWARD_ALL_REDUCES
+    return where(full_recompute, (2 * forward + backward) / (forward + backward), 1.0)
 
 
 class Work:
@@ -62,7 +73,6 @@ class Work:
         self.tables = self.vocab * self.h  # one embedding matrix
         self.dense_ffn = s.get("model.ffn_hidden", 0.0)
         self.latent = None
-        self.up_projection = 0.0
         if s["model.attention.kind"] == "mla":
             n, d, rope, v = s["model.heads"], s["model.head_dim"], s["model.attention.rope_head_dim"], \
                 s["model.attention.v_head_dim"]
@@ -88,15 +98,22 @@ class Work:
         self.w_bytes = PRECISION_BYTES[s["precision.weights"]]
         self.grad_bytes, self.optimizer_bytes = s["training.grad_bytes"], s["training.optimizer_bytes"]
         compute = s["precision.compute"]
-        self.low_precision = compute in ("fp8", "fp4", "int8", "int4")
+        self.low_precision = PRECISION_BYTES[compute] < 2  # FP8, FP4, INT8, INT4 GEMMs
         self.compute_bytes = PRECISION_BYTES[compute]
         self.peak = s["hardware.peak_flops"]
         # BF16 runs at peak x (compute bytes / 2): tensor-core rates double as the format halves
         # (every datasheet in presets/accelerators)
         self.peak16 = self.peak * self.compute_bytes / 2.0
         preset = s.get("hardware.preset")
-        self.ceiling = gemm_ceiling(preset, compute)
-        self.ceiling16 = gemm_ceiling(preset, "bf16")
+        self.ceiling = gemm_ceiling(preset, self.low_precision)
+        self.ceiling16 = gemm_ceiling(preset, False)
+        self.sms = streaming_multiprocessors(preset)
+        self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
+        self.collective_share_out = sm_share(preset, OVERLAP_COLLECTIVE_SMS_SCALE_OUT)
+        self.collective_share_up = sm_share(preset, OVERLAP_COLLECTIVE_SMS_SCALE_UP)
+        self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
+                               if self.moe else 0.0)
+        self.expert_ffn = s["model.moe.expert_ffn_hidden"] if self.moe else 0.0
         self.bandwidth = s["hardware.bandwidth"]
         self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
@@ -106,9 +123,9 @@ class Work:
         self.node_limit = s.get("model.moe.node_limit", self.k)
         self.dedup = "model.moe.node_limit" in s
         self.dispatch_bytes = PRECISION_BYTES["fp8"] if self.low_precision else 2.0
-        self.tp_overlap = s.get("parallel.tp_overlap", False)
-        self.ep_overlap = s.get("parallel.ep_overlap", False)
-        self.cp_overlap = s.get("parallel.cp_overlap", True)
+        self.tp_overlap = s["parallel.tp_overlap"]
+        self.ep_overlap = s["parallel.ep_overlap"]
+        self.cp_overlap = s["parallel.cp_overlap"]
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
@@ -132,7 +149,11 @@ def evaluate(w: Work, lay: dict) -> dict:
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
     group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
     group on the scale-up link when it stays in one domain; the two link classes run at once.
-    Layers are spread evenly over stages.
+    Time is the slowest stage's, which holds v ceil(L/(p v)) layers (formulas.pipeline.slowest_stage_layers),
+    every layer type in proportion. Memory is the first stage's at an even L/p share: with the short
+    stages first and last (Llama 3, Dubey et al. 2024 sec. 3.3.2) the first stage holds no more than
+    that in weights and in-flight activations for the bundled runs, and charging it the slowest
+    stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
     Source: the constants' sources are in formulas.kernel_efficiency, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
@@ -145,19 +166,23 @@ def evaluate(w: Work, lay: dict) -> dict:
     m = w.batch_tokens / (w.sequence * mb * d)  # micro-batches per step per replica
     m = maximum(m, 1.0)  # fewer sequences than replicas: some sit idle, the others run one micro-batch
     T = mb * w.sequence / c  # tokens of one micro-batch on this accelerator's context slice
-    stage = 1.0 / p  # share of the layers on one stage
+    stage = PL.slowest_stage_layers(w.layers, p, v) / w.layers  # share of the layers on the slowest stage
     out = {"micro_batches": m}
 
     # --- compute of one micro-batch on the slowest (last) stage
     replay = where(full, 8.0 / 6.0, 1.0)  # full recompute replays every forward GEMM
     dense_eff = K.gemm_efficiency(T, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
-    gemm = 6 * T * w.body * stage / t * replay / (w.peak * dense_eff)
-    head_eff = K.gemm_efficiency(T, 2.0, w.peak16, w.bandwidth, w.ceiling16)
+    gemm = 6 * T * w.body * stage / t * replay / (w.peak * dense_eff * _body_quantization(w, T, t))
+    head_eff = K.gemm_efficiency(T, 2.0, w.peak16, w.bandwidth, w.ceiling16) \
+        * K.layer_quantization(T, ((w.h, w.vocab / t, 1.0),), w.sms)
     head = 6 * T * w.tables / t / (w.peak16 * head_eff)  # the LM head, BF16, on the last stage
     et = t if w.expert_tensor_split else 1.0  # expert tensor parallelism: 1 or the tensor degree
     if w.moe:
         rows = T / t * et * w.k * e / w.experts  # tokens each local expert receives (gathered over et)
         expert_eff = K.gemm_efficiency(rows, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
+        width = w.expert_ffn / et
+        expert_eff = expert_eff * K.layer_quantization(
+            rows, ((w.h, (1.0 + w.gated) * width, 1.0), (width, w.h, 1.0)), w.sms, w.experts / e)
         gemm = gemm + 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
     if w.latent is not None:  # `modules` replays MLA's up-projections
         gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
@@ -179,7 +204,11 @@ def evaluate(w: Work, lay: dict) -> dict:
     zeros = 0.0 * compute
     tp_time = ep_up = ep_out = cp_time = zeros
     if w.links:
-        tp_time = where(full, 1.5, 1.0) * C.tensor_parallel_bytes(w.layers * stage, T, w.h, 2.0, t) / _link(w, t)
+        tp_collectives = (TP_FORWARD_ALL_REDUCES + TP_BACKWARD_ALL_REDUCES) * where(w.sequence_parallel, 2.0, 1.0)
+        passes = where(w.sequence_parallel, 1.0, 2.0)  # ring passes of one collective (all-reduce: two)
+        tp_alpha = tp_collectives * _ring_latency(w, t, 1.0, passes) * where(t > 1, 1.0, 0.0)
+        tp_time = tp_replay_factor(full) * w.layers * stage * tp_alpha \
+            + tp_replay_factor(full) * C.tensor_parallel_bytes(w.layers * stage, T, w.h, 2.0, t) / _link(w, t)
         kv_layer = 2 * w.kv_dim * 2.0
         cp_time = C.context_parallel_bytes(w.full_layers * stage, T, kv_layer / t, c) / _link(w, t * c)
         if w.moe:
@@ -198,15 +227,22 @@ def evaluate(w: Work, lay: dict) -> dict:
             moe_layers = w.moe_layers * stage
             ep_out = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_out, w.dispatch_bytes, 2.0) / w.out
             ep_up = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_up, w.dispatch_bytes, 2.0) / w.up
+            # all-to-alls send to every peer at once: one step of latency each
+            ep_alpha = EP_ALL_TO_ALLS * moe_layers * C.collective_latency(where(inside, 1.0, 0.0),
+                                                                          where(inside, 0.0, 1.0))
+            ep_up = ep_up + where(inside, ep_alpha, 0.0)
+            ep_out = ep_out + where(inside, 0.0, ep_alpha)
             ep_up, ep_out = where(e > 1, ep_up, 0.0), where(e > 1, ep_out, 0.0)
             if w.expert_tensor_split:  # the k routed copies are all-gathered and reduce-scattered over et
                 tp_time = tp_time + C.tensor_parallel_bytes(moe_layers, T / t * et * w.k, w.h, 2.0, et) / 2 \
                     / _link(w, t)
     ep_time = maximum(ep_up, ep_out)  # the two link classes carry their shares at the same time
     overlap_ep = (schedule == PL.DUALPIPE) | w.ep_overlap
-    busy = where(overlap_ep & (ep_time > 0), compute / (1 - OVERLAP_SM_SHARE), compute)
+    busy = where(overlap_ep & (ep_time > 0), compute / (1 - w.all_to_all_share), compute)
     ep_exposed = where(overlap_ep, maximum(ep_time - busy, 0.0), ep_time)
     tp_exposed = zeros if w.tp_overlap else tp_time
+    if w.tp_overlap:  # overlapped tensor-parallel collectives take their SMs while they run
+        busy = busy + minimum(tp_time, busy) * where(_is_up(w, t) > 0, w.collective_share_up, w.collective_share_out)
     cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
     micro = busy + ep_exposed + tp_exposed + cp_exposed
 
@@ -222,18 +258,26 @@ def evaluate(w: Work, lay: dict) -> dict:
     if w.links:
         dp_bytes = (C.data_parallel_bytes(dense_params, w.grad_bytes, w.w_bytes, 1.0, d * c, zero, m)
                     + C.data_parallel_bytes(expert_params, w.grad_bytes, w.w_bytes, 1.0, expert_group, zero, m))
-        dp_time = dp_bytes / _link(w, t * c * d)
-        sends = C.pipeline_bytes(T, w.h, 2.0, t) / _link(w, t * c * d * p)
+        dp_span = t * c * d
+        buckets = maximum(w.layers * stage * v, 1.0)  # one bucket per layer chunk (see `chunks` below)
+        # per bucket a reduce-scatter and an all-gather (ZeRO >= 1), or one all-reduce (two ring passes)
+        dp_alpha = where(zero >= 1, 2 * _ring_latency(w, d * c, t, 1.0), _ring_latency(w, d * c, t, 2.0))
+        dp_time = dp_bytes / _link(w, dp_span) + where(d * c > 1, buckets * dp_alpha, 0.0)
+        sends = C.pipeline_bytes(T, w.h, 2.0, t) / _link(w, t * c * d * p) \
+            + 2 * C.collective_latency(_is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p))  # forward, backward
         pp_exposed = where(p > 1, (p - 1) * sends, 0.0)  # pipeline fill and drain wait on each hop
     window = where(zero >= 2, m * compute, compute)  # what the gradient and weight traffic can hide under
     chunks = maximum(w.layers * stage * v, 1.0)  # one bucket per layer stays exposed
     dp_exposed = maximum(dp_time / chunks, dp_time - window)
+    # the hidden part of the gradient and weight traffic takes SMs from the compute it overlaps
+    dp_share = where(_is_up(w, t * c * d) > 0, w.collective_share_up, w.collective_share_out)
+    dp_tax = (dp_time - dp_exposed) * dp_share
     updated = where(zero >= 1, dense_params / (d * c) + expert_params / expert_group, dense_params + expert_params)
     optimizer = K.optimizer_seconds(updated, w.bandwidth)
-    step = pipeline_time + pp_exposed + dp_exposed + optimizer
+    step = pipeline_time + pp_exposed + dp_exposed + dp_tax + optimizer
     out.update(step_seconds=step, bubble_seconds=m * micro * bubble, optimizer_seconds=optimizer,
                exposed_seconds=m * (ep_exposed + tp_exposed + cp_exposed) + pp_exposed + dp_exposed,
-               compute_seconds=m * busy,
+               compute_seconds=m * busy + dp_tax,
                scale_up_seconds=m * (tp_time * _is_up(w, t) + cp_time * _is_up(w, t * c) + ep_up)
                + dp_time * _is_up(w, t * c * d),
                scale_out_seconds=m * (tp_time * (1 - _is_up(w, t)) + cp_time * (1 - _is_up(w, t * c)) + ep_out)
@@ -241,9 +285,13 @@ def evaluate(w: Work, lay: dict) -> dict:
                tensor_seconds=m * tp_time, context_seconds=m * cp_time, expert_seconds=m * ep_time,
                data_seconds=dp_time)
 
-    # --- memory per accelerator
-    weights, grads, opt = TM.model_state_bytes(dense_params, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c, zero)
-    ew, eg, eo = TM.model_state_bytes(expert_params, w.w_bytes, w.grad_bytes, w.optimizer_bytes, expert_group, zero)
+    # --- memory per accelerator: the first stage, at an even share of the layers (see the docstring)
+    even = 1.0 / p
+    dense_params_even = ((w.shared - w.tables * (2 - w.tied)) * even + tables) / t * copies
+    weights, grads, opt = TM.model_state_bytes(dense_params_even, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c,
+                                               zero)
+    ew, eg, eo = TM.model_state_bytes(w.routed * even / (e * et) * copies, w.w_bytes, w.grad_bytes, w.optimizer_bytes,
+                                      expert_group, zero)
     cached = 1.0 if w.low_precision else 2.0
 
     def per_layer(width, top_k, code):
@@ -252,7 +300,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     has_dense = any_true(w.dense_layers > 0)
     dense_layer = per_layer(w.dense_ffn, 0.0, recompute) if has_dense else 0.0
     moe_layer = per_layer(w.moe_width, w.k, recompute) if w.moe else 0.0
-    stage_bytes = stage * (w.dense_layers * dense_layer + w.moe_layers * moe_layer)
+    stage_bytes = even * (w.dense_layers * dense_layer + w.moe_layers * moe_layer)
     largest = maximum(per_layer(w.dense_ffn, 0.0, TM.SELECTIVE) if has_dense else 0.0,
                       per_layer(w.moe_width, w.k, TM.SELECTIVE) if w.moe else 0.0)
     stage_bytes = stage_bytes + where(full, largest, 0.0)  # the layer being replayed holds everything
@@ -264,6 +312,26 @@ def evaluate(w: Work, lay: dict) -> dict:
     out["total_bytes"] = weights + ew + grads + eg + opt + eo + activations
     out["fill"] = out["total_bytes"] / w.usable
     return out
+
+
+def _ring_latency(w: Work, group, stride, passes):
+    """Latency of one ring collective over `group` ranks `stride` apart: NCCL's alpha, network steps
+    counted per scale-up domain crossed (formulas.communication.collective_latency)."""
+    per_domain = maximum(minimum(w.domain / stride, group), 1.0)  # the whole group when the job fits one domain
+    domains = ceil(group / per_domain)
+    inside, across = C.ring_steps(group, domains)
+    return C.collective_latency(passes * inside, passes * across)  # one start, `passes` trips around the ring
+
+
+def _body_quantization(w: Work, tokens, t):
+    """Tile and wave quantization of the GEMMs outside the routed experts and the LM head, per
+    tensor-parallel rank: attention projections of every layer, the dense FFN of the dense layers,
+    the shared experts of the MoE layers (kernel_efficiency.layer_quantization)."""
+    up = 1.0 + w.gated
+    shapes = [(w.h, (w.q_dim + 2 * w.kv_dim) / t, w.layers), (w.q_dim / t, w.h, w.layers)]
+    for ffn, layers in ((w.dense_ffn, w.dense_layers), (w.moe_shared_ffn, w.moe_layers)):
+        shapes += [(w.h, up * ffn / t, layers), (ffn / t, w.h, layers)]  # weight 0 when absent
+    return K.layer_quantization(tokens, shapes, w.sms)
 
 
 def _is_up(w: Work, span):

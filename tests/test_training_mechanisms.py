@@ -1,0 +1,212 @@
+"""Mechanisms of the step model against hand arithmetic from their sources: the slowest pipeline stage,
+tile and wave quantization, collective latency, the SMs overlapped collectives take, reservation hours."""
+
+from __future__ import annotations
+
+import pytest
+
+from qwenfeas.formulas import communication as C
+from qwenfeas.formulas import kernel_efficiency as K
+from qwenfeas.formulas import pipeline as PL
+from qwenfeas.training import accelerators as A
+from qwenfeas.training import step_time as ST
+from qwenfeas.training.step import reserved_hours
+
+# --- the slowest pipeline stage (Megatron's uniform split) ----------------------------------------------
+
+
+@pytest.mark.parametrize(("layers", "stages", "virtual", "expected"), [
+    (61, 16, 1, 4),       # DeepSeek-V3: 61 layers on PP16, ceil(61/16) = 4 on the slowest stage
+    (126, 8, 8, 16),      # Llama 3.1 405B PP8 VP8: 64 chunks of ceil(126/64) = 2 layers, 8 chunks per device
+    (126, 16, 1, 8),      # Llama 3 405B PP16: ceil(7.875) = 8
+    (96, 12, 1, 8),       # Nemotron-4 340B PP12: even, 96/12
+    (61, 1, 2, 61),       # one stage holds every layer, whatever the chunks
+])
+def test_the_slowest_stage_holds_whole_chunks(layers, stages, virtual, expected):
+    assert PL.slowest_stage_layers(layers, stages, virtual) == expected
+
+
+def test_without_virtual_stages_a_stage_is_one_chunk():
+    # 10 layers on 4 stages: ceil(10/4) = 3 (with 2 chunks per device it would be 2 x ceil(10/8) = 4)
+    assert PL.slowest_stage_layers(10, 4) == 3
+
+
+def test_the_slowest_stage_over_arrays():
+    import numpy as np
+    got = PL.slowest_stage_layers(61.0, np.array([1.0, 2.0, 16.0, 61.0]), np.array([1.0, 1.0, 1.0, 1.0]))
+    assert list(got) == [61, 31, 4, 1]
+
+
+# --- tile and wave quantization (NVIDIA "Matrix Multiplication Background", sec. 3) --------------------
+
+def test_wave_quantization_of_a_tile_aligned_gemm_on_an_a100():
+    # 4096 x 5120 output in 256 x 128 tiles: 16 x 40 = 640 tiles over 108 SMs -> 6 waves = 648 tile slots
+    assert K.quantization_efficiency(4096, 5120, 108) == pytest.approx(640 / 648)
+
+
+def test_tile_quantization_of_a_ragged_gemm():
+    # 1000 rows need ceil(1000/256) = 4 tiles of 256 (1024 rows), one column tile: 4 tiles, one wave of 108
+    assert K.quantization_efficiency(1000, 128, 108) == pytest.approx(1000 * 128 / (108 * 256 * 128))
+
+
+def test_a_grouped_gemm_launches_the_tiles_of_all_its_experts_at_once():
+    # 16 local experts x (512 x 768): 2 x 6 = 12 tiles each, 192 tiles over 132 SMs -> 2 waves = 264 slots
+    assert K.quantization_efficiency(512, 768, 132, groups=16) == pytest.approx(192 / 264)
+
+
+def test_no_sm_count_no_quantization():
+    assert K.quantization_efficiency(1000, 100, None) == 1.0
+
+
+def test_a_layer_weighs_its_three_gemms_by_their_flops():
+    # one 4096 x 2048 weight (a = 4096 inputs, b = 2048 outputs), 1024 tokens, 132 SMs:
+    # forward 1024 x 2048 -> 4 x 16 = 64 tiles (one wave: 64/132); input gradient 1024 x 4096 -> 128 tiles
+    # (128/132); weight gradient 4096 x 2048 -> 16 x 16 = 256 tiles (two waves: 256/264). Equal FLOPs each.
+    e = (64 / 132, 128 / 132, 256 / 264)
+    expected = 3 / sum(1 / x for x in e)
+    assert K.layer_quantization(1024, ((4096, 2048, 1.0),), 132) == pytest.approx(expected)
+
+
+def test_a_missing_weight_counts_for_nothing():
+    alone = K.layer_quantization(1024, ((4096, 2048, 1.0),), 132)
+    assert K.layer_quantization(1024, ((4096, 2048, 1.0), (4096, 0.0, 5.0)), 132) == pytest.approx(alone)
+
+
+# --- collective latency (NCCL's tuning model: 8.4 us base, 0.6 us per NVLink step, 5 us per network step)
+
+def test_a_ring_over_two_nodes():
+    # 16 ranks on 2 nodes: 14 steps inside, 1 across
+    assert C.ring_steps(16, 2) == (14, 1)
+    assert C.collective_latency(14, 1) == pytest.approx(8.4e-6 + 14 * 0.6e-6 + 5e-6)
+
+
+def test_an_8_gpu_all_reduce_is_of_the_measured_order():
+    # two ring passes of 7 NVLink steps: 8.4 + 14 x 0.6 = 16.8 us; measured ~34 us on DGX A100 with the
+    # LL protocol and one channel (nccl-tests issue #123): same order, not the same protocol
+    assert C.collective_latency(14, 0) == pytest.approx(16.8e-6)
+
+
+def test_full_recompute_replays_the_forward_tensor_parallel_collectives():
+    # Megatron: 2 all-reduces forward, 2 backward per layer; replaying the forward adds 2: 6/4
+    assert ST.tp_replay_factor(True) == pytest.approx((2 * 2 + 2) / (2 + 2))
+    assert ST.tp_replay_factor(False) == 1.0
+
+
+# --- SMs of the accelerators and the share overlapped communication takes -------------------------------
+
+@pytest.mark.parametrize(("preset", "sms"), [("a100-sxm-80gb", 108), ("h100-sxm", 132), ("h800", 132),
+                                             ("b200", 148), ("gb300", 160), ("mi300x", 304), ("tpu-v5p", None)])
+def test_sm_counts_from_the_architecture_documents(preset, sms):
+    assert A.streaming_multiprocessors(preset) == sms
+
+
+def test_collective_sm_share():
+    assert A.sm_share("h100-sxm", 16) == pytest.approx(16 / 132)  # Megatron nccl_ub docstring: NVL+IB 16
+    assert A.sm_share("b200", 20) == pytest.approx(20 / 148)
+    assert A.sm_share("tpu-v5p", 16) == pytest.approx(16 / 132)  # no SM count: the H100 reference
+
+
+def _layout(**degrees):
+    """A stated layout: one stage, 1F1B, micro-batch 1, ZeRO-1, selective recompute, the given degrees."""
+    base = {"tensor": 1.0, "pipeline": 1.0, "data": 1.0, "expert": 1.0, "context": 1.0, "micro_batch": 1.0,
+            "virtual_stages": 1.0, "schedule": 0.0, "zero": 1.0, "recompute": 1.0}
+    return {**base, **{key: float(value) for key, value in degrees.items()}}
+
+
+def _with_and_without_sm_tax(text, run, **degrees):
+    """The step of a stated layout with the SMs overlapped collectives take, and without them."""
+    work = run(text).training_work
+    layout = _layout(**degrees)
+    taxed = ST.evaluate(work, layout)
+    work.collective_share_out = work.collective_share_up = 0.0
+    return taxed, ST.evaluate(work, layout)
+
+
+DP = """
+model: {layers: 8, hidden: 4096, heads: 32, ffn_hidden: 16384, vocab: 32000}
+context: 4096
+tokens: 1T
+training: {sequence: 4096, batch_tokens: 4M, recompute: selective}
+hardware: {preset: h100-sxm, count: 32}
+parallel: {tensor: 1, pipeline: 1, data: 32, zero: 1, micro_batch: 1, schedule: 1f1b}
+"""
+
+
+def test_hidden_data_parallel_traffic_takes_16_of_132_sms(run):
+    taxed, free = _with_and_without_sm_tax(DP, run, data=32)
+    # one stage, no tensor/expert/context groups: what is exposed is the data-parallel last bucket, so the
+    # hidden traffic is data - exposed; while it runs the 32-GPU group (4 nodes) takes 16 of 132 SMs
+    hidden = taxed["data_seconds"] - taxed["exposed_seconds"]
+    assert hidden > 0
+    assert taxed["step_seconds"] - free["step_seconds"] == pytest.approx(hidden * 16 / 132, rel=1e-9)
+
+
+def test_reserved_hours_are_the_fleet_for_the_wall_clock():
+    # DeepSeek-V3: 2,048 H800 for 3.7 days per trillion tokens = 181,862 GPU-hours (report: 180K)
+    assert reserved_hours(2048, 3.7 * 86400) == pytest.approx(2048 * 3.7 * 24)
+
+
+TP = """
+model: {layers: 8, hidden: 4096, heads: 32, ffn_hidden: 16384, vocab: 32000}
+context: 4096
+tokens: 1T
+training: {sequence: 4096, batch_tokens: 1048576, recompute: selective}
+hardware: {preset: h100-sxm, count: 8}
+parallel: {tensor: 8, pipeline: 1, data: 1, zero: 1, micro_batch: 1, schedule: 1f1b, tp_overlap: true}
+"""
+
+
+def test_overlapped_tensor_parallel_collectives_take_5_of_132_sms(run):
+    taxed, free = _with_and_without_sm_tax(TP, run, tensor=8)
+    m = free["micro_batches"]  # 1,048,576 tokens / 4,096 = 256 sequences on one replica
+    assert m == 256
+    tp, busy = free["tensor_seconds"] / m, free["compute_seconds"] / m
+    # inside one 8-GPU NVLink node: 5 SMs of 132 while the (hidden) collectives run, at most the compute
+    assert taxed["step_seconds"] - free["step_seconds"] == pytest.approx(m * min(tp, busy) * 5 / 132, rel=1e-9)
+    assert taxed["exposed_seconds"] == free["exposed_seconds"] == 0
+
+
+def test_tensor_parallel_all_reduces_without_sequence_parallelism_by_hand(run):
+    r = run(TP.replace("tp_overlap: true", "sequence_parallel: false"))
+    work = r.training_work
+    layout = _layout(tensor=8)
+    result = ST.evaluate(work, layout)
+    # per micro-batch and layer, 4 ring all-reduces (2 forward, 2 backward) of 4,096 tokens x 4,096 x 2 B,
+    # ring share 2 x 7/8, at NCCL's 370 of 450 GB/s; each all-reduce one 8.4 us start and 2 x 7 NVLink steps
+    per_micro = 8 * 4 * (4096 * 4096 * 2 * (2 * 7 / 8) / 370e9 + 8.4e-6 + 14 * 0.6e-6)
+    assert result["tensor_seconds"] == pytest.approx(256 * per_micro, rel=1e-9)
+
+
+def test_micro_batches_per_step_follow_the_micro_batch_size(run):
+    r = run(TP)
+    layout = _layout(tensor=8, micro_batch=2)
+    assert ST.evaluate(r.training_work, layout)["micro_batches"] == 1048576 / (4096 * 2)
+
+
+MOE = """
+model: {layers: 4, hidden: 2048, heads: 16, ffn_hidden: 8192, vocab: 32000,
+        moe: {experts: 64, top_k: 4, expert_ffn_hidden: 1024}}
+context: 4096
+tokens: 1T
+training: {sequence: 4096, batch_tokens: 1048576, recompute: selective}
+hardware: {preset: h100-sxm, count: 8}
+parallel: {tensor: 1, pipeline: 1, data: 8, expert: 8, zero: 1, micro_batch: 1, schedule: 1f1b}
+"""
+
+
+def test_overlapped_all_to_alls_take_20_of_132_sms_and_hide_under_compute(run):
+    r = run(MOE)
+    work = r.training_work
+    work.collective_share_out = work.collective_share_up = 0.0  # leave the data-parallel tax out of the comparison
+    layout = _layout(data=8, expert=8)
+    exposed = ST.evaluate(work, layout)
+    work.ep_overlap = True
+    hidden = ST.evaluate(work, layout)
+    m = exposed["micro_batches"]  # 256 sequences over 8 replicas
+    assert m == 32
+    busy = exposed["compute_seconds"] / m / (1 - 20 / 132)  # DeepSeek-V3 sec. 3.2.2: 20 of 132 SMs
+    ep = exposed["expert_seconds"] / m
+    assert hidden["compute_seconds"] == pytest.approx(m * busy, rel=1e-12)
+    # the all-to-all time beyond the (slowed) compute stays exposed; with overlap only that
+    assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (max(ep - busy, 0) - ep),
+                                                                                 rel=1e-9)
