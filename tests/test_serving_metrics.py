@@ -9,6 +9,7 @@ lookup); attention 2 x 2 layers x 8 heads x (128 + 128) = 8,192 FLOPs per attend
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 SMALL = """
@@ -84,3 +85,41 @@ def test_a_fleet_with_no_layout_gets_the_best_one_searched(run):
     # a stated layout is not searched, and its replicas fill the fleet
     stated = run(SMALL, "hardware.count=4", "serving_layout.tensor=2")
     assert stated["serving_layout.replicas"] == 2 and "searched" not in stated.metrics["serving_layout.tensor"].label
+
+
+QWEN = """
+model: {preset: qwen3-30b-a3b}
+context: 3072
+precision: {weights: fp8, kv_cache: fp8, compute: fp8}
+hardware: {preset: h100-sxm, count: 8}
+inference: {prompt_tokens: 2048, output_tokens: 1024, concurrency: 256}
+"""
+
+
+def test_a_searched_layout_meets_the_scenario_s_limits_or_else_is_the_best_that_fits(run):
+    from qwenfeas.serving.layout_search import best, candidates, passing
+    from qwenfeas.serving.limits import _figures
+
+    r = run(QWEN)
+    s, m, d = _figures(r)
+    c = candidates(m, d, 8.0, 256.0, s["inference.batch"])
+    p = c.point
+    # limits under which both bind (dropping either picks another layout), from the fitting layouts' spread
+    fit = passing(c)
+    pairs = [(float(x), float(y)) for x in np.quantile(p.ttft[fit], np.linspace(0.05, 0.95, 19))
+             for y in np.quantile(p.tpot[fit], np.linspace(0.05, 0.95, 19))]
+    ttft, tpot = next((x, y) for x, y in pairs if best(c, passing(c, x, y)) is not None
+                      and best(c, passing(c, x, y)) != best(c, passing(c, None, y))
+                      and best(c, passing(c, x, y)) != best(c, passing(c, x, None)))
+    chosen = best(c, passing(c, ttft, tpot))
+    limited = run(QWEN, f"limits.ttft={ttft!r}s", f"limits.tpot={tpot!r}s")
+    layout = ("tensor", "attention_data", "expert", "replicas")
+    assert [limited[f"serving_layout.{k}"] for k in layout] == [c.tensor[chosen], c.attention_data[chosen],
+                                                               c.expert[chosen], c.replicas[chosen]]
+    assert limited["serving_layout.disaggregated"] == bool(c.disaggregated[chosen])
+    assert limited.metrics["serving_layout.tensor"].unit == "count" == limited.metrics["inference.accelerators"].unit
+    # limits nothing meets: the best layout that fits, as if no limit were given
+    impossible = run(QWEN, "limits.tpot=1us")
+    free = best(c, fit)
+    assert [impossible[f"serving_layout.{k}"] for k in layout] == [c.tensor[free], c.attention_data[free],
+                                                                  c.expert[free], c.replicas[free]]

@@ -52,6 +52,16 @@ def test_the_grid_is_every_power_of_two_layout_inside_the_domain_and_the_fleet(r
     assert (fits >= 1).all()
 
 
+def test_expert_degrees_stop_at_the_number_of_experts(run):
+    # a small MoE of 4 experts on 8 accelerators: expert degrees 1, 2 and 4 (never 8), within the replica
+    text = SMALL % {"context": 2304, "memory": "80GB", "output": 256}
+    text = text.replace("vocab: 1000}", "vocab: 1000, moe: {experts: 4, top_k: 2, expert_ffn_hidden: 1024}}")
+    s, m, d = figures(run, text, "hardware.count=8")
+    t, a, e, split, fits = _grid(m, d, 8.0)
+    assert sorted(set(e.tolist())) == [1.0, 2.0, 4.0]
+    assert ((e <= t * a) & (e <= 4)).all() and (e[(t * a == 8)] == 4).any()
+
+
 def test_a_dense_model_gets_tensor_degrees_only(run):
     text = SMALL % {"context": 2304, "memory": "80GB", "output": 256}
     s, m, d = figures(run, text)
@@ -161,6 +171,12 @@ def test_the_frontier_rows_carry_the_limits_the_fleet_and_the_decode_cost(run):
     g = serving_frontier(r, ttft=5.0, tpot=0.05)
     assert (g.ttft, g.tpot) == (5.0, 0.05)
     assert len(g.rows) == len(frontier(c, passing(c, 5.0, 0.05)))
+    # a TTFT limit that binds: every row meets it, and it changes the frontier
+    median = float(np.median(p.ttft))
+    k = serving_frontier(r, ttft=median)  # TPOT: the scenario's 20 ms
+    assert k.rows and all(row["inference.ttft_seconds"] <= median for row in k.rows)
+    assert len(k.rows) == len(frontier(c, passing(c, median, 0.02)))
+    assert frontier(c, passing(c, median, 0.02)).tolist() != frontier(c, passing(c, None, 0.02)).tolist()
     # no hardware.count: the fleet is the stated replicas' accelerators
     h = serving_frontier(run(text.replace(", count: 4", ""), "serving_layout.tensor=2", "serving_layout.replicas=3"))
     assert h.accelerators == 6.0 and (h.ttft, h.tpot) == (None, None)
