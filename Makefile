@@ -12,7 +12,7 @@ JOBS ?= 2
 COVERAGE_FAIL_UNDER ?= 95
 
 .DEFAULT_GOAL := help
-.PHONY: help run test score bench lint golden mutants coverage clean
+.PHONY: help run test score bench lint golden mutants handmade coverage clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ golden: $(VENV)/.installed-test  ## Rewrite tests/golden/ (output snapshots) aft
 
 mutants: $(VENV)/.installed-dev  ## Mutation score of MODULES (default: the numeric wings) and the survivors
 	$(BIN)/python tests/mutants/score.py --max-children $(JOBS) --fail-under $(MUTANTS_FAIL_UNDER) $(MODULES)
+
+handmade: $(VENV)/.installed-test  ## Hand-made mutants (a term dropped, a wrong width or unit): how many the suite catches
+	$(BIN)/python tests/mutants/handmade.py
 
 coverage: $(VENV)/.installed-dev  ## Branch coverage, CLI subprocesses included; numeric wings, loader, verdict >= 95%
 	rm -f .coverage .coverage.*

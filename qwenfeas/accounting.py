@@ -38,6 +38,7 @@ def _measured(b: Builder, s: dict) -> None:
     The first of gpu_hours, days, tokens_per_second, flops_per_accelerator gives the wall-clock
     time and the accelerator-hours; MFU becomes an output derived from it and the model FLOPs;
     the others, when also given, are checked against it. measured.power is used in _power.
+    The figures replaced are training.* and stay in the training table (a metric's default table).
     """
     r = b.report
     given = [key for key in _TIMED if key in s]
@@ -60,25 +61,24 @@ def _measured(b: Builder, s: dict) -> None:
     }
     first = given[0]
     time = b.put("training.seconds", seconds[first](), "s", "wall-clock time (measured)",
-                 formulas[first] + " (measured)", table="training")
+                 formulas[first] + " (measured)")
     hours = s["measured.gpu_hours"] if first == "measured.gpu_hours" else T.accelerator_hours(n, time)
     b.put("training.gpu_hours", hours, "h", "accelerator-hours (measured)",
           "{measured.gpu_hours} (measured)" if first == "measured.gpu_hours"
-          else "{hardware.count} × {training.seconds} / 3600 (measured)", T.accelerator_hours, table="training")
+          else "{hardware.count} × {training.seconds} / 3600 (measured)", T.accelerator_hours)
     r.measured.extend(["training.seconds", "training.gpu_hours"])
     if "training.wall_clock_seconds" in r.metrics:  # the run as it happened: its stops are already in the time
-        b.put("training.wall_clock_seconds", time, "s", "wall-clock time (measured)", "{training.seconds} (measured)",
-              table="training")
+        b.put("training.wall_clock_seconds", time, "s", "wall-clock time (measured)", "{training.seconds} (measured)")
         r.measured.append("training.wall_clock_seconds")
     if "training.step_seconds" in r.metrics:
         b.put("training.step_seconds", time * s["training.batch_tokens"] / s["tokens"], "s",
               "one optimizer step, on average (measured)",
-              "{training.seconds} / ({tokens} / {training.batch_tokens}) (measured)", table="training")
+              "{training.seconds} / ({tokens} / {training.batch_tokens}) (measured)")
         r.measured.append("training.step_seconds")
     if flops is not None:
         b.put("training.mfu", flops.value / (time * n * s["hardware.peak_flops"]), "fraction",
               "model FLOPs utilisation, from the measured time",
-              "{training.flops} / ({training.seconds} × {hardware.count} × {hardware.peak_flops})", table="training")
+              "{training.flops} / ({training.seconds} × {hardware.count} × {hardware.peak_flops})")
         r.measured.append("training.mfu")
     if predicted is not None:
         r.notes.append(f"measured {first.split('.')[1]} replaces the predicted training time "
@@ -90,9 +90,12 @@ def _measured(b: Builder, s: dict) -> None:
 
 
 def _missing_price(b: Builder, s: dict) -> None:
-    """No rental price known: say so, in the table and the JSON, rather than assume one."""
-    costed = ("training.gpu_hours", "synthetic.gpu_hours", "test_time.seconds", "inference.output_tokens_per_second")
-    if "datacenter.gpu_hour" in s or not any(name in b.report.metrics for name in costed):
+    """No rental price known: say so, in the table and the JSON, rather than assume one.
+
+    Every estimate has a rental cost to report (serving always gives its cost per million tokens), so
+    the warning depends on the price alone.
+    """
+    if "datacenter.gpu_hour" in s:
         return
     accelerator = s.get("hardware.preset", "this accelerator")
     b.report.warnings.append(f"no rental price is known for {accelerator}: rental costs are not reported; give "

@@ -22,7 +22,7 @@ app = typer.Typer(
     name="qwenfeas",
     help="Feasibility estimates for frontier-scale language models: FLOPs, KV cache, memory, time, "
     "power, energy, CO2 and cost, from a YAML scenario.",
-    epilog="Exit status: 0 ok, 1 a check failed, 2 bad input or usage, 70 internal error. "
+    epilog="Exit status: 0 ok, 1 a check failed, 2 bad input or usage, 70 internal error, 130 interrupted. "
     "Docs: `qwenfeas docs` prints the README installed with the package.",
     no_args_is_help=True,
     add_completion=False,
@@ -41,7 +41,8 @@ Format = _formats("Format", "table", "json", "jsonl", "csv", "yaml")  # estimate
 SweepFormat = _formats("SweepFormat", "table", "csv", "jsonl", "json")
 CompareFormat = _formats("CompareFormat", "table", "json", "csv")
 CheckFormat = _formats("CheckFormat", "table", "json", "jsonl")
-ListFormat = _formats("ListFormat", "table", "json")  # roadmap, presets, validate
+ListFormat = _formats("ListFormat", "table", "json")  # roadmap, presets
+ValidateFormat = _formats("ValidateFormat", "table", "json", "csv")
 ShowFormat = _formats("ShowFormat", "table", "yaml", "json")
 
 
@@ -108,13 +109,17 @@ def estimate(
         if field:
             sys.stdout.write("".join(bare(report, field) + "\n" for report in reports))
             return
-        write(reports, output_format, explain, no_color)
         judged = [r for r in reports if any(k.startswith(("limits.", "expect")) for k in r.scenario.values)]
-        if judged and output_format == "table":
-            from .output.tables import make_console, render_verdicts
+        verdicts = []
+        if judged:  # a malformed expect: line is bad input in every format, found before any output
             from .verdict import judge
 
-            render_verdicts([judge(r) for r in judged], make_console(no_color))
+            verdicts = [judge(r) for r in judged]
+        write(reports, output_format, explain, no_color)
+        if verdicts and output_format == "table":
+            from .output.tables import make_console, render_verdicts
+
+            render_verdicts(verdicts, make_console(no_color))
 
 
 @app.command()
@@ -178,9 +183,11 @@ def serve(
     overrides: list[str] | None = _set_option(),
     no_color: bool = _no_color_option(),
 ) -> None:
-    """The serving frontier: output tokens/s per accelerator against tokens/s per user, over the layouts
-    (tensor, attention-data and expert degrees, replicas, batch, aggregated or disaggregated) of the
-    scenario's accelerators. The best row gives the most per accelerator within the limits.
+    """The serving frontier: output tokens/s per accelerator against tokens/s per user.
+
+    Over the layouts (tensor, attention-data and expert degrees, replicas, batch, aggregated or
+    disaggregated) of the scenario's accelerators. The best row gives the most per accelerator
+    within the limits.
 
     Examples:
 
@@ -195,9 +202,12 @@ def serve(
             if text is None:
                 return None
             try:
-                return parse_quantity(text, "duration")
+                seconds = parse_quantity(text, "duration")
             except ValueError as exc:
                 raise QwenfeasError(str(exc), key=option, hint="write e.g. 50ms or 2s") from None
+            if not seconds > 0:
+                raise QwenfeasError(f"must be longer than 0, got {text!r}", key=option, hint="write e.g. 50ms or 2s")
+            return seconds
 
         run(file, overrides or [], output_format.value, duration(ttft, "--ttft"), duration(tpot, "--tpot"), plot,
             no_color)
@@ -244,6 +254,11 @@ def compare(
         from .errors import QwenfeasError
         from .output import render as machine
 
+        for variant in variants or []:  # named as --with, not as the --set it becomes
+            key, equals, _ = variant.partition("=")
+            if not equals or not key.strip():
+                raise QwenfeasError(f"expected KEY=VALUE, got {variant!r}", key="--with",
+                                    hint="for example --with hardware.preset=b200")
         reports = estimates(files, _assignments(overrides, hf_config), variants or [])
         if len(reports) < 2:
             raise QwenfeasError("nothing to compare with", key="compare",
@@ -280,11 +295,9 @@ def roadmap(
     - `qwenfeas roadmap configs/roadmap/params-10t-*.yaml --set hardware.mfu=0.45`
     """
     with _errors_to_exit():
-        import json
-
         from .commands import roadmap as plan
         from .commands.estimating import estimates
-        from .output.render import plain
+        from .output.render import json_text, plain
         from .scenario.files import expand_paths
         from .verdict import judge
 
@@ -296,7 +309,7 @@ def roadmap(
             render_roadmap(rows, budget, make_console(no_color), wide)
         else:
             data = {"targets": [row._asdict() for row in rows], "budget": budget._asdict()}
-            sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
+            sys.stdout.write(json_text(plain(data)))
         if not all(row.feasible for row in rows):
             raise typer.Exit(ExitCode.CHECK_FAILED)
 
@@ -333,7 +346,7 @@ def presets(
         return
     with _errors_to_exit():
         from .commands import listing
-        from .output.render import plain
+        from .output.render import json_text, plain
 
         kinds = [kind.value] if kind else list(listing.KINDS)
         data = {k: listing.rows(k) for k in kinds}
@@ -342,17 +355,16 @@ def presets(
 
             render_presets(data, make_console(no_color))
             return
-        import json
-
         cleaned = {k: [{f: plain(v) for f, v in row.items()} for row in rows] for k, rows in data.items()}
-        sys.stdout.write(json.dumps(cleaned[kinds[0]] if kind else cleaned, indent=2) + "\n")
+        sys.stdout.write(json_text(cleaned[kinds[0]] if kind else cleaned))
 
 
 @presets_app.command("show")
 def show_preset(
-    name: str = typer.Argument(..., help="A preset name, e.g. h200 or qwen3-235b-a22b."),
+    name: str = typer.Argument(..., metavar="NAME", help="A preset name, e.g. h200 or qwen3-235b-a22b (any case)."),
     output_format: ShowFormat = typer.Option("table", "--format", "-f",
-                                             help="table or yaml: the preset file with its sources; json: its figures."),
+                                             help="table: the preset file with its sources, folded to the width; yaml: the "
+                                             "file as it is; json: its figures."),
 ) -> None:
     """Print one preset: its figures, its sources and its notes.
 
@@ -366,14 +378,16 @@ def show_preset(
 
         kind, name, text = listing.find(name)
         if output_format == "json":
-            import json
-
-            from .output.render import plain
+            from .output.render import json_text, plain
 
             row = next(r for r in listing.rows(kind) if r["name"] == name)
-            sys.stdout.write(json.dumps({"kind": kind, **{k: plain(v) for k, v in row.items()}}, indent=2) + "\n")
-        else:
+            sys.stdout.write(json_text({"kind": kind, **{k: plain(v) for k, v in row.items()}}))
+        elif output_format == "yaml":  # the file as it is, to copy
             sys.stdout.write(f"# {kind[:-1]} preset {name}\n{text}")
+        else:  # the same YAML, long lines folded to the width (it still loads to the same preset)
+            from .output.prose import fold_yaml, terminal_width
+
+            sys.stdout.write(f"# {kind[:-1]} preset {name}\n{fold_yaml(text, terminal_width(sys.stdout))}")
 
 
 @app.command()
@@ -433,17 +447,16 @@ def schema() -> None:
     - first line of a scenario: `# yaml-language-server: $schema=qwenfeas.schema.json`
     """
     with _errors_to_exit():
-        import json
-
+        from .output.render import json_text
         from .scenario.schema import scenario_schema
 
-        sys.stdout.write(json.dumps(scenario_schema(), indent=2) + "\n")
+        sys.stdout.write(json_text(scenario_schema()))
 
 
 @app.command()
 def validate(
     case: list[str] | None = typer.Option(None, "--case", "-c", metavar="ID", help="Run only this case (repeatable)."),
-    output_format: ListFormat = typer.Option("table", "--format", "-f", help="table or json."),
+    output_format: ValidateFormat = typer.Option("table", "--format", "-f", help="table, json or csv."),
     no_color: bool = _no_color_option(),
     cases_file: str | None = typer.Option(None, "--cases", metavar="FILE",
                                           help="Run the cases in FILE instead of the bundled ones "
@@ -457,22 +470,27 @@ def validate(
 
     - `qwenfeas validate`
     - `qwenfeas validate --case gpt3-175b-training-compute --format json`
+    - `qwenfeas validate --format csv > validation.csv`
     """
     with _errors_to_exit():
         from pathlib import Path
 
         from .commands import validation
 
-        results = validation.run(case, Path(cases_file) if cases_file else None)
+        if cases_file is not None and not cases_file.strip():
+            raise QwenfeasError("needs a file name", key="--cases", hint="for example --cases tests/scorecard/cases.yaml")
+        results = validation.run(case, Path(cases_file) if cases_file is not None else None)
         if output_format == "table":
             from .output.tables import make_console, render_validation
 
             render_validation(results, make_console(no_color), cases_file)
         else:
-            import json
+            from .output.render import csv_text, json_text
 
             rows = [{**r._asdict(), "error": r.error, "passed": r.passed} for r in results]
-            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            header = [*validation.Result._fields, "error", "passed"]
+            sys.stdout.write(json_text(rows) if output_format == "json" else
+                             csv_text(header, ([row[k] for k in header] for row in rows)))
         if not all(r.passed for r in results):
             raise typer.Exit(ExitCode.CHECK_FAILED)
 
@@ -500,8 +518,28 @@ def docs() -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def _only_invoked_command(argv: list[str]) -> typer.Typer:
+    """The app with only the command named on the command line, for start-up time: typer converts
+    every registered command's parameters before it runs one (about 4 ms for ten commands). When the
+    first argument names no command (`--help`, `--version`, a misspelt name that needs "did you
+    mean"), the whole app; for `--version`, none. Help, usage and errors are the same either way."""
+    import copy
+
+    from typer.main import get_command_name
+
+    name = argv[1] if len(argv) > 1 else None
+    commands = [c for c in app.registered_commands
+                if (c.name or get_command_name(c.callback.__name__)) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups and name != "--version":  # --version is eager: it needs no command
+        return app
+    invoked = copy.copy(app)
+    invoked.registered_commands, invoked.registered_groups = commands, groups
+    return invoked
+
+
 def main() -> None:
     """Console-script entry point: output errors (a closed pipe, a full disk) are handled here too."""
     from .commands.exits import run
 
-    run(app, "qwenfeas")
+    run(_only_invoked_command(sys.argv), "qwenfeas")

@@ -121,5 +121,7 @@ def commands(text: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    README.write_text(regenerate(README.read_text(encoding="utf-8")), encoding="utf-8")
+    from qwenfeas.output.render import write_atomically
+
+    write_atomically(str(README), regenerate(README.read_text(encoding="utf-8")))  # whole, or not at all
     print(f"README.md: regenerated the output of {len(commands(README.read_text(encoding='utf-8')))} commands")

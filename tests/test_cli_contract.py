@@ -36,8 +36,13 @@ def run(*args, cwd=ROOT, stdout=subprocess.PIPE, env=None):
 
 
 def errors(result) -> list[str]:
-    """stderr lines that are not warnings or notes."""
-    return [line for line in result.stderr.splitlines() if not line.startswith(("warning:", "note:"))]
+    """stderr lines that are not warnings or notes (nor their wrapped continuation lines)."""
+    lines, in_message = [], False
+    for line in result.stderr.splitlines():
+        in_message = line.startswith(("warning:", "note:")) or (in_message and line.startswith("  "))
+        if not in_message:
+            lines.append(line)
+    return lines
 
 
 # --- each command accepts only the formats it writes -------------------------------------------
@@ -45,7 +50,7 @@ def errors(result) -> list[str]:
 @pytest.mark.parametrize("args", [
     ["compare", DEFAULT, PRETRAIN, "-f", "yaml"], ["compare", DEFAULT, PRETRAIN, "-f", "jsonl"],
     ["roadmap", "-f", "csv"], ["roadmap", "-f", "yaml"], ["presets", "-f", "csv"], ["presets", "-f", "jsonl"],
-    ["validate", "-f", "csv"], ["validate", "-f", "yaml"], ["check", DEFAULT, "-f", "csv"],
+    ["validate", "-f", "yaml"], ["check", DEFAULT, "-f", "csv"],
     ["check", DEFAULT, "-f", "yaml"], ["presets", "show", "h200", "-f", "csv"], ["sweep", DEFAULT, "-v",
                                                                                "hardware.mfu=0.3,0.4", "-f", "yaml"],
 ])
@@ -230,6 +235,18 @@ def test_a_junit_path_that_cannot_be_written_fails_before_any_work(tmp_path, jun
     assert [p.name for p in tmp_path.iterdir()] == []
 
 
+@pytest.mark.parametrize("junit", ["/proc/version", "/proc/qwenfeas-report.xml"])
+def test_a_junit_file_whose_folder_takes_no_new_file_fails_before_any_work(junit):
+    """/proc/version is a regular file root may open for writing, but no temporary file can be made
+    beside it for the atomic rename: that was an internal error (exit 70) after the report was printed."""
+    if not os.path.exists("/proc/version"):
+        pytest.skip("no /proc on this system")
+    result = run("check", DEFAULT, "--junit", junit)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and f"{junit}: --junit: cannot be written" in result.stderr
+    assert "internal error" not in result.stderr
+
+
 # --- output streams ----------------------------------------------------------------------------------
 
 CLOSED_PIPE_COMMANDS = [
@@ -287,3 +304,32 @@ def test_a_frontier_table_shows_limit_rows_and_says_how_many_more():
     assert " ".join(table.stdout.split()).count("4 of 100 rows") == 3
     rows = invoke(*args, "-f", "csv").stdout.splitlines()
     assert len(rows) == 1 + 3 * 100
+
+
+# --- start-up: the entry point builds only the command it runs ------------------------------------
+
+@pytest.mark.parametrize("args", [["estimate", "--help"], ["presets", "show", "--help"], ["presets", "--help"],
+                                  ["sweep"], ["check", "--bogus"], ["--help"], ["estimat", DEFAULT], ["--version"],
+                                  ["--version", "estimate", DEFAULT], ["--version", "--bogus"]],
+                         ids=lambda a: " ".join(a)[:30])
+def test_the_entry_point_prints_what_the_whole_app_prints(args):
+    """main() hands typer only the invoked command (start-up time); help, usage errors and "did you
+    mean" must read exactly as the whole app's."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1", "COLUMNS": "100",
+           "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
+    entry = run(*args, env=env)
+    whole = CliRunner().invoke(app, args, env=env, prog_name="qwenfeas")
+    assert (entry.returncode, entry.stdout, entry.stderr) == (whole.exit_code, whole.stdout, whole.stderr)
+    assert entry.stdout or entry.stderr
+
+
+def test_the_entry_point_gives_typer_only_the_named_command():
+    from qwenfeas.cli import _only_invoked_command
+
+    only = _only_invoked_command(["qwenfeas", "estimate", DEFAULT])
+    assert [c.callback.__name__ for c in only.registered_commands] == ["estimate"] and not only.registered_groups
+    assert [g.name for g in _only_invoked_command(["qwenfeas", "presets"]).registered_groups] == ["presets"]
+    assert _only_invoked_command(["qwenfeas", "--version"]).registered_commands == []
+    assert _only_invoked_command(["qwenfeas", "--help"]) is app
+    assert _only_invoked_command(["qwenfeas", "estimat"]) is app
+    assert len(app.registered_commands) > 5  # the module's app itself is left whole

@@ -33,8 +33,8 @@ def piped(width: int, *args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT)
 
 
-def in_terminal(width: int, *args: str) -> str:
-    """stdout of the command run on a pseudo-terminal of `width` columns (COLUMNS unset)."""
+def in_terminal(width: int, *args: str, stream: str = "stdout") -> str:
+    """stdout (or stderr) of the command run on a pseudo-terminal of `width` columns (COLUMNS unset)."""
     import fcntl
     import struct
     import termios
@@ -42,8 +42,10 @@ def in_terminal(width: int, *args: str) -> str:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, width, 0, 0))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1", "TERM": "xterm"}
-    process = subprocess.Popen([sys.executable, "-m", "qwenfeas", *args], stdout=follower,
-                               stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    streams = {"stdout": follower, "stderr": subprocess.DEVNULL}
+    if stream == "stderr":
+        streams = {"stdout": subprocess.DEVNULL, "stderr": follower}
+    process = subprocess.Popen([sys.executable, "-m", "qwenfeas", *args], **streams, env=env, cwd=ROOT)
     os.close(follower)
     chunks = []
     while True:
@@ -184,6 +186,62 @@ def test_serve_frontier_fits(width):
         lines = assert_fits(text, width)
         assert "TTFT" in words(text) and "TPOT" in words(text)  # headers whole (or numbered, with a key)
         assert len(lines) > 3
+
+
+def unwrapped(text: str) -> list[str]:
+    """The messages of wrapped stderr text, one string each: continuation lines start with spaces."""
+    messages: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and messages:
+            messages[-1] += " " + line.strip()
+        else:
+            messages.append(line)
+    return messages
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("args", [["estimate", "configs/roadmap/context-100m-gqa.yaml", "-f", "json"],
+                                  ["sweep", SERVING, "-v", "context=32K,1M,10M", "-f", "csv"],
+                                  ["compare", "configs/roadmap/context-100m-gqa.yaml", "--with", "hardware.mfu=0.3"]],
+                         ids=["estimate", "sweep", "compare"])
+def test_warnings_and_notes_wrap_at_the_width_and_keep_every_word(width, args):
+    """Warnings and notes on stderr wrap like the tables (at spaces, two-space continuation), piped at
+    COLUMNS and on a terminal of that width; unwrapped, they are the very messages printed at 1,000 columns."""
+    whole = piped(1000, *args).stderr.splitlines()
+    assert whole and all(line.startswith(("warning: ", "note: ")) for line in whole)
+    assert max(cell_len(line) for line in whole) > width  # the check has something to wrap
+    for text in (piped(width, *args).stderr, in_terminal(width, *args, stream="stderr")):
+        assert_fits(text, width)
+        assert unwrapped(text) == whole
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["b200", "deepseek-v3", "glm-4.5", "us"])
+def test_presets_show_folds_the_yaml_to_the_width_and_it_still_loads_as_the_preset(width, name):
+    """`presets show` printed preset files verbatim, up to 156 columns; folded, the YAML loads to
+    the same data as the file (`--format yaml` prints the file as it is)."""
+    import yaml
+
+    exact = piped(width, "presets", "show", name, "--format", "yaml").stdout
+    assert max(cell_len(line) for line in exact.splitlines()) > 80  # something to fold
+    for text in (piped(width, "presets", "show", name).stdout, in_terminal(width, "presets", "show", name)):
+        assert_fits(text, width)
+        assert yaml.safe_load(text) == yaml.safe_load(exact)
+        assert words(text) >= {w for w in words(exact) if cell_len(w) <= width and w != "#"}
+
+
+def test_fold_yaml_keeps_every_bundled_preset_the_same_data():
+    import yaml
+
+    from qwenfeas.output.prose import fold_yaml
+
+    for path in sorted((ROOT / "qwenfeas" / "presets").rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        for width in (40, 80, 120):
+            folded = fold_yaml(text, width)
+            assert yaml.safe_load(folded) == yaml.safe_load(text), (path.name, width)
+            long_words = [line for line in folded.splitlines() if cell_len(line) > width and len(line.split()) > 2]
+            assert not long_words, (path.name, width, long_words)
 
 
 def test_piped_output_without_columns_is_80_wide():

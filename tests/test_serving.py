@@ -4,7 +4,8 @@ speculative decoding, continuous batching, memory remedies, latency limits and t
 The small dense model has round numbers (2 layers, hidden 1024, 8 heads of 128, FFN 4096 SwiGLU,
 vocab 1000, untied) and the accelerator too (1000 TFLOP/s, 2 TB/s, 80 GB, 100 GB/s links), so every
 expected value below is worked out from the constants' sources, not from the program's output:
-weight streaming 0.76 and KV reads 0.90 of bandwidth, GEMMs 0.76 and attention 0.67 of peak, NCCL's
+weight streaming 0.76 and KV reads 0.90 of bandwidth, GEMMs 0.75 (no measured ceiling for this made-up
+accelerator: formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED) and attention 0.67 of peak, NCCL's
 6.6 us + 0.6 us per NVLink hop, 4 us per kernel, links at 0.8 of their bandwidth.
 """
 
@@ -28,6 +29,7 @@ datacenter: {pue: 1.25, overhead: 0.2, gpu_hour: 2 $/h}
 H, L, HEADS, D, F, V = 1024, 2, 8, 128, 4096, 1000
 PEAK, BW, LINK = 1000e12, 2e12, 100e9
 KERNEL = 4e-6
+GEMM = 0.75  # dense GEMMs on an accelerator without a measured ceiling
 KERNELS = 4 + L * 6 + L * 4  # per step: embedding, final norm, LM head, sampling; 6 attention + 4 FFN per layer
 
 
@@ -45,6 +47,15 @@ def matmul(kv):
     return params(kv) - V * H  # the input embedding is a lookup
 
 
+def elementwise(tokens, t=1):
+    """Element-wise bytes of `tokens` tokens on one of t tensor ranks, at 0.85 of bandwidth (the
+    forward of the operator count in formulas.kernel_efficiency, Korthikanti et al. 2022 sec. 4.1):
+    per layer 2 B x (10 h for two norms and two residual adds on every rank, plus 2 (q + kv) of RoPE
+    and 3 f of the SwiGLU activation split over t), plus 8 B x vocab of FP32 logits written and read."""
+    per_rank = L * 2 * 10 * H + 8 * V + L * 2 * (2 * (HEADS * D + 8 * D) + 3 * F) / t
+    return tokens * per_rank / (0.85 * BW)
+
+
 def per_key():
     return 2 * L * HEADS * (D + D)
 
@@ -60,9 +71,10 @@ def test_prefill_counts_the_prompt_only(run):
     flops = 2 * matmul(8) * P + per_key() * P * (P + 1) / 2
     assert r["inference.prefill_flops"] == pytest.approx(flops, rel=1e-12)
     # one accelerator: weights phase is compute-bound, attention at 0.67 of peak, then the kernel floor
-    weights = max(2 * matmul(8) * P / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    weights = max(2 * matmul(8) * P / (PEAK * GEMM), matmul(8) * 2 / (BW * 0.76))
     attention = per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
-    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + elementwise(P) + KERNELS * KERNEL,
+                                                           rel=1e-12)
     # a whole-context prefill (the old convention) would cost 12% more FLOPs for this request
     whole = 2 * matmul(8) * 2304 + per_key() * 2304 * 2305 / 2
     assert whole / flops > 1.12
@@ -73,13 +85,14 @@ def test_decode_step_has_a_floor_of_kernels_and_all_reduces(run):
     r = run(text, *sets)
     t, kv = 2, 8
     mean_keys = (256 * 2048 + 256 * 257 / 2) / 256  # mean keys a decoded token attends to
-    weights = max(2 * matmul(kv) / t / (PEAK * 0.76), matmul(kv) * 2 / t / (BW * 0.76))
+    weights = max(2 * matmul(kv) / t / (PEAK * GEMM), matmul(kv) * 2 / t / (BW * 0.76))
     attention = max(per_key() * mean_keys / t / (PEAK * 0.67), kv_per_token(kv) * mean_keys / t / (BW * 0.90))
     alpha = 6.6e-6 + 2 * (t - 1) * 0.6e-6  # NCCL base + one NVLink hop per step of reduce-scatter and all-gather
     all_reduce = alpha + H * 2 * (2 * (t - 1) / t) / (0.8 * LINK)
     floor = 2 * L * all_reduce + KERNELS * KERNEL
-    assert r["inference.step_seconds"] == pytest.approx(weights + attention + floor, rel=1e-12)
-    assert r["inference.decode_seconds_per_token"] == pytest.approx(weights + attention + floor, rel=1e-12)
+    step = weights + attention + elementwise(1, t) + floor
+    assert r["inference.step_seconds"] == pytest.approx(step, rel=1e-12)
+    assert r["inference.decode_seconds_per_token"] == pytest.approx(step, rel=1e-12)
     assert floor / r["inference.step_seconds"] > 0.5  # a tiny model is all floor
 
 
@@ -144,11 +157,77 @@ def test_one_user_sees_the_step_and_pays_the_prefill_once(run):
         500 * 0.77 * 1.2 * 1.25 * latency / 256 * 1e6 / 3.6e6, rel=1e-9)
 
 
+def batched_prefill_pass(prompts, P=2048, kv=8):
+    """One prefill pass of `prompts` prompts of P tokens on one accelerator of the small model, by hand."""
+    weights = max(2 * matmul(kv) * prompts * P / (PEAK * GEMM), matmul(kv) * 2 / (BW * 0.76))
+    attention = prompts * per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
+    return weights + attention + elementwise(prompts * P) + KERNELS * KERNEL
+
+
+def test_prefills_are_batched_up_to_the_token_budget(run):
+    # TensorRT-LLM packs context requests up to max_num_tokens = 8192 per iteration: 8192 / 2048 = 4
+    # prompts of this scenario share one pass (the batch of 16 has that many waiting); a lone user's
+    # prompt is a pass of one.
+    text, sets = small(count=1, inference__concurrency=16)
+    r = run(text, *sets)
+    assert r["serving_layout.batch"] == 16
+    assert r["inference.prefill_pass_seconds"] == pytest.approx(batched_prefill_pass(4), rel=1e-12)
+    assert r["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(4) / 4, rel=1e-12)
+    assert r["inference.prefill_seconds"] == pytest.approx(batched_prefill_pass(1), rel=1e-12)
+    assert r["inference.ttft_seconds"] == pytest.approx(batched_prefill_pass(4) + r["inference.step_seconds"],
+                                                        rel=1e-12)
+    # with 2 sequences in the batch only 2 prompts can wait together
+    two = run(text, *small(count=1, inference__concurrency=2)[1])
+    assert two["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(2) / 2, rel=1e-12)
+    # a prompt longer than the budget runs alone: 10,000 tokens, one per pass
+    long = run(text, *sets, "context=10256", "inference.prompt_tokens=10000")
+    assert long["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(1, P=10000),
+                                                                          rel=1e-12)
+
+
+def test_attention_data_ranks_prefill_in_turn_unless_disaggregated():
+    # TensorRT-LLM tech blog 10 (ADP balance): without a balancing scheduler one rank's context phase
+    # holds every rank, so a pass carries one rank's prompts; a disaggregated prefill pool runs all ranks.
+    from qwenfeas.serving.prefill import prompts_per_pass
+
+    class Prompt:
+        prompt = 1024.0
+
+    assert prompts_per_pass(Prompt, 8, 4096, 1) == (8.0, 8.0)  # 8192 / 1024 per rank, one rank at a time
+    assert prompts_per_pass(Prompt, 8, float("inf"), 8) == (8.0, 64.0)
+    assert prompts_per_pass(Prompt, 8, 16, 1) == (2.0, 2.0)  # 16 waiting over 8 ranks: 2 each
+    assert prompts_per_pass(Prompt, 8, 1, 1) == (1.0, 1.0)  # never less than one prompt
+
+    class OneToken:
+        prompt = 1.0
+
+    assert prompts_per_pass(OneToken, 1, 1e6, 1) == (8192.0, 8192.0)  # one-token prompts: the whole budget
+
+
+def test_a_disaggregated_pool_shares_one_pass_over_every_rank_s_prompts(run):
+    # Qwen3-30B-A3B (128 experts, top-8) on 4 H100 as 4 attention ranks with EP4: a pool pass carries
+    # 8192 / 1024 = 8 prompts on each of the 4 ranks, so the routed experts see 32,768 tokens at once
+    from qwenfeas.serving.limits import _figures
+    from qwenfeas.serving.prefill import prefill_pass_seconds, prefill_seconds_per_request
+
+    r = run("model: {preset: qwen3-30b-a3b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h100-sxm, count: 4}\ninference: {prompt_tokens: 1024, output_tokens: 1024}\n"
+            "serving_layout: {tensor: 1, attention_data: 4, expert: 4, replicas: 1, disaggregated: true}\n")
+    s, m, d = _figures(r)
+    inf = float("inf")
+    together = prefill_pass_seconds(m, d, 1.0, 4.0, 4.0, inf, 4.0)
+    assert r["inference.prefill_seconds_per_request"] == pytest.approx(together / 32, rel=1e-12)
+    assert r["inference.prefill_pass_seconds"] == pytest.approx(together, rel=1e-12)
+    assert prefill_seconds_per_request(m, d, 1.0, 4.0, 4.0, inf, 4.0) == pytest.approx(together / 32, rel=1e-12)
+    # the experts' pass over all ranks' tokens is not the pass of one rank's prompts alone
+    assert together != pytest.approx(prefill_pass_seconds(m, d, 1.0, 4.0, 4.0, inf, 1.0), rel=1e-3)
+
+
 def test_continuous_batching_by_littles_law(run):
     text, sets = small(count=4, serving_layout__tensor=1, inference__concurrency=64)
     r = run(text, *sets)
     assert r["serving_layout.replicas"] == 4 and r["serving_layout.batch"] == 16
-    step, prefill = r["inference.step_seconds"], r["inference.prefill_seconds"]
+    step, prefill = r["inference.step_seconds"], batched_prefill_pass(4) / 4  # 4 prompts of 2048 per pass
     decode_rate = 16 / step
     requests = decode_rate / (256 + decode_rate * prefill)  # per replica
     assert r["inference.output_tokens_per_second"] == pytest.approx(4 * 256 * requests, rel=1e-12)
@@ -313,9 +392,10 @@ def test_a_prefix_cache_hit_prefills_only_the_rest_of_the_prompt(run):
     r = run(text, *sets, "inference.prefix_cache_hit=0.5")
     P, hit = 2048, 1024  # half the prompt is cached: 1,024 new tokens attend to 1,024 cached ones and each other
     keys = hit * hit + hit * (hit + 1) / 2
-    weights = max(2 * matmul(8) * hit / (PEAK * 0.76), matmul(8) * 2 / (BW * 0.76))
+    weights = max(2 * matmul(8) * hit / (PEAK * GEMM), matmul(8) * 2 / (BW * 0.76))
     attention = per_key() * keys / (PEAK * 0.67)
-    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + KERNELS * KERNEL, rel=1e-12)
+    assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + elementwise(hit) + KERNELS * KERNEL,
+                                                           rel=1e-12)
     # the input tokens billed are the whole prompt, cached or not
     full = run(text, *sets)
     assert r["inference.prefill_seconds"] < full["inference.prefill_seconds"]
@@ -335,6 +415,11 @@ def test_serving_formulas_by_hand():
     assert S.collective_latency_seconds(16, 1, 8) == pytest.approx(6.6e-6 + 15 * 5e-6)
     assert S.collective_latency_seconds(8, 2, 8) == pytest.approx(6.6e-6 + 2 * 7 * 0.6e-6)
     assert S.collective_latency_seconds(1, 2, 8) == 0.0
+    # an all-to-all sends to every peer at once: one hop of latency at any size (DeepEP: 77 us at EP8,
+    # 194 us at EP256), then its bytes at 0.8 of the link
+    assert S.all_to_all_seconds(0.0, 72, 50e9, 8) == pytest.approx(6.6e-6 + 5e-6)
+    assert S.all_to_all_seconds(8e6, 8, 450e9, 8) == pytest.approx(6.6e-6 + 0.6e-6 + 8e6 / (0.8 * 450e9))
+    assert S.all_to_all_seconds(0.0, 1, 450e9, 8) == 0.0
     # routed experts stream at 0.48 of bandwidth and compute at 0.55 of peak (DeepGEMM midpoints)
     assert S.phase_seconds(0.0, 48e9, 1e15, S.GROUPED_GEMM_EFFICIENCY, 100e9, S.EXPERT_BANDWIDTH_EFFICIENCY) == \
         pytest.approx(1.0)
@@ -351,3 +436,158 @@ def test_serving_formulas_by_hand():
     requests, tpot, share = S.steady_state(0.01, 1.0, 1.0, 100.0, 0.5)
     assert requests == pytest.approx(1 / (100 * 0.01 + 0.5)) and tpot == pytest.approx(0.01)
     assert share == pytest.approx(0.5 / 1.5)
+
+
+def test_dense_gemms_reach_the_measured_ceiling_of_their_accelerator_and_precision():
+    # stas00/ml-engineering max-achievable matmul table: H100 FP8 1403 of 1979 TFLOP/s, H200 FP8 1453,
+    # B200 BF16 1745 of 2250 and FP8 3433 of 4500; FP4 takes the FP8 fraction (cuBLAS 12.9: FP4 up to
+    # 2.3x FP8, i.e. at most 2.3 x 3433 / 9000 = 0.88 of the FP4 peak, above it); no measurement: 0.75
+    from qwenfeas.serving.deployment import gemm_ceiling
+
+    assert gemm_ceiling("h100-sxm", "fp8") == pytest.approx(1403 / 1979)
+    assert gemm_ceiling("h800", "fp8") == pytest.approx(1403 / 1979)
+    assert gemm_ceiling("h200", "fp8") == pytest.approx(1453 / 1979)
+    assert gemm_ceiling("b200", "bf16") == pytest.approx(1745 / 2250)
+    assert gemm_ceiling("b200", "fp4") == pytest.approx(3433 / 4500)
+    assert gemm_ceiling("b200", "fp4") < 2.3 * 3433 / 9000
+    assert gemm_ceiling("tpu-v5p", "bf16") == gemm_ceiling(None, "fp8") == 0.75
+    assert gemm_ceiling("h100-sxm", "int8") == gemm_ceiling("h100-sxm", "int4") == pytest.approx(1403 / 1979)
+    assert gemm_ceiling("h100-sxm", "bf16") == pytest.approx(794.5 / 989)
+
+
+def test_a_large_batch_decode_on_h200_runs_its_gemms_at_the_h200_fp8_ceiling(run):
+    # Llama 3.1 8B FP8 on one H200 at batch 512: 2 x 7.5e9 x 512 FLOPs take longer at 1453 TFLOP/s
+    # than 7.5 GB at 0.76 x 4.8 TB/s, so the weight phase is compute-bound at the measured ceiling.
+    r = run("model: {preset: llama-3.1-8b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h200, count: 1}\ninference: {prompt_tokens: 1024, output_tokens: 1024, batch: 64}\n",
+            "inference.batch=512", "serving_layout.tensor=1")
+    dense = r["model.matmul_params"]
+    assert r.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / (1979e12 * 1453 / 1979),
+                                                                    rel=1e-9)
+
+
+def test_moe_element_wise_work_moves_the_permutation_only_without_an_expert_all_to_all(run):
+    # Qwen3-30B-A3B (config.json: 48 layers, hidden 2048, 32 query and 4 KV heads of 128, 128 experts of
+    # width 768, top-8, vocab 151,936, SwiGLU), bf16 activations, forward only, per token:
+    # every rank: 2 norms and 2 residual adds (10 h) per layer + 8 B x vocab of FP32 logits;
+    # split over tensor ranks: RoPE on q and kv (2 (q + kv)) and the activation over 8 x 768 (3 f);
+    # the permutation, unpermutation and weighted sum of 8 copies (5 k h), unless dispatch/combine does it
+    from qwenfeas.serving.decode import elementwise_phase
+    from qwenfeas.serving.limits import _figures
+
+    r = run("model: {preset: qwen3-30b-a3b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h100-sxm, count: 2}\ninference: {prompt_tokens: 1024, output_tokens: 1024}\n"
+            "serving_layout: {tensor: 2, replicas: 1}\n")
+    s, m, d = _figures(r)
+    every = 48 * 2 * 10 * 2048 + 8 * 151936
+    split = 48 * 2 * (2 * (32 * 128 + 4 * 128) + 3 * 8 * 768)
+    permute = 48 * 2 * 5 * 8 * 2048
+    assert (m.elementwise_replicated, m.elementwise_split, m.elementwise_permute) == pytest.approx((every, split, permute))
+    bandwidth = 3.35e12 * 0.85
+    assert elementwise_phase(m, d, 100, 2, 1) == pytest.approx(100 * (every + split / 2 + permute) / bandwidth)
+    assert elementwise_phase(m, d, 100, 1, 4) == pytest.approx(100 * (every + split) / bandwidth)
+
+
+
+def test_disaggregated_serving_decodes_at_the_step_and_sizes_its_prefill_pool_from_batched_prefill(run):
+    # one decode accelerator at batch 16 with one draft token accepted half the time (1.5 tokens a step):
+    # X = 16 x 1.5 / (step x 256) requests/s; the pool prefills 8192 / 2048 = 4 prompts a pass, so it
+    # needs X x pass / 4 accelerators; TTFT = a pass + the prompt's KV over the link (no network given:
+    # the 100 GB/s scale-up link at 0.8) + one step
+    text, sets = small(inference__concurrency=16, serving_layout__disaggregated="true")
+    r = run(text, *sets, "inference.speculative.kind=mtp", "inference.speculative.draft_tokens=1",
+            "inference.speculative.acceptance=0.5")
+    step, accepted = r["inference.step_seconds"], 1.5
+    assert r["inference.accepted_tokens_per_step"] == pytest.approx(accepted)
+    requests = 16 * accepted / (step * 256)
+    pool = requests * batched_prefill_pass(4) / 4
+    assert r["inference.prefill_seconds_per_request"] == pytest.approx(batched_prefill_pass(4) / 4, rel=1e-12)
+    assert r["inference.output_tokens_per_second"] == pytest.approx(requests * 256, rel=1e-12)
+    assert r["inference.tpot_seconds"] == pytest.approx(step / accepted, rel=1e-12)
+    transfer = 2048 * kv_per_token(8) / (0.8 * LINK)
+    assert r["inference.ttft_seconds"] == pytest.approx(batched_prefill_pass(4) + transfer + step, rel=1e-12)
+    assert r["inference.tokens_per_second_per_accelerator"] == pytest.approx(requests * 256 / (1 + pool), rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(requests * 256 / 16, rel=1e-12)
+    # the rented time splits between the pool's share, pool / (1 + pool), and decoding
+    share = pool / (1 + pool)
+    assert r["inference.cost_per_million_input_tokens_usd"] == pytest.approx(
+        share * (1 + pool) * 2 / 3600 / (requests * 2048) * 1e6, rel=1e-9)
+    assert r["inference.cost_per_million_output_tokens_usd"] == pytest.approx(
+        (1 - share) * (1 + pool) * 2 / 3600 / (requests * 256) * 1e6, rel=1e-9)
+
+
+def test_requests_past_the_caches_wait_in_a_queue_counted_in_the_first_token(run):
+    # 80 GB less 10%, less the weights, over one 2,304-token cache: 3,810 sequences fit; 5,000 are asked
+    text, sets = small(inference__concurrency=5000)
+    r = run(text, *sets)
+    fits = math.floor((80e9 * 0.9 - params(8) * 2) / (kv_per_token(8) * 2304))
+    assert r["inference.max_batch"] == fits == r["serving_layout.batch"] == 3810
+    step, prefill = r["inference.step_seconds"], batched_prefill_pass(4) / 4
+    decode_rate = fits / step
+    requests = decode_rate / (256 + decode_rate * prefill)
+    queue = (5000 - fits) / requests
+    assert r["inference.ttft_seconds"] == pytest.approx(batched_prefill_pass(4) + step + queue, rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(requests * 256 / 5000, rel=1e-12)
+
+
+def test_replicas_multiply_the_input_and_one_request_spreads_no_thinner_than_a_sequence_each(run):
+    # 4 replicas of one accelerator; a single request in flight still keeps one sequence on each replica
+    # (the batch never drops below 1), so the deployment's rate is shared by 4 sequences, not 1
+    text, sets = small(count=4, serving_layout__tensor=1, inference__concurrency=1)
+    r = run(text, *sets)
+    assert r["serving_layout.replicas"] == 4 and r["serving_layout.batch"] == 1
+    step, prefill = r["inference.step_seconds"], batched_prefill_pass(1)
+    requests = (1 / step) / (256 + prefill / step)
+    assert r["inference.output_tokens_per_second"] == pytest.approx(4 * 256 * requests, rel=1e-12)
+    assert r["inference.tokens_per_second_per_user"] == pytest.approx(256 * requests, rel=1e-12)
+    share = requests * prefill
+    assert r["inference.cost_per_million_input_tokens_usd"] == pytest.approx(
+        share * 4 * 2 / 3600 / (4 * 2048 * requests) * 1e6, rel=1e-9)
+
+
+
+def test_each_draft_token_costs_a_layer_s_share_of_every_part_of_the_step(run):
+    # DeepSeek-V3 with one MTP draft on 8 H200 as attention DP8 + EP8: the draft pass costs 1 / 61 of the
+    # step's weights, experts, attention, collectives (the expert dispatch and combine included),
+    # element-wise work and kernels
+    r = run("model: {preset: deepseek-v3}\ncontext: 3072\nprecision: {weights: fp8}\n"
+            "hardware: {preset: h200, count: 8}\ninference: {prompt_tokens: 1024, output_tokens: 2048, batch: 64}\n"
+            "serving_layout: {tensor: 1, attention_data: 8, expert: 8, replicas: 1}\n",
+            "inference.speculative.kind=mtp", "inference.speculative.draft_tokens=1",
+            "inference.speculative.acceptance=0.85")
+    parts = ("weights", "experts", "attention", "tensor_collectives", "expert_collectives", "elementwise", "kernels")
+    core = sum(r.terms[f"decode_{p}_seconds"].value for p in parts)
+    assert r.terms["decode_expert_collectives_seconds"].value > 0
+    assert r.terms["decode_drafts_seconds"].value == pytest.approx(core / 61, rel=1e-12)
+    assert r["inference.step_seconds"] == pytest.approx(core * (1 + 1 / 61), rel=1e-12)
+
+
+def test_a_sequence_s_cache_stops_growing_in_banded_layers_and_adds_a_fixed_state_in_linear_ones(run):
+    # gpt-oss-120b (config.json: 36 layers, 8 KV heads of 64, 18 of them banded to 128 tokens), bf16
+    # cache, 4,096 tokens of prompt + output: 36 x 8 x 64 x 2 x 2 B per token, less the banded layers'
+    # share past their 128-token window
+    r = run("model: {preset: gpt-oss-120b}\ncontext: 4096\nhardware: {preset: h100-sxm, count: 1}\n"
+            "inference: {prompt_tokens: 2048, output_tokens: 2048}\nserving_layout: {tensor: 1, replicas: 1}\n")
+    full, banded = 36 * 8 * 64 * 2 * 2, 18 * 8 * 64 * 2 * 2
+    sequence = full * 4096 - banded * (4096 - 128)
+    usable = 80e9 * 0.9
+    assert r["inference.max_batch"] == math.floor((usable - r["memory.weights_bytes"]) / sequence)
+    # Qwen3-Next-80B-A3B: 12 gated-attention layers of 2 KV heads of 256 cache 12 KiB a token at fp8; the
+    # 36 Gated DeltaNet layers keep a state of fixed size per sequence, whatever its length
+    r = run("model: {preset: qwen3-next-80b-a3b}\ncontext: 4096\nhardware: {preset: h200, count: 1}\n"
+            "precision: {weights: fp8, kv_cache: fp8}\ninference: {prompt_tokens: 2048, output_tokens: 2048}\n"
+            "serving_layout: {tensor: 1, replicas: 1}\n")
+    state = r["kv_cache.state_bytes_per_sequence"]
+    assert state > 0
+    sequence = 12 * 2 * 256 * 2 * 1 * 4096 + state
+    assert r["inference.max_batch"] == math.floor((141e9 * 0.9 - r["memory.weights_bytes"]) / sequence)
+
+
+
+def test_a_dense_model_has_no_routed_experts_to_serve(run):
+    from qwenfeas.serving.limits import _figures
+
+    text, sets = small()
+    s, m, d = _figures(run(text, *sets))
+    assert not m.moe and m.expert_params == 0 and m.moe_layers == 0 and m.top_k == 0
+    assert m.kernels == KERNELS

@@ -11,11 +11,11 @@ import sys
 def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     """Load and estimate every file (and variants of the first), printing warnings and notes on stderr."""
     from ..estimates import estimate as run_estimate
-    from ..scenario.files import read_text
+    from ..scenario.files import read_text, stdin_at_most_once
     from ..scenario.load import load_all, loads
 
     if variants:  # compare --with: the first file again, with one more override (read once: it may be stdin)
-        label, text = read_text(files[0])
+        label, text = read_text(stdin_at_most_once(files)[0])
         scenarios = [loads(text, label, assignments), *load_all(files[1:], assignments)]
         for variant in variants:
             scenario = loads(text, label, [*assignments, variant])
@@ -24,12 +24,19 @@ def estimates(files, assignments: list[str], variants: list[str] = ()) -> list:
     else:
         scenarios = load_all(files, assignments)
     # Variants of one file (compare --with) often share a warning or note: each is printed once.
-    warnings = [f"warning: {scenario.file}: {warning}\n" for scenario in scenarios for warning in scenario.warnings]
-    sys.stderr.write("".join(dict.fromkeys(warnings)))
+    _messages(("warning", f"{scenario.file}: {warning}") for scenario in scenarios for warning in scenario.warnings)
     reports = [run_estimate(scenario) for scenario in scenarios]
-    notes = [f"note: {report.scenario.file}: {note}\n" for report in reports for note in report.notes]
-    sys.stderr.write("".join(dict.fromkeys(notes)))
+    _messages(("note", f"{report.scenario.file}: {note}") for report in reports for note in report.notes)
     return reports
+
+
+def _messages(messages) -> None:
+    """Warnings or notes on stderr, wrapped to the width (the wrapping is loaded only when there are some)."""
+    messages = list(messages)
+    if messages:
+        from ..output.prose import write_messages
+
+        write_messages(messages)
 
 
 def bare(report, name: str) -> str:

@@ -80,6 +80,11 @@ def run(app, prog_name: str) -> None:
     (also for --help and --version, which run before any command)."""
     from typer._click.utils import PacifyFlushWrapper
 
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, results still flow
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (open for the rest of the process)
+    if sys.stdout is None:  # started with stdout closed (>&-): nothing can be written, say so and stop
+        sys.stderr.write("qwenfeas: cannot write the output: standard output is closed\n")
+        sys.exit(ExitCode.INPUT_ERROR)
     stdout_before = _stdout_identity()
     try:
         app(prog_name=prog_name)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from ..estimates import estimate
+from ..output.prose import write_messages
+from ..output.render import csv_text, json_text
 from ..scenario.load import load
 from ..scenario.units import format_quantity
 from ..serving.frontier import COLUMNS, serving_frontier
@@ -14,40 +15,32 @@ from ..serving.frontier import COLUMNS, serving_frontier
 def run(file: str, overrides: list[str], output_format: str, ttft, tpot, plot: bool, no_color: bool) -> None:
     """Print the frontier of FILE's fleet; the best row (most output per accelerator) is marked."""
     scenario = load(file, overrides)
-    for warning in scenario.warnings:
-        sys.stderr.write(f"warning: {scenario.file}: {warning}\n")
+    write_messages(("warning", f"{scenario.file}: {warning}") for warning in scenario.warnings)
     result = serving_frontier(estimate(scenario), ttft, tpot)
     if not result.rows:
-        sys.stderr.write(f"note: {scenario.file}: no layout on {result.accelerators:,.0f} accelerators meets the "
-                         "limits\n")
+        write_messages([("note", f"{scenario.file}: no layout on {result.accelerators:,.0f} accelerators meets "
+                                 "the limits")])
     if output_format == "json":
-        sys.stdout.write(json.dumps({"name": scenario.name, "accelerators": result.accelerators,
-                                     "ttft_limit_seconds": result.ttft, "tpot_limit_seconds": result.tpot,
-                                     "best": result.best, "frontier": result.rows}, indent=2) + "\n")
+        sys.stdout.write(json_text({"name": scenario.name, "accelerators": result.accelerators,
+                                    "ttft_limit_seconds": result.ttft, "tpot_limit_seconds": result.tpot,
+                                    "best": result.best, "frontier": result.rows}))
     elif output_format == "jsonl":
-        sys.stdout.write("".join(json.dumps({"best": i == result.best, **row}) + "\n" for i, row in enumerate(result.rows)))
+        sys.stdout.write(json_text([{"best": i == result.best, **row} for i, row in enumerate(result.rows)], lines=True))
     elif output_format == "csv":
         names = [name for name, _ in COLUMNS]
-        lines = [",".join(["best", *names])]
-        lines += [",".join(["1" if i == result.best else "0", *(_csv(row[n]) for n in names)])
-                  for i, row in enumerate(result.rows)]
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(csv_text(["best", *names], [[i == result.best, *(row[n] for n in names)]
+                                                     for i, row in enumerate(result.rows)]))
     else:
         _table(scenario.name, result, no_color)
     if plot and result.rows:
         _plot(result)
 
 
-def _csv(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(float(value))
-
-
 def _table(name: str, result, no_color: bool) -> None:
     from rich.text import Text
 
-    from ..output.layout import Column, table, wrap_prose
+    from ..output.layout import Column, table
+    from ..output.prose import wrap_prose
     from ..output.tables import emit, make_console
 
     limits = ", ".join(f"{k} <= {format_quantity(v, 's')}" for k, v in (("TTFT", result.ttft), ("TPOT", result.tpot))

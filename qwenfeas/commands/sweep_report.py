@@ -19,13 +19,13 @@ def run(file: str, vary: list[str], output_format: str, columns: list[str] | Non
     import itertools
 
     from ..errors import QwenfeasError
+    from ..output.prose import write_messages
     from .sweep import Filter, Sweep, check_grid_size, column_names, column_unit, frontiers, parse_axis
 
     check_grid_size(vary)  # 1e4 x 1e4 x 1e4 is refused before a single axis is computed
     axes = [parse_axis(text) for text in vary]
     grid = Sweep(file, axes, assignments)
-    for warning in grid.warnings:
-        sys.stderr.write(f"warning: {grid.groups[0][1].file}: {warning}\n")
+    write_messages(("warning", f"{grid.groups[0][1].file}: {warning}") for warning in grid.warnings)
     chunks = grid.chunks()
     first = next(chunks)
     names = column_names(first, columns)
@@ -54,8 +54,7 @@ def run(file: str, vary: list[str], output_format: str, columns: list[str] | Non
     else:
         # Without a filter every row is kept: stop once the table is full (a 10M-point grid need not run).
         rows, matched = _first_rows(everything, names, keep.mask, limit, None if where or feasible_only else grid.size)
-    for note in notes.values():
-        sys.stderr.write(f"note: {grid.groups[0][1].file}: at some points of the sweep: {note}\n")
+    write_messages(("note", f"{grid.groups[0][1].file}: at some points of the sweep: {note}") for note in notes.values())
     units = {name: column_unit(first, name) for name in {*names, *(a.key for a in axes)}}
     if frontier:
         _write_frontiers(frontiers(grid, _all_feasible(everything)), units, output_format, no_color, limit)

@@ -37,32 +37,68 @@ class Result(NamedTuple):
 
 
 _KEYS = ("id", "metric", "published", "tolerance", "source")
+_HINT = "each case gives id, scenario (or file), metric, published, tolerance, source"
 
 
 def cases(path: Path | None = None) -> list[dict]:
     """The case definitions, as plain data (from CASES_FILE unless a path is given).
 
-    A cases file that cannot be read, is not YAML, or lacks a key is a QwenfeasError naming it.
+    A cases file that cannot be read, is not YAML, or has a case with a missing or mistyped key is
+    a QwenfeasError naming the file, the line and the key of every such mistake.
     """
     import yaml
 
-    from ..errors import QwenfeasError
+    from ..errors import Problem, QwenfeasError
     from ..scenario.load import read_file
+    from ..scenario.source import load_text
 
     label = str(path or CASES_FILE)
-    try:
-        every = yaml.safe_load(read_file(path or CASES_FILE))
-    except yaml.YAMLError as exc:
-        raise QwenfeasError(f"is not valid YAML ({exc})", file=label) from None
+    text = read_file(path or CASES_FILE)
+    not_a_list = QwenfeasError("a cases file is a YAML list of cases", file=label, line=1,
+                               hint="see qwenfeas/commands/validation_cases.yaml for the format")
+    if not any(line.strip() and not line.lstrip().startswith(("#", "---")) for line in text.splitlines()):
+        raise not_a_list
+    root = load_text(text, label)  # located, and bounded: size, depth, aliases, duplicate keys
+    every = yaml.safe_load(text)
     if not isinstance(every, list):
-        raise QwenfeasError("a cases file is a YAML list of cases", file=label,
-                            hint="see qwenfeas/commands/validation_cases.yaml for the format")
-    for number, case in enumerate(every, 1):
-        missing = [key for key in _KEYS if not isinstance(case, dict) or key not in case]
+        raise not_a_list
+    problems, seen = [], {}
+    for number, (case, node) in enumerate(zip(every, root.value, strict=True), 1):
+        if not isinstance(case, dict):
+            problems.append(Problem(f"case {number} is not a mapping of keys", label, node.line, None, _HINT))
+            continue
+        missing = [key for key in _KEYS if key not in case]
         if missing or not ("scenario" in case or "file" in case):
-            raise QwenfeasError(f"case {number} lacks {', '.join(missing) or 'scenario or file'}", file=label,
-                                hint="each case gives id, scenario (or file), metric, published, tolerance, source")
+            problems.append(Problem(f"case {number} lacks {', '.join(missing) or 'scenario or file'}", label,
+                                    node.line, None, _HINT))
+            continue
+        for key, wrong in _mistyped(case):
+            problems.append(Problem(f"case {case['id']!s}: {wrong}", label, node.key_lines.get(key, node.line), key,
+                                    _HINT if key != "published" else "the published figure, in the metric's base unit"))
+        if isinstance(case["id"], str) and case["id"] in seen:
+            problems.append(Problem(f"case {case['id']} is also on line {seen[case['id']]}", label,
+                                    node.key_lines.get("id", node.line), "id", "give each case its own id"))
+        seen.setdefault(str(case["id"]), node.key_lines.get("id", node.line))
+    if problems:
+        raise QwenfeasError(problems=problems)
     return every
+
+
+def _mistyped(case: dict):
+    """(key, what is wrong) for each value of a case that cannot be used."""
+    import math
+
+    for key in ("id", "metric", "source", "scenario", "file"):
+        if key in case and (not isinstance(case[key], str) or not case[key].strip()):
+            yield key, "must be text"
+    for key, least in (("published", "greater than 0"), ("tolerance", "0 or more")):
+        value = case[key]
+        try:  # PyYAML reads 671e+9 (no dot) as text: a number all the same
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number) or number < 0 or (key == "published" and number == 0):
+            yield key, f"must be a number {least}, not {value!r}"
 
 
 def run(selected: list[str] | None = None, path: Path | None = None) -> list[Result]:

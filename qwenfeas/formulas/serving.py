@@ -19,8 +19,6 @@ EXPERT_BANDWIDTH_EFFICIENCY = 0.48
 (DeepGEMM README @ a9967bc, small-N rows), midpoint."""
 KV_BANDWIDTH_EFFICIENCY = 0.90
 """Decode attention reading the KV cache: FlashMLA 3000 GB/s of 3.35 TB/s on H800 (FlashMLA README @ 066b5ba6)."""
-GEMM_EFFICIENCY = 0.76
-"""Dense GEMM ceiling: B200 BF16 77.6%, FP8 76.3% (stas00/ml-engineering max-achievable matmul table)."""
 GROUPED_GEMM_EFFICIENCY = 0.55
 """MoE grouped GEMM, masked layout: 47-62% of FP8 peak (DeepGEMM README @ a9967bc, grouped tables), midpoint."""
 ATTENTION_EFFICIENCY = 0.67
@@ -34,6 +32,10 @@ SCALE_UP_HOP_SECONDS = 0.6e-6
 """NCCL per-hop latency over NVLink, LL protocol (tuning.cc hwLat)."""
 SCALE_OUT_HOP_SECONDS = 5e-6
 """NCCL per-hop latency over the network, tree LL protocol (tuning.cc hwLat)."""
+PREFILL_TOKEN_BUDGET = 8192
+"""Prompt tokens one engine iteration schedules per attention rank: TensorRT-LLM's max_num_tokens default
+(NVIDIA/TensorRT-LLM tensorrt_llm/builder.py, BuildConfig.max_num_tokens = 8192; the "Tuning Max Batch Size
+and Max Num Tokens" guide: the scheduler packs context requests up to this budget)."""
 KERNEL_SECONDS = 4e-6
 """Time one small kernel occupies the GPU in a decode step: 4-6 us per launch (susun-blog.com,
 'pegainfer (3): From Launch Overhead to CUDA Graph', CUDA 13), low end: CUDA graphs hide the CPU side."""
@@ -116,7 +118,7 @@ def collective_latency_seconds(group, hops_per_member, scale_up_domain):
     """Fixed latency of one collective: NCCL's base cost plus one hop per step around the group.
 
     Formula: base + hops * (n - 1) * hop, with hop = NVLink's inside a scale-up domain, the network's past it
-             (hops = 2 for an all-reduce: reduce-scatter then all-gather; 1 for all-gather or all-to-all)
+             (hops = 2 for an all-reduce: reduce-scatter then all-gather; 1 for an all-gather)
     Convention: small messages (decode activations) sit in this latency regime.
     Source: NVIDIA/nccl src/graph/tuning.cc (baseLat, hwLat; quoted in NVIDIA/nccl issue #1334).
     """
@@ -133,6 +135,21 @@ def collective_seconds(message_bytes, group, factor, link_bandwidth, hops_per_me
     """
     return (collective_latency_seconds(group, hops_per_member, scale_up_domain)
             + message_bytes * factor / (LINK_EFFICIENCY * link_bandwidth))
+
+
+def all_to_all_seconds(message_bytes, group, link_bandwidth, scale_up_domain):
+    """One all-to-all (MoE dispatch or combine): each member sends to all the others at once.
+
+    Formula: base + hop + bytes / (eta * B)   (bytes: what one member sends to the others; one hop of
+             latency, NVLink's inside a scale-up domain, the network's past it; none for a group of one)
+    Convention: the sends are concurrent, not passed around a ring, so the latency does not grow with
+             n - 1 hops: DeepEP's low-latency dispatch takes 77 us at EP8 and 194 us at EP256 with the same
+             128 tokens per rank (2.5x for a 32x larger group, the growth being bandwidth).
+    Source: NVIDIA/nccl src/graph/tuning.cc (baseLat, hwLat); deepseek-ai/DeepEP docs/legacy.md @ 0297fc8
+    (low-latency kernels, EP8 to EP256).
+    """
+    hop = where(group <= scale_up_domain, SCALE_UP_HOP_SECONDS, SCALE_OUT_HOP_SECONDS)
+    return where(group > 1, COLLECTIVE_BASE_SECONDS + hop, 0.0) + message_bytes / (LINK_EFFICIENCY * link_bandwidth)
 
 
 def phase_seconds(flops, bytes_moved, peak_flops, flops_efficiency, bandwidth, bandwidth_efficiency):

@@ -11,11 +11,12 @@ several blocks that repeat the leading (identifying) columns. Lines carry no tra
 
 from __future__ import annotations
 
-import textwrap
 from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.text import Text
+
+from .prose import wrap_prose
 
 GAP = 2  # spaces between columns
 
@@ -27,21 +28,6 @@ class Column(NamedTuple):
     justify: str = "left"  # "left" or "right"
     wrap: bool = False  # prose that may wrap at spaces; anything else is never broken
     style: str | None = None
-
-
-def wrap_prose(text: str, width: int, indent: str = "", first: str | None = None) -> list[str]:
-    """`text` wrapped at spaces to `width`, with a hanging indent; words (names, numbers) stay whole."""
-    first = indent if first is None else first
-    lines: list[str] = []
-    head = str(text).split(maxsplit=1)[0] if str(text).strip() else ""
-    if first.strip() and cell_len(first + head) > width:  # a long name and a long first word: name alone
-        lines.append(first.rstrip())
-    for paragraph in str(text).split("\n"):
-        wrapped = textwrap.wrap(paragraph, width=max(width, len(first) + 1), initial_indent=first if not lines
-                                else indent, subsequent_indent=indent, break_long_words=False,
-                                break_on_hyphens=False) or [first if not lines else indent]
-        lines.extend(line.rstrip() for line in wrapped)
-    return lines
 
 
 def wrap_items(items: list[str], width: int, indent: str = "  ", separator: str = " · ") -> list[str]:

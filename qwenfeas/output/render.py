@@ -28,6 +28,50 @@ def plain(value):
     return value
 
 
+def json_text(data, lines: bool = False) -> str:
+    """JSON as every command writes it: indented two spaces with a final newline, or with `lines`
+    one compact object per item of `data` (JSON Lines). JSON has no NaN or infinity: a number that
+    is not finite is written as null, never as the invalid `NaN`/`Infinity`."""
+    try:
+        if lines:
+            return "".join(json.dumps(item, allow_nan=False) + "\n" for item in data)
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        return json_text(_finite_or_null(data), lines)
+
+
+def _finite_or_null(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    return value
+
+
+def csv_cell(value) -> str:
+    """One CSV cell as every command writes it: whole numbers without a decimal point, other floats
+    to the last digit (repr), true/false as in JSON, nothing for a missing value."""
+    value = plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def csv_text(header, rows) -> str:
+    """CSV as every command writes it: a header row, then one line per row, cells through csv_cell."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
+
+
 def _nested(report, explain: bool) -> dict:
     out = {key: ({k: plain(v) for k, v in section.items()} if isinstance(section, dict) else section)
            for key, section in report.nested().items()}
@@ -41,7 +85,12 @@ def _nested(report, explain: bool) -> dict:
 def to_json(reports, explain: bool = False) -> str:
     """One JSON object for one report, a list for several."""
     data = [_nested(r, explain) for r in reports]
-    return json.dumps(data[0] if len(data) == 1 else data, indent=2, allow_nan=False) + "\n"
+    return json_text(data[0] if len(data) == 1 else data)
+
+
+def to_jsonl(reports, explain: bool = False) -> str:
+    """JSON Lines: one compact object per report, for shell pipelines and jq -c."""
+    return json_text([_nested(r, explain) for r in reports], lines=True)
 
 
 def to_yaml(reports, explain: bool = False) -> str:
@@ -54,25 +103,14 @@ def to_yaml(reports, explain: bool = False) -> str:
 
 def to_csv(reports) -> str:
     """A header of dotted output names (the union, in order) and one row per report."""
-    import csv
-
     columns: dict[str, None] = {}
     for report in reports:
         columns.update(dict.fromkeys(report.metrics))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["name", *columns])
+    rows = []
     for report in reports:
         values = report.values()
-        writer.writerow([report.name, *(_csv_cell(values.get(c)) for c in columns)])
-    return buffer.getvalue()
-
-
-def _csv_cell(value) -> str:
-    value = plain(value)
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
+        rows.append([report.name, *(values.get(c) for c in columns)])
+    return csv_text(["name", *columns], rows)
 
 
 def write_rows(chunks, names: list[str], output_format: str, out, keep) -> int:
@@ -112,22 +150,15 @@ def write_rows(chunks, names: list[str], output_format: str, out, keep) -> int:
 
 def frontiers_json(frontiers) -> str:
     """The sweep's feasibility boundaries as JSON: one object per numeric axis."""
-    return json.dumps(plain([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers]), indent=2) + "\n"
+    return json_text(plain([{"axis": f.axis, "others": f.others, "rows": f.rows} for f in frontiers]))
 
 
 def frontiers_csv(frontiers) -> str:
     """The boundaries as CSV: the axis, the other axes' values, and the feasible range along it."""
-    import csv
-
     others = list(dict.fromkeys(k for f in frontiers for k in f.others))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["axis", *others, "min_feasible", "max_feasible", "feasible_points"])
-    for frontier in frontiers:
-        for row in frontier.rows:
-            writer.writerow([frontier.axis, *(_csv_cell(row.get(k)) for k in others),
-                             *(_csv_cell(row[k]) for k in ("min_feasible", "max_feasible", "feasible_points"))])
-    return buffer.getvalue()
+    ends = ("min_feasible", "max_feasible", "feasible_points")
+    return csv_text(["axis", *others, *ends], [[frontier.axis, *(row.get(k) for k in others), *(row[k] for k in ends)]
+                                               for frontier in frontiers for row in frontier.rows])
 
 
 def comparison_json(comparison) -> str:
@@ -136,26 +167,14 @@ def comparison_json(comparison) -> str:
                  zip(comparison.names, comparison.files, comparison.feasible, comparison.binding, strict=True)]
     outputs = {row.name: {"unit": row.unit, "values": plain(row.values), "ratios": plain(row.ratios)}
                for row in comparison.rows}
-    return json.dumps({"baseline": comparison.names[0], "scenarios": scenarios, "outputs": outputs},
-                      indent=2, allow_nan=False) + "\n"
+    return json_text({"baseline": comparison.names[0], "scenarios": scenarios, "outputs": outputs})
 
 
 def comparison_csv(comparison) -> str:
     """One row per output: its unit, each scenario's value, then each ratio to the first scenario."""
-    import csv
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     base = comparison.names[0]
-    writer.writerow(["output", "unit", *comparison.names, *(f"{n} / {base}" for n in comparison.names[1:])])
-    for row in comparison.rows:
-        writer.writerow([row.name, row.unit, *map(_csv_cell, row.values), *map(_csv_cell, row.ratios[1:])])
-    return buffer.getvalue()
-
-
-def to_jsonl(reports, explain: bool = False) -> str:
-    """JSON Lines: one compact object per report, for shell pipelines and jq -c."""
-    return "".join(json.dumps(_nested(r, explain), allow_nan=False) + "\n" for r in reports)
+    return csv_text(["output", "unit", *comparison.names, *(f"{n} / {base}" for n in comparison.names[1:])],
+                    [[row.name, row.unit, *row.values, *row.ratios[1:]] for row in comparison.rows])
 
 
 def to_junit(verdicts) -> str:
@@ -187,9 +206,7 @@ def verdicts_json(verdicts, lines: bool = False) -> str:
                      "binding": binding.name if binding else None,
                      "checks": [{**c._asdict(), "ratio": plain(c.ratio) if math.isfinite(c.ratio) else None}
                                 for c in verdict.checks]})
-    if lines:
-        return "".join(json.dumps(row) + "\n" for row in rows)
-    return json.dumps(rows, indent=2) + "\n"
+    return json_text(rows, lines)
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -217,7 +234,8 @@ def check_output_path(path: str, option: str) -> None:
                 os.close(open_special(path))  # a FIFO with no reader fails now, not after the work
             elif stat.S_ISREG(mode) and not os.access(path, os.W_OK):
                 raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
-            return
+            if not stat.S_ISREG(mode):
+                return
         target = os.path.realpath(path)
         folder = os.path.dirname(target)
         if not os.path.isdir(folder):
@@ -226,10 +244,28 @@ def check_output_path(path: str, option: str) -> None:
         longest = os.pathconf(folder, "PC_NAME_MAX")
         if len(os.path.basename(target).encode()) > longest:
             raise QwenfeasError(f"the file name is longer than {longest} bytes", file=path, key=option)
-        if not os.access(folder, os.W_OK):
-            raise QwenfeasError("cannot be written: permission denied", file=path, key=option)
+        _temporary_file_in(folder, path, option)
     except (OSError, ValueError) as exc:  # a NUL byte, an unreadable parent, ...
         raise QwenfeasError(f"is not a usable file path ({exc})", file=repr(path), key=option) from None
+
+
+def _temporary_file_in(folder: str, path: str, option: str | None = None, suffix: str = "") -> tuple[int, str]:
+    """A new temporary file in `folder` (the atomic write's first step), or an input error naming
+    `path`; without `option` it is only a probe: created, then removed at once."""
+    import os
+    import tempfile
+
+    from ..errors import QwenfeasError
+
+    try:
+        handle, name = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=folder)
+    except OSError as exc:  # a read-only folder, /proc, a full disk
+        raise QwenfeasError(f"cannot be written: {exc.strerror or exc} (in {folder})", file=path, key=option,
+                            hint="choose a path in a folder you can write to") from None
+    if option is not None:
+        os.close(handle)
+        os.unlink(name)
+    return handle, name
 
 
 @contextlib.contextmanager
@@ -244,7 +280,6 @@ def atomic_file(path: str, suffix: str = ""):
     """
     import os
     import stat
-    import tempfile
 
     try:
         existing = os.stat(path)  # through any symbolic link
@@ -255,7 +290,7 @@ def atomic_file(path: str, suffix: str = ""):
             yield stream
         return
     target = os.path.realpath(path)
-    handle, temporary = tempfile.mkstemp(prefix=".qwenfeas-", suffix=suffix, dir=os.path.dirname(target))
+    handle, temporary = _temporary_file_in(os.path.dirname(target), path, suffix=suffix)
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream

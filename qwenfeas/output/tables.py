@@ -12,7 +12,8 @@ from rich.text import Text
 
 from ..report import SECTIONS, Report
 from ..scenario.units import format_quantity
-from .layout import Column, table, wrap_items, wrap_prose
+from .layout import Column, table, wrap_items
+from .prose import wrap_prose
 from .render import binding_label
 
 

@@ -77,6 +77,15 @@ def expand_paths(paths) -> list[str]:
     return files
 
 
+def stdin_at_most_once(paths) -> list:
+    """The paths as a list; '-' named twice is an error (the second read would find stdin empty)."""
+    paths = list(paths)
+    if sum(str(path) == STDIN for path in paths) > 1:
+        raise QwenfeasError("'-' is named more than once: standard input can be read only once", file=STDIN_LABEL,
+                            hint="name '-' once; save the other scenarios to files")
+    return paths
+
+
 def read_text(path: str | Path) -> tuple[str, str]:
     """(label, text) of a scenario file, or of stdin for `-`."""
     if str(path) == STDIN:

@@ -16,7 +16,7 @@ from ..errors import MAX_PROBLEMS, Problem, QwenfeasError, did_you_mean
 from . import catalogue
 from .defaults import complete
 from .fields import PRECISION_BYTES, SCENARIO, Field, all_keys
-from .files import STDIN_LABEL, parse, read_file, read_text
+from .files import STDIN_LABEL, parse, read_file, read_text, stdin_at_most_once
 from .source import Node, merge, override_node
 from .units import parse_quantity
 
@@ -76,6 +76,8 @@ def loads(text: str, label: str = "<string>", overrides: list[str] | tuple[str, 
         if keys[0] == "extends":
             raise QwenfeasError("cannot be set with --set", file="--set", key="extends",
                                 hint="write 'extends: BASE.yaml' in the scenario file, or name the base file itself")
+        if node.value is None:
+            _check_removed_key(keys)
         for key in reversed(keys):
             node = Node({key: node}, "--set", None, key_lines={key: None})
         root = _layer(root, node)
@@ -133,6 +135,7 @@ def _layer(base: Node, top: Node) -> Node:
 
 def load_all(paths, overrides=()) -> list[Scenario]:
     """Load several scenarios, reporting the problems of all of them together."""
+    paths = stdin_at_most_once(paths)
     scenarios, problems = [], []
     for path in paths:
         try:
@@ -152,10 +155,11 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
     base_node = root.value.get("extends")
     if base_node is None or base_node.value is None:
         return root
-    if not isinstance(base_node.value, str):
-        raise QwenfeasError("must be a file path", file=label, line=base_node.line, key="extends")
+    if not isinstance(base_node.value, str) or not base_node.value.strip():
+        raise QwenfeasError("must be a file path", file=label, line=base_node.line, key="extends",
+                            hint="for example extends: base.yaml (beside this file) or extends: default (bundled)")
     folder = Path(label).parent if Path(label).is_file() else Path.cwd()
-    base_path = folder / base_node.value
+    base_path = _bundled_unless_beside(folder, base_node.value)
     try:
         resolved = str(base_path.resolve())
     except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
@@ -163,17 +167,52 @@ def _load_with_extends(label: str, text: str, chain: list[str]) -> Node:
                             line=base_node.line, key="extends") from None
     if resolved in chain or resolved == str(Path(label).resolve()):
         raise QwenfeasError(f"extends {base_node.value!r} makes a cycle", file=label,
-                            line=base_node.line, key="extends")
+                            line=base_node.line, key="extends",
+                            hint="a base file must not extend, directly or through others, a file built on it")
     try:
         base_label, base_text = str(base_path), read_file(base_path, regular_only=True)
     except QwenfeasError as error:
         problem = error.problems[0]
+        hint = "extends: takes a local file path, not a URL" if "://" in base_node.value else problem.hint
         raise QwenfeasError(f"cannot load {base_node.value!r}: {problem.message}", file=label,
-                            line=base_node.line, key="extends", hint=problem.hint) from None
+                            line=base_node.line, key="extends", hint=hint) from None
     base = _load_with_extends(base_label, base_text, chain + [resolved])
     own = Node({k: v for k, v in root.value.items() if k != "extends"}, root.file, root.line,
                key_lines={k: v for k, v in root.key_lines.items() if k != "extends"})
     return _layer(base, own)
+
+
+def _check_removed_key(keys: list[str]) -> None:
+    """`--set KEY=null` removes KEY: a key qwenfeas does not know would be removed silently (a typo)."""
+    dotted, known = ".".join(keys), all_keys()
+    if any(k == dotted or k.startswith(dotted + ".") for k in known) or any(
+            ".".join(keys[:i]) in known for i in range(1, len(keys))):
+        return
+    raise QwenfeasError("unknown key", file="--set", key=dotted,
+                        hint=did_you_mean(dotted, known) or "list the keys with: qwenfeas schema")
+
+
+def _bundled_unless_beside(folder: Path, name: str) -> Path:
+    """`extends: NAME`: the file beside the scenario, else a bundled scenario of that name (`default`,
+    `roadmap/params-10t-today`), as `qwenfeas estimate NAME` finds it."""
+    import os
+
+    from .files import bundled_configs
+
+    beside = folder / os.path.expanduser(name)  # ~/plans/base.yaml: the home folder, as a shell reads it
+    configs = bundled_configs()
+    if _lexists(beside) or Path(name).is_absolute() or configs is None:
+        return beside
+    return next((c for c in (configs / name, configs / f"{name}.yaml") if _lexists(c) and c.is_file()), beside)
+
+
+def _lexists(path: Path) -> bool:
+    import os
+
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
 
 
 def _apply_presets(root: Node) -> tuple[Node, list[Problem]]:
@@ -261,12 +300,15 @@ class _Collector:
         return file, line
 
     def walk(self, node: Node, table: dict, prefix: str) -> None:
+        listed = False  # the section's known keys are listed once, under its first unknown key
         for key, child in node.value.items():
             path = prefix + key
             entry = table.get(key)
             where = Node(None, child.file, node.key_lines.get(key, child.line))
             if entry is None:
                 hint = _unknown_key_hint(path, table) if len(self.problems) < MAX_PROBLEMS else None
+                if hint and hint.startswith(_KNOWN_KEYS):
+                    hint, listed = (None if listed else hint), True
                 self.problem(path, "unknown key", hint, where)
                 continue
             if child.value is None:
@@ -388,7 +430,10 @@ def _unknown_key_hint(path: str, table: dict) -> str | None:
     elsewhere = [k for k in all_keys() if k.rsplit(".", 1)[-1] == name]
     if elsewhere:
         return f"{name!r} belongs under {elsewhere[0].rsplit('.', 1)[0]}: ({elsewhere[0]})"
-    return "known keys here: " + ", ".join(table)
+    return _KNOWN_KEYS + ", ".join(table)
+
+
+_KNOWN_KEYS = "known keys here: "
 
 
 def _validate(root: Node, label: str, vary: dict, problems: list[Problem] = ()) -> Scenario:

@@ -118,10 +118,17 @@ def load_json(text: str, file: str) -> Node:
     """
     import json
     import re
+    from collections import Counter
 
     _check_items(text, file)
+    repeated: list[str] = []
+
+    def mapping(pairs):  # the json module keeps the last of two equal keys silently; YAML here refuses them
+        repeated.extend(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        return dict(pairs)
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=mapping)
     except json.JSONDecodeError as exc:
         raise QwenfeasError(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno,
                             hint="check the commas and quotes near this line") from None
@@ -139,6 +146,13 @@ def load_json(text: str, file: str) -> Node:
 
     def line_of(key: str) -> int | None:
         return lines.get(key)
+
+    if repeated:
+        key = repeated[0]
+        written = [text.count("\n", 0, m.start()) + 1 for m in re.finditer(r'"' + re.escape(key) + r'"\s*:', text)]
+        raise QwenfeasError(f"duplicate key (first written on line {written[0]})" if len(written) > 1 else
+                            "duplicate key", file=file, line=written[1] if len(written) > 1 else None, key=key,
+                            hint="JSON readers keep only the last value; delete one of them")
 
     count = [0]
 

@@ -15,7 +15,7 @@ from ..formulas import serving as S
 from ..formulas._array import maximum, minimum, where
 from .decode import decode_step
 from .deployment import Device, Model
-from .prefill import kv_transfer_seconds, prefill_seconds
+from .prefill import kv_transfer_seconds, prefill_pass_seconds, prefill_seconds_per_request
 
 
 class Point(NamedTuple):
@@ -24,7 +24,8 @@ class Point(NamedTuple):
     max_batch: object  # sequences whose caches fit in one replica
     batch: object  # sequences decoding in one replica
     step_seconds: object
-    prefill_seconds: object
+    prefill_seconds: object  # one prefill pass: what a request waits for before its first token
+    prefill_per_request: object  # replica-seconds of prefill per request, batched prefills shared out
     requests_per_second: object  # per replica
     ttft: object
     tpot: object
@@ -72,8 +73,9 @@ def operating_point(m: Model, d: Device, tensor, attention_data, expert, replica
     """The steady state of `replicas` replicas serving `concurrency` requests in flight.
 
     Formula: b = min(concurrency / replicas, max batch); aggregated: X, TPOT, f from
-             formulas.serving.steady_state; disaggregated: X = b * a / (s * O), TPOT = s / a, the prefill
-             pool = X * prefill * replica accelerators; TTFT = prefill (+ KV transfer) + one step + queue
+             formulas.serving.steady_state with the batched prefill per request; disaggregated:
+             X = b * a / (s * O), TPOT = s / a, the prefill pool = X * batched prefill per request * replica
+             accelerators; TTFT = one prefill pass (+ KV transfer) + one step + queue
     Convention: a request that finds no room waits; per-user speed is output tokens over the whole request
     latency (Little's law: concurrency / total request rate), as serving benchmarks report it.
     Source: Little's law; Zhong et al. 2024 (DistServe); Patel et al. 2024 (Splitwise).
@@ -83,10 +85,13 @@ def operating_point(m: Model, d: Device, tensor, attention_data, expert, replica
     wanted = concurrency / replicas
     batch = maximum(minimum(wanted, fits), 1.0)
     step = decode_step(m, d, tensor, attention_data, expert, batch).seconds
-    prefill = prefill_seconds(m, d, tensor, attention_data, expert)
-    aggregated_x, aggregated_tpot, aggregated_share = S.steady_state(step, batch, m.accepted, m.output, prefill)
+    waiting = where(disaggregated, float("inf"), batch)  # a prefill pool is not bounded by the decode batch
+    together = where(disaggregated, attention_data, 1.0)  # attention ranks prefilling in the same pass
+    prefill = prefill_pass_seconds(m, d, tensor, attention_data, expert, waiting, together)
+    per_request = prefill_seconds_per_request(m, d, tensor, attention_data, expert, waiting, together)
+    aggregated_x, aggregated_tpot, aggregated_share = S.steady_state(step, batch, m.accepted, m.output, per_request)
     split_x = batch * m.accepted / (step * m.output)
-    pool = split_x * prefill  # prefill replicas per decode replica
+    pool = split_x * per_request  # prefill replicas per decode replica, at batched prefill throughput
     requests = where(disaggregated, split_x, aggregated_x)
     tpot = where(disaggregated, step / m.accepted, aggregated_tpot)
     share = where(disaggregated, pool / (1 + pool), aggregated_share)
@@ -94,8 +99,9 @@ def operating_point(m: Model, d: Device, tensor, attention_data, expert, replica
     queue = maximum(wanted - batch, 0.0) / requests
     ttft = prefill + where(disaggregated, kv_transfer_seconds(m, d), 0.0) + step + queue
     output_rate = requests * m.output * replicas
-    return Point(fits, batch, step, prefill, requests, ttft, tpot, output_rate / maximum(concurrency, batch * replicas),
-                 output_rate / accelerators, output_rate, requests * m.input_tokens * replicas, share, accelerators)
+    return Point(fits, batch, step, prefill, per_request, requests, ttft, tpot,
+                 output_rate / maximum(concurrency, batch * replicas), output_rate / accelerators, output_rate,
+                 requests * m.input_tokens * replicas, share, accelerators)
 
 
 def smallest_replica(m: Model, d: Device, least):

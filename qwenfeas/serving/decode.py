@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..formulas import kernel_efficiency as K
 from ..formulas import serving as S
 from ..formulas._array import minimum
 from .deployment import ACTIVATION_BYTES, COMBINE_BYTES, DISPATCH_BYTES, Device, Model
@@ -23,13 +24,14 @@ class Step(NamedTuple):
     attention: object
     tensor_collectives: object
     expert_collectives: object
+    elementwise: object
     kernels: object
     drafts: object
 
     @property
     def seconds(self):
         return (self.weights + self.experts + self.attention + self.tensor_collectives + self.expert_collectives
-                + self.kernels + self.drafts)
+                + self.elementwise + self.kernels + self.drafts)
 
 
 def tensor_collectives(m: Model, d: Device, tensor, tokens):
@@ -47,26 +49,28 @@ def expert_collectives(m: Model, d: Device, tensor, attention_data, tokens):
     Each device sends its share of its rank's tokens to the devices holding their k experts,
     fp8 out and bf16 back. Under pure tensor parallelism every device already holds every token
     and the FFN's all-reduce combines the experts' outputs, so nothing extra moves.
-    Source: DeepEP README @ 0297fc8 (FP8 dispatch, BF16 combine); DeepSeek-V3 report sec. 3.4.
+    Source: DeepEP README @ 0297fc8 (FP8 dispatch, BF16 combine); DeepSeek-V3 report sec. 3.4; cost per
+    formulas.serving.all_to_all_seconds.
     """
     if not m.moe:
         return 0.0 * tokens
     replica = tensor * attention_data
     remote = minimum(m.top_k, replica) * (replica - 1) / replica
     share = tokens / tensor * m.hidden * remote
-    one_way = S.collective_seconds(share * DISPATCH_BYTES, replica, 1.0, d.link(replica), 1, d.domain) \
-        + S.collective_seconds(share * COMBINE_BYTES, replica, 1.0, d.link(replica), 1, d.domain)
+    one_way = S.all_to_all_seconds(share * DISPATCH_BYTES, replica, d.link(replica), d.domain) \
+        + S.all_to_all_seconds(share * COMBINE_BYTES, replica, d.link(replica), d.domain)
     return m.moe_layers * one_way * (attention_data > 1)
 
 
 def weight_phase(m: Model, d: Device, tokens, tensor):
     """Weight matmuls outside the routed experts for `tokens` tokens on one tensor-parallel rank.
 
-    Formula: max(2 N_d T / t / (peak * 0.76), N_d w / t / (B * 0.76))
-    Source: formulas.serving (GEMM_EFFICIENCY, WEIGHT_BANDWIDTH_EFFICIENCY).
+    Formula: max(2 N_d T / t / (peak * eta_gemm), N_d w / t / (B * 0.76))
+    Source: deployment.gemm_ceiling (eta_gemm, measured per accelerator and precision);
+    formulas.serving.WEIGHT_BANDWIDTH_EFFICIENCY.
     """
     return S.phase_seconds(2 * m.dense_params * tokens / tensor, m.dense_params * m.weight_bytes / tensor,
-                           d.peak, S.GEMM_EFFICIENCY, d.bandwidth, S.WEIGHT_BANDWIDTH_EFFICIENCY)
+                           d.peak, d.gemm_efficiency, d.bandwidth, S.WEIGHT_BANDWIDTH_EFFICIENCY)
 
 
 def expert_phase(m: Model, d: Device, tokens, expert, expert_tp):
@@ -85,13 +89,28 @@ def expert_phase(m: Model, d: Device, tokens, expert, expert_tp):
                            d.peak, S.GROUPED_GEMM_EFFICIENCY, d.bandwidth, S.EXPERT_BANDWIDTH_EFFICIENCY)
 
 
+def elementwise_phase(m: Model, d: Device, tokens, tensor, attention_data):
+    """Element-wise work (norms, residual adds, RoPE, activation, MoE permutation, logits) for `tokens`
+    tokens on one tensor-parallel rank, at the memory-bound kernels' achievable bandwidth.
+
+    Formula: T (E_rep + E_split / t + E_perm [a = 1]) / (0.85 B)   (with attention data parallelism the
+             expert dispatch and combine write the permuted copies: counted in expert_collectives)
+    Source: deployment.elementwise_bytes; formulas.kernel_efficiency.ELEMENTWISE_BANDWIDTH (FlashMLA decode
+    3000 of 3350 GB/s, less a margin).
+    """
+    permute = m.elementwise_permute * (attention_data <= 1)
+    return K.memory_bound_seconds(tokens * (m.elementwise_replicated + m.elementwise_split / tensor + permute),
+                                  d.bandwidth)
+
+
 def decode_step(m: Model, d: Device, tensor, attention_data, expert, batch) -> Step:
     """One decode step with `batch` sequences on a replica of tensor x attention_data accelerators.
 
     Formula: weights  = phase(2 N_d t_r / t, N_d w / t)          t_r = tokens per attention rank
              experts  = phase(2 P_e pairs L_moe / m, L_moe n_e P_e w / m)   busiest device, m = replica / e
              attention= phase(t_r F_a / t, b_r KV / min(t, n_kv))    b_r = sequences per attention rank
-             + 2 L all-reduces + 2 L_moe all-to-alls + kernels * 4 us, and d / L of it per draft token
+             + 2 L all-reduces + 2 L_moe all-to-alls + element-wise work + kernels * 4 us, and d / L of it
+             per draft token
     Convention: phases run back to back; tokens per rank count the draft tokens verified together.
     Source: formulas.serving (each term's constants and sources).
     """
@@ -106,7 +125,8 @@ def decode_step(m: Model, d: Device, tensor, attention_data, expert, batch) -> S
                                 d.attention_peak, d.attention_efficiency, d.bandwidth, S.KV_BANDWIDTH_EFFICIENCY)
     collectives_tp = tensor_collectives(m, d, tensor, tokens)
     collectives_ep = expert_collectives(m, d, tensor, attention_data, tokens)
+    elementwise = elementwise_phase(m, d, tokens, tensor, attention_data)
     kernels = m.kernels * S.KERNEL_SECONDS + 0.0 * tokens
-    core = weights + experts + attention + collectives_tp + collectives_ep + kernels
-    return Step(weights, experts, attention, collectives_tp, collectives_ep, kernels,
+    core = weights + experts + attention + collectives_tp + collectives_ep + elementwise + kernels
+    return Step(weights, experts, attention, collectives_tp, collectives_ep, elementwise, kernels,
                 core * m.draft_tokens / m.layers)

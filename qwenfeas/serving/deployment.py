@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..architecture import Layers, attention_work
+from ..formulas import kernel_efficiency as K
 from ..formulas import serving as S
 from ..formulas._array import any_true, maximum
 from ..scenario.fields import PRECISION_BYTES
@@ -25,6 +26,10 @@ KERNELS_MOE = 8  # norm, router, top-k, permute, grouped gate-up, activation, gr
 KERNELS_SHARED_EXPERT = 3  # gate-up, activation, down
 KERNELS_PER_STEP = 4  # embedding, final norm, LM head, sampling
 DEFAULT_SCALE_UP = 8.0  # an HGX/DGX board when a preset gives no scale-up domain (NVIDIA HGX datasheets)
+# accelerator preset -> family of formulas.kernel_efficiency.GEMM_CEILING (the same mapping the training
+# step model uses; one neutral home for both is left to the lead: serving may not import training)
+_GEMM_FAMILY = {"a100-sxm-80gb": "a100", "h100-sxm": "hopper", "h800": "hopper", "h200": "h200", "b200": "b200",
+                "gb200": "gb200", "mi300x": "mi300x"}
 ACTIVATION_BYTES = 2.0  # bf16 activations in tensor-parallel all-reduces
 DISPATCH_BYTES, COMBINE_BYTES = 1.0, 2.0  # fp8 dispatch, bf16 combine (DeepEP README @ 0297fc8)
 
@@ -50,6 +55,9 @@ class Model(NamedTuple):
     prompt_kv_bytes: object  # KV of one prompt (moved when prefill is disaggregated)
     peak_kv_bytes: object  # KV of one request at prompt + output tokens
     kernels: object  # kernels per decode step
+    elementwise_replicated: object  # element-wise bytes per token every tensor rank moves (hidden-wide, logits)
+    elementwise_split: object  # element-wise bytes per token split over the tensor group (heads, FFN width)
+    elementwise_permute: object  # MoE permutation bytes per token (done by dispatch/combine under expert all-to-all)
     prompt: object  # tokens prefilled per request (after prefix-cache hits)
     input_tokens: object  # prompt tokens per request, cached or not (what is billed as input)
     output: object
@@ -65,6 +73,7 @@ class Device(NamedTuple):
     """One accelerator: peaks, achievable fractions that are inputs, memory and links."""
 
     peak: object
+    gemm_efficiency: object  # the best share of `peak` a dense GEMM reaches on this accelerator and precision
     attention_peak: object
     attention_efficiency: object
     bandwidth: object
@@ -116,6 +125,7 @@ def read_model(r, s: dict, layers: Layers) -> Model:
         kernels = kernels + (L - moe_layers) * KERNELS_DENSE_FFN + moe_layers * (KERNELS_MOE + shared)
     else:
         kernels = kernels + L * KERNELS_DENSE_FFN
+    replicated, split, permute = elementwise_bytes(s, L, moe_layers, top_k)
     draft = s.get("inference.speculative.draft_tokens", 0.0)
     accepted = S.accepted_tokens_per_step(draft, s.get("inference.speculative.acceptance", 0.0))
     return Model(
@@ -124,17 +134,64 @@ def read_model(r, s: dict, layers: Layers) -> Model:
         experts=s["model.moe.experts"] if moe else 1.0, top_k=top_k, weight_bytes=w, expert_weight_bytes=w_expert,
         kv_heads=1.0 if mla else s["model.kv_heads"], decode_kv_bytes=read / output,
         decode_attention_flops=flops / output, prefill_attention_flops=prefill_flops,
-        prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels, prompt=prompt,
+        prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels,
+        elementwise_replicated=replicated, elementwise_split=split, elementwise_permute=permute, prompt=prompt,
         input_tokens=s["inference.prompt_tokens"], output=output,
         draft_tokens=draft, accepted=accepted)
+
+
+def elementwise_bytes(s: dict, layers, moe_layers, top_k):
+    """HBM bytes one token's element-wise work moves in a forward pass: (on every tensor rank, split over it,
+    MoE permutation).
+
+    Formula: per layer K(h, q, kv, f, gated, k) / 3 (formulas.kernel_efficiency.elementwise_bytes_per_token_layer
+             counts forward + backward, 3x the forward); the hidden-wide part (norms, residual adds, MoE
+             permutation: K(h, 0, 0, 0, gated, k) / 3) runs on every tensor rank, the rest (RoPE over q and kv,
+             the activation over the FFN width f) is split; plus 8 B x vocab of FP32 logits the LM head writes
+             and the sampler reads. The MoE permutation (5 k h values) is returned apart: under an expert
+             all-to-all the dispatch and combine kernels do it (decode.expert_collectives counts them)
+    Convention: operator by operator, unfused (an engine that fuses the residual add into the norm moves
+    less); bf16 activations; the FFN width of an MoE layer is k routed experts' plus the shared ones'.
+    Source: formulas.kernel_efficiency.elementwise_bytes_per_token_layer (Korthikanti et al. 2022, sec. 4.1).
+    """
+    h, gated = s["model.hidden"], s["model.ffn_gated"]
+    q, kv = s["model.heads"] * s["model.head_dim"], s["model.kv_heads"] * s["model.head_dim"]
+    dense = layers - moe_layers
+    width = (top_k * s["model.moe.expert_ffn_hidden"] + s["model.moe.shared_experts"]
+             * s["model.moe.shared_expert_ffn_hidden"]) if "model.moe.experts" in s else 0.0
+    replicated = layers * K.elementwise_bytes_per_token_layer(h, 0.0, 0.0, 0.0, gated) / 3
+    permute = moe_layers * (K.elementwise_bytes_per_token_layer(h, 0.0, 0.0, 0.0, gated, top_k) / 3
+                            - K.elementwise_bytes_per_token_layer(h, 0.0, 0.0, 0.0, gated) / 3)
+    whole = (dense * K.elementwise_bytes_per_token_layer(h, q, kv, s.get("model.ffn_hidden", 0.0), gated)
+             + moe_layers * K.elementwise_bytes_per_token_layer(h, q, kv, width, gated)) / 3
+    return replicated + 8.0 * s["model.vocab"], whole - layers * K.elementwise_bytes_per_token_layer(
+        h, 0.0, 0.0, 0.0, gated) / 3, permute
 
 
 def read_device(r, s: dict) -> Device:
     """The accelerator's figures from the scenario (links default to none: no communication cost)."""
     inf = float("inf")
-    return Device(peak=s["hardware.peak_flops"], attention_peak=s["hardware.attention_peak_flops"],
+    return Device(peak=s["hardware.peak_flops"], gemm_efficiency=gemm_ceiling(s.get("hardware.preset"),
+                                                                              s["precision.compute"]),
+                  attention_peak=s["hardware.attention_peak_flops"],
                   attention_efficiency=s["hardware.attention_efficiency"], bandwidth=s["hardware.bandwidth"],
                   usable_memory=r.terms["usable_memory"].value,
                   scale_up=s.get("hardware.scale_up_bandwidth", inf),
                   scale_out=s.get("hardware.scale_out_bandwidth", s.get("hardware.scale_up_bandwidth", inf)),
                   domain=s.get("hardware.scale_up_size", DEFAULT_SCALE_UP))
+
+
+def gemm_ceiling(preset, precision: str):
+    """Best share of the datasheet peak a dense GEMM reaches on an accelerator preset at a precision.
+
+    Formula: the measured maximum for the preset's family and precision (fp4, int8, int4: the fp8 figure),
+             else formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75)
+    Convention: FP4 on Blackwell takes the FP8 fraction of its own peak: cuBLAS 12.9 reaches up to
+    2.3x its FP8 matmul speed with block-scaled FP4 (NVIDIA blog "Boosting Matrix Multiplication Speed and
+    Flexibility with NVIDIA cuBLAS 12.9"), 2.3 x 0.763 x 4.5 / 9 = 0.88 of the FP4 peak, a bound the FP8
+    fraction (0.763) stays under, so no FP4 measurement lowers it.
+    Source: stas00/ml-engineering max-achievable matmul table (H100 FP8 70.9%, H200 73.4%, B200 76.3%);
+    AMD ROCm blog "Measuring Max-Achievable FLOPs - Part 2" (MI300X); formulas.kernel_efficiency.
+    """
+    table = K.GEMM_CEILING.get(_GEMM_FAMILY.get(preset or "", ""), {})
+    return table.get("fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16", K.GEMM_CEILING_UNMEASURED)

@@ -143,19 +143,28 @@ def _operating_point(b: Builder, s: dict, m: Model, d: Device, layout: dict) -> 
                         ("attention", "attention over the cache"),
                         ("tensor_collectives", "tensor-parallel all-reduces"),
                         ("expert_collectives", "expert dispatch and combine"),
+                        ("elementwise", "element-wise work (norms, residuals, activation, logits)"),
                         ("kernels", "kernel floor"), ("drafts", "speculative draft passes")):
         b.term(f"decode_{part}_seconds", getattr(step, part), "s", f"decode step: {label}",
                f"see serving.decode ({part})", _step_doc)
     b.put("inference.step_seconds", point.step_seconds, "s", f"decode step at batch {show(batch, '.4g')}",
           "sum of {decode_weights_seconds}, {decode_experts_seconds}, {decode_attention_seconds}, "
-          "{decode_tensor_collectives_seconds}, {decode_expert_collectives_seconds}, {decode_kernels_seconds}, "
-          "{decode_drafts_seconds}", _step_doc)
+          "{decode_tensor_collectives_seconds}, {decode_expert_collectives_seconds}, "
+          "{decode_elementwise_seconds}, {decode_kernels_seconds}, {decode_drafts_seconds}", _step_doc)
     if m.draft_tokens is not None and any_true(m.draft_tokens > 0):
         b.put("inference.accepted_tokens_per_step", m.accepted, "count", "tokens per step per sequence (speculative)",
               "(1 - {inference.speculative.acceptance}^({inference.speculative.draft_tokens} + 1)) / "
               "(1 - {inference.speculative.acceptance})", S.accepted_tokens_per_step)
+    from .prefill import prefill_seconds_per_request
+
+    b.put("inference.prefill_pass_seconds", point.prefill_seconds, "s",
+          "one prefill pass at this batch (prompts batched up to the token budget)",
+          "prompts per pass × {inference.prompt_tokens} tokens at achievable rates", _prefill_pass_doc)
+    b.put("inference.prefill_seconds_per_request", point.prefill_per_request, "s",
+          "replica-time of prefill per request (batched)", "{inference.prefill_pass_seconds} / prompts per pass",
+          prefill_seconds_per_request)
     b.put("inference.ttft_seconds", point.ttft, "s", "time to first token",
-          "prefill of {inference.prompt_tokens} tokens + one decode step + queueing", _point_doc)
+          "{inference.prefill_pass_seconds} + one decode step + queueing", _point_doc)
     b.put("inference.tpot_seconds", point.tpot, "s", "time per output token",
           "{inference.step_seconds} / accepted tokens, stretched by the prefills interleaved", S.steady_state)
     b.put("inference.tokens_per_second_per_user", point.per_user, "tokens/s", "output tokens/s per user",
@@ -261,7 +270,7 @@ def _step_doc():
 
     Formula: weight matmuls + routed experts + attention (each max(FLOPs / achievable peak,
              bytes / achievable bandwidth)) + 2 L tensor all-reduces + 2 L_moe dispatch/combine
-             + kernels x 4 us, plus d / L of it per draft token
+             + element-wise bytes at 0.85 of bandwidth + kernels x 4 us, plus d / L of it per draft token
     Convention: phases back to back; the busiest expert-parallel device sets the pace; KV heads
     replicated when the tensor degree exceeds them; MLA decode in its absorbed form.
     Source: achievable fractions: DeepGEMM README @ a9967bc, FlashMLA README @ 066b5ba6,
@@ -273,11 +282,24 @@ def _step_doc():
 def _point_doc():
     """The continuous-batching steady state of the deployment.
 
-    Formula: X = D / (O + D * P) with D = b * accepted / step; TPOT = b / (X * O); TTFT = P + step + queue;
+    Formula: X = D / (O + D * P) with D = b * accepted / step, P the batched prefill per request;
+             TPOT = b / (X * O); TTFT = one prefill pass + step + queue;
              per user = X * O * replicas / concurrency; per accelerator = X * O * replicas / accelerators
     Convention: finished sequences are replaced at once; their prefills stall the replica (aggregated)
     or run on a prefill pool sized to keep up (disaggregated); requests past the cache capacity queue.
     Source: Little's law; Agrawal et al. 2024 (Sarathi-Serve); Zhong et al. 2024 (DistServe).
+    """
+
+
+def _prefill_pass_doc():
+    """One prefill pass of the replica: the prompts scheduled together, and how long they wait.
+
+    Formula: k = max(min(b / a, max(8192 / P, 1)), 1) prompts per attention rank; pass = weights, experts,
+             attention of k P tokens at achievable rates + collectives + kernel floor
+    Convention: aggregated: attention-data-parallel ranks prefill in turn (no balancing scheduler);
+    disaggregated: every rank of the prefill pool in the same pass, not bounded by the decode batch.
+    Source: NVIDIA/TensorRT-LLM builder.py BuildConfig.max_num_tokens = 8192; TensorRT-LLM tech blog 10
+    "ADP Balance Strategy"; Agrawal et al. 2024 (Sarathi-Serve).
     """
 
 

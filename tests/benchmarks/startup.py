@@ -30,22 +30,57 @@ COMMANDS = {
 TARGETS = {"qwenfeas estimate default.yaml --format json": 1.3, "qwenfeas estimate default.yaml (table)": 2.0}
 
 
-def measure() -> dict[str, list[float]]:
+def measure() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     # A wheel install byte-compiles the package; an editable one does not, and with
     # PYTHONDONTWRITEBYTECODE set nothing ever would. Compile, so we time what users run.
     import compileall
 
     compileall.compile_dir(str(ROOT / "qwenfeas"), quiet=1)
+    import resource
+
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    cpu: dict[str, list[float]] = {name: [] for name in COMMANDS}
     env = dict(os.environ, NO_COLOR="1")
     for command in COMMANDS.values():  # warm the page cache and .pyc files
         subprocess.run(command, stdout=subprocess.DEVNULL, check=True, env=env)
     for _ in range(RUNS):
         for name, command in COMMANDS.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(command, stdout=subprocess.DEVNULL, check=True, env=env)
             times[name].append(time.perf_counter() - start)
-    return times
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return times, cpu
+
+
+_OVER_BASELINE = """\
+import os, sys, time
+import typer, yaml
+start = time.perf_counter()
+sys.argv = ["qwenfeas", *sys.argv[1:]]
+from qwenfeas.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+os.write(2, f"\\n{(time.perf_counter() - start) * 1e3:.3f}\\n".encode())
+"""
+
+
+def over_baseline(runs: int = RUNS) -> dict[str, float]:
+    """What each command adds to the baseline, measured inside the process after `import typer, yaml`
+    (the fastest of `runs`): interpreter start-up and machine load cancel out, so this moves only
+    when qwenfeas's own imports and work do."""
+    added = {}
+    for name, command in list(COMMANDS.items())[1:]:
+        samples = []
+        for _ in range(runs):
+            result = subprocess.run([PY, "-c", _OVER_BASELINE, *command[1:]], capture_output=True, text=True,
+                                    check=True, env=dict(os.environ, NO_COLOR="1"))
+            samples.append(float(result.stderr.split()[-1]))
+        added[name] = min(samples)
+    return added
 
 
 def heaviest_imports(limit: int = 8) -> list[tuple[int, str]]:
@@ -64,14 +99,22 @@ def heaviest_imports(limit: int = 8) -> list[tuple[int, str]]:
 
 
 def main() -> None:
-    times = measure()
+    times, cpu = measure()
     baseline = statistics.median(next(iter(times.values())))
-    print(f"median wall time over {RUNS} runs each ({os.cpu_count()} cores, Python {sys.version.split()[0]})")
-    print(f"{'command':48} {'median ms':>10} {'min ms':>8} {'x baseline':>11} {'target':>7}")
+    cpu_baseline = statistics.median(next(iter(cpu.values())))
+    print(f"median wall time over {RUNS} runs each ({os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.1f}); CPU = user + system time of the process, which a busy "
+          "machine inflates less than wall time")
+    print(f"{'command':48} {'median ms':>10} {'min ms':>8} {'x baseline':>11} {'CPU ms':>7} {'x CPU':>6} {'target':>7}")
     for name, samples in times.items():
-        median = statistics.median(samples)
+        median, used = statistics.median(samples), statistics.median(cpu[name])
         target = f"<={TARGETS[name]}x" if name in TARGETS else ""
-        print(f"{name:48} {median * 1e3:10.1f} {min(samples) * 1e3:8.1f} {median / baseline:11.2f} {target:>7}")
+        print(f"{name:48} {median * 1e3:10.1f} {min(samples) * 1e3:8.1f} {median / baseline:11.2f} "
+              f"{used * 1e3:7.1f} {used / cpu_baseline:6.2f} {target:>7}")
+    print("\nms each command adds to `import typer, yaml`, inside the process (fastest run; far less"
+          " sensitive to machine load than wall time):")
+    for name, ms in over_baseline().items():
+        print(f"  {name:48} {ms:7.1f}")
     print("\nslowest top-level imports of the JSON path (cumulative µs):")
     for micros, module in heaviest_imports():
         print(f"  {micros:>8}  {module}")

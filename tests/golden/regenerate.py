@@ -46,13 +46,18 @@ def render(scenario: Path, output_format: str) -> str:
 
 
 def main() -> None:
+    """Render every snapshot first, then write each whole (atomic rename) and drop stale ones: a run
+    that fails part-way leaves the snapshots as they were, never half of them new."""
+    from qwenfeas.output.render import write_atomically
+
+    snapshots = {snapshot_path(scenario, output_format): render(scenario, output_format)
+                 for scenario in scenarios() for output_format in FORMATS}
+    for path, text in snapshots.items():
+        write_atomically(str(path), text)
     for old in GOLDEN.glob("*__*.*"):
-        if old.suffix.lstrip(".") in FORMATS:
+        if old.suffix.lstrip(".") in FORMATS and old not in snapshots:
             old.unlink()
-    for scenario in scenarios():
-        for output_format in FORMATS:
-            snapshot_path(scenario, output_format).write_text(render(scenario, output_format), encoding="utf-8")
-    sys.stdout.write(f"wrote {len(scenarios()) * len(FORMATS)} snapshots to {GOLDEN.relative_to(ROOT)}/\n")
+    sys.stdout.write(f"wrote {len(snapshots)} snapshots to {GOLDEN.relative_to(ROOT)}/\n")
 
 
 if __name__ == "__main__":

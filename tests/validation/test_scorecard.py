@@ -72,13 +72,53 @@ def test_cases_option_reports_a_miss_and_exits_1(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("- {id: x}", "case 1 lacks metric, published, tolerance, source"),
     ("{id: x}", "a cases file is a YAML list of cases"),
-    ("- [unclosed", "is not valid YAML"),
+    ("- [unclosed", "cases.yaml:2: not valid YAML"),
 ])
 def test_a_bad_cases_file_is_an_input_error(tmp_path, text, message):
     path = tmp_path / "cases.yaml"
     path.write_text(text)
     result = CliRunner().invoke(app, ["validate", "--cases", str(path)])
     assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+_CASE = "- {id: x, file: kv.yaml, metric: kv_cache.bytes_per_token, published: 516096, tolerance: 0, source: hand}\n"
+
+
+@pytest.mark.parametrize("change, message", [  # each was an internal error (exit 70) or a wrong answer
+    (("published: 516096", "published: 0"), "cases.yaml:1: published: case x: must be a number greater than 0, not 0"),
+    (("published: 516096", "published: .nan"), "published: case x: must be a number greater than 0, not nan"),
+    (("published: 516096", "published: lots"), "published: case x: must be a number greater than 0, not 'lots'"),
+    (("published: 516096", "published: true"), "published: case x: must be a number greater than 0, not True"),
+    (("tolerance: 0", "tolerance: -1"), "tolerance: case x: must be a number 0 or more, not -1"),
+    (("file: kv.yaml", "file: 5"), "cases.yaml:1: file: case x: must be text"),
+    (("file: kv.yaml", "scenario: 5"), "cases.yaml:1: scenario: case x: must be text"),
+    (("metric: kv_cache.bytes_per_token", "metric: [a]"), "metric: case x: must be text"),
+    (("- {", "- 7\n- {"), "cases.yaml:1: case 1 is not a mapping of keys"),
+    (("\n", "\n" + _CASE), "cases.yaml:2: id: case x is also on line 1"),
+    (("- {", "# only a comment\n#- {"), "a cases file is a YAML list of cases"),
+    (("- {", "- " + "[" * 60 + "]" * 60 + "\n- {"), "nested more than 50 levels deep"),
+])
+def test_a_mistyped_case_is_located_and_exits_2(tmp_path, change, message):
+    (tmp_path / "kv.yaml").write_text("model: {preset: llama-3.1-405b}\ncontext: 1\nhardware: {preset: h100-sxm}\n")
+    path = tmp_path / "cases.yaml"
+    path.write_text(_CASE.replace(*change, 1))
+    result = CliRunner().invoke(app, ["validate", "--cases", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "internal error" not in result.stderr
+
+
+def test_the_unchanged_case_runs_and_passes(tmp_path):
+    """The case above, unchanged: Llama 3.1 405B KV cache per token, 2 x 126 x 8 x 128 x 2 B (Table 3)."""
+    (tmp_path / "kv.yaml").write_text("model: {preset: llama-3.1-405b}\ncontext: 1\nhardware: {preset: h100-sxm}\n")
+    (tmp_path / "cases.yaml").write_text(_CASE)
+    # 2 x 126 x 8 x 128 x 2 = 516,096 B
+    result = CliRunner().invoke(app, ["validate", "--cases", str(tmp_path / "cases.yaml")])
+    assert result.exit_code == 0, result.output
+
+
+def test_an_empty_cases_option_is_an_error_not_the_bundled_cases():
+    result = CliRunner().invoke(app, ["validate", "--cases", ""])
+    assert result.exit_code == 2 and "--cases: needs a file name" in result.stderr and result.stdout == ""
 
 
 def test_a_missing_cases_file_or_unknown_metric_is_an_input_error(tmp_path):
