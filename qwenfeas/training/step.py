@@ -34,7 +34,7 @@ def add_step(b, s: dict, work, chosen) -> None:
         b.report.notes.append(f"the global batch ({sequences:,.3g} sequences) is smaller than the "
                               f"{layout['data']:,.0f} data-parallel replicas: some sit idle")
     _time(b, s, work, layout, result, used)
-    _memory(b, s, result, chosen)
+    _memory(b, s, result)
     if not is_array(result["fill"]) and result["fill"] > 1:
         _what_fits(b, s, work, chosen)
     _communication(b, work, result)
@@ -173,7 +173,7 @@ def reserved_hours(accelerators, wall_clock_seconds):
     return T.accelerator_hours(accelerators, wall_clock_seconds)
 
 
-def _memory(b, s, result, chosen) -> None:
+def _memory(b, s, result) -> None:
     for key, label in _TERMS.items():
         b.put(f"training_memory.{key}_bytes", result[f"{key}_bytes"], "B", label,
               "per accelerator at the layout (step_time.evaluate)", TM.model_state_bytes if key != "activations"
