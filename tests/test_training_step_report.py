@@ -223,3 +223,50 @@ def test_idle_accelerators_show_in_the_given_utilisations_formula(run):
     assert r["training.seconds"] == pytest.approx(6 * (PARAMS - TABLE) * 1e9 / (2 * 1e15 * 0.4))
     assert r.metrics["training.seconds"].formula == ("{training.hardware_flops} / (({hardware.count} - "
                                                      "{layout.idle_accelerators}) × {hardware.peak_flops} × {hardware.hfu})")
+
+
+def test_units_and_formulas_of_the_time_memory_and_link_outputs(run):
+    from qwenfeas.formulas import flops as F
+    from qwenfeas.formulas import pipeline as PL
+    from qwenfeas.formulas import reliability as R
+    from qwenfeas.training.step import CHECKPOINT_BYTES_PER_SECOND, RESTART_SECONDS, reserved_hours
+
+    r = run(SLOW)
+    expect = {"training.hardware_flops": ("FLOP", F.hardware_flops), "training.bubble_fraction": ("fraction", PL.bubble_ratio),
+              "training.goodput": ("fraction", R.goodput), "training.interruptions": ("count", R.interruptions),
+              "training.gpu_hours": ("h", reserved_hours),
+              "training_memory.weights_bytes": ("B", TM.model_state_bytes),
+              "training_memory.optimizer_bytes": ("B", TM.model_state_bytes),
+              "training_memory.activations_bytes": ("B", TM.activation_bytes_per_layer),
+              "communication.fraction_of_compute": ("fraction", None), "communication.exposed_fraction": ("fraction", None)}
+    for name, (unit, function) in expect.items():
+        assert (r.metrics[name].unit, r.metrics[name].function) == (unit, function), name
+    assert r.metrics["training_memory.total_bytes"].label == "total"
+    assert r.metrics["training.exposed_communication_seconds"].formula.endswith(" = steps × {step_exposed_seconds}")
+    for key in ("gemm", "attention", "elementwise", "bubble", "exposed", "optimizer"):
+        term = r.terms[f"step_{key}_seconds"]
+        assert (term.unit, term.formula, term.function) == ("s", "step_time.evaluate", evaluate)
+        assert term.label.split(",")[0] in ("GEMMs", "attention kernels", "element-wise work", "pipeline bubble",
+                                            "exposed communication", "optimizer step")
+    checkpoint = r.terms["checkpoint_seconds"]
+    assert (checkpoint.unit, checkpoint.label) == ("s", "writing one checkpoint")
+    assert f"/ ({2e12 / 16384 / 1e9:.3g} GB/s per accelerator" in checkpoint.formula  # 2 TB/s over 16,384 GPUs
+    assert CHECKPOINT_BYTES_PER_SECOND == 2e12 / 16384
+    assert r.metrics["training.goodput"].label.endswith(f"restart {RESTART_SECONDS / 60:g} min estimated)")
+    assert "restart 10 min estimated)" in r.metrics["training.goodput"].label
+    usable = r.terms["training_usable_memory"]
+    assert (usable.unit, usable.label) == ("B", "memory per accelerator for training")
+    assert usable.value == 80e9 - TM.TRAINING_RESERVE_BYTES
+    assert usable.formula == f"{{hardware.memory}} - {TM.TRAINING_RESERVE_BYTES / 1e9:g} GB runtime reserve"
+    fill = r["training_memory.fill"]
+    assert r.metrics["training_memory.fill"].label == f"fits ({fill:.0%} of usable memory)"
+    given = run(SLOW.replace("count: 8}", "count: 8, mfu: 0.5}"))
+    assert not given.metrics["training.exposed_communication_seconds"].formula.endswith("{step_exposed_seconds}")
+
+
+def test_an_overflow_names_its_largest_part(run):
+    r = run(OVER)
+    parts = {k: r[f"training_memory.{k}_bytes"] for k in ("weights", "gradients", "optimizer", "activations")}
+    largest = max(parts, key=parts.get)
+    label = {"optimizer": "optimizer states"}.get(largest, largest)
+    assert r.metrics["training_memory.fill"].label == f"overflows {r['training_memory.fill']:.2g}x; largest: {label}"
