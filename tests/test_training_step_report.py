@@ -270,3 +270,16 @@ def test_an_overflow_names_its_largest_part(run):
     largest = max(parts, key=parts.get)
     label = {"optimizer": "optimizer states"}.get(largest, largest)
     assert r.metrics["training_memory.fill"].label == f"overflows {r['training_memory.fill']:.2g}x; largest: {label}"
+
+
+def test_the_runner_up_note_gives_its_extra_step_time(run):
+    searched = "\n".join(line for line in OVER.splitlines() if not line.startswith("parallel:"))  # all searched
+    r = run(searched)
+    assert r["layout.searched"] is True
+    fastest = next(n for n in r.notes if n.startswith("layout search: "))
+    runner = next(n for n in r.notes if n.startswith("runner-up "))
+    slower = float(re.search(r": ([+-][\d.]+)% step time, more ", runner)[1]) / 100
+    # both layouts stated on the 8: the runner-up's step over the fastest's, less one
+    best, second = run(stated(fastest, 8)), run(stated(runner, 8))
+    assert second["training.step_seconds"] / best["training.step_seconds"] - 1 == pytest.approx(slower, abs=0.0005)
+    assert slower > 0
