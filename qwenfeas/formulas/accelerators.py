@@ -47,13 +47,13 @@ def gemm_ceiling(preset, precision: str):
     Source: kernel_efficiency.GEMM_CEILING (stas00/ml-engineering max-achievable matmul table; AMD ROCm
     blog "Measuring Max-Achievable FLOPs - Part 2").
     """
-    table = K.GEMM_CEILING.get(_FAMILY.get(preset or "", ""), {})
+    table = K.GEMM_CEILING.get(_FAMILY.get(preset), {})
     return table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
 
 
 def streaming_multiprocessors(preset):
     """SMs of an accelerator preset, or None when the vendor gives no such count (no wave quantization)."""
-    return STREAMING_MULTIPROCESSORS.get(preset or "")
+    return STREAMING_MULTIPROCESSORS.get(preset)
 
 
 def sm_share(preset, sms_taken):
