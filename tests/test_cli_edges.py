@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal import on_a_terminal
 from typer.testing import CliRunner
 
 from qwenfeas.cli import app
@@ -160,25 +161,7 @@ def test_extends_reads_a_home_path_and_says_why_a_url_or_a_cycle_fails(tmp_path)
 
 def _on_a_terminal(*args: str, **env: str) -> str:
     """stdout of the command on a pseudo-terminal, raw (escape codes kept)."""
-    import pty
-
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "qwenfeas", *args], stdout=follower, stderr=subprocess.DEVNULL,
-                               cwd=ROOT, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm",
-                                              "COLUMNS": "120", **env})
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait()
-    os.close(leader)
-    return b"".join(chunks).decode()
+    return on_a_terminal(args, {"TERM": "xterm", "COLUMNS": "120", **env})
 
 
 def test_colour_on_a_terminal_and_none_with_no_color_or_the_flag():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
+from terminal import on_a_terminal
 
 from qwenfeas.output.layout import Column, table, wrap_items, wrap_prose
 
@@ -35,30 +35,7 @@ def piped(width: int, *args: str) -> subprocess.CompletedProcess:
 
 def in_terminal(width: int, *args: str, stream: str = "stdout") -> str:
     """stdout (or stderr) of the command run on a pseudo-terminal of `width` columns (COLUMNS unset)."""
-    import fcntl
-    import struct
-    import termios
-
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, width, 0, 0))
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NO_COLOR": "1", "TERM": "xterm"}
-    streams = {"stdout": follower, "stderr": subprocess.DEVNULL}
-    if stream == "stderr":
-        streams = {"stdout": subprocess.DEVNULL, "stderr": follower}
-    process = subprocess.Popen([sys.executable, "-m", "qwenfeas", *args], **streams, env=env, cwd=ROOT)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the other end closed: the command is done
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    process.wait()
-    os.close(leader)
-    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    text = on_a_terminal(args, {"NO_COLOR": "1", "TERM": "xterm"}, width, stream).replace("\r\n", "\n")
     return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)  # bold and dim stay on (NO_COLOR drops colour only)
 
 

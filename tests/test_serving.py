@@ -442,7 +442,7 @@ def test_dense_gemms_reach_the_measured_ceiling_of_their_accelerator_and_precisi
     # stas00/ml-engineering max-achievable matmul table: H100 FP8 1403 of 1979 TFLOP/s, H200 FP8 1453,
     # B200 BF16 1745 of 2250 and FP8 3433 of 4500; FP4 takes the FP8 fraction (cuBLAS 12.9: FP4 up to
     # 2.3x FP8, i.e. at most 2.3 x 3433 / 9000 = 0.88 of the FP4 peak, above it); no measurement: 0.75
-    from qwenfeas.serving.deployment import gemm_ceiling
+    from qwenfeas.formulas.accelerators import gemm_ceiling
 
     assert gemm_ceiling("h100-sxm", "fp8") == pytest.approx(1403 / 1979)
     assert gemm_ceiling("h800", "fp8") == pytest.approx(1403 / 1979)

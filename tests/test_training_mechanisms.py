@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from qwenfeas.formulas import accelerators as A
 from qwenfeas.formulas import communication as C
 from qwenfeas.formulas import kernel_efficiency as K
 from qwenfeas.formulas import pipeline as PL
-from qwenfeas.training import accelerators as A
 from qwenfeas.training import step_time as ST
 from qwenfeas.training.step import reserved_hours
 

@@ -183,17 +183,17 @@ def test_goodput_without_checkpoints_loses_only_restarts():
     ("mi300x", "bf16", 708 / 1307), ("mi300x", "fp8", 1273 / 2615),
 ])
 def test_gemm_ceilings_are_the_measured_maxima(preset, precision, ceiling):
-    from qwenfeas.training.step_time import gemm_ceiling
+    from qwenfeas.formulas.accelerators import gemm_ceiling
 
-    assert gemm_ceiling(preset, precision == "fp8") == pytest.approx(ceiling)
+    assert gemm_ceiling(preset, precision) == pytest.approx(ceiling)
 
 
 def test_an_unmeasured_accelerator_gets_the_estimated_ceiling():
-    from qwenfeas.training.step_time import gemm_ceiling
+    from qwenfeas.formulas.accelerators import gemm_ceiling
 
-    assert gemm_ceiling("tpu-v5p", False) == 0.75
-    assert gemm_ceiling(None, True) == 0.75
-    assert gemm_ceiling("a100-sxm-80gb", True) == 0.75  # no FP8 on Ampere: no measurement
+    assert gemm_ceiling("tpu-v5p", "bf16") == 0.75
+    assert gemm_ceiling(None, "fp8") == 0.75
+    assert gemm_ceiling("a100-sxm-80gb", "fp8") == 0.75  # no FP8 on Ampere: no measurement
 
 
 def test_smallest_data_parallel_in_closed_form():

@@ -66,7 +66,7 @@ def weight_phase(m: Model, d: Device, tokens, tensor):
     """Weight matmuls outside the routed experts for `tokens` tokens on one tensor-parallel rank.
 
     Formula: max(2 N_d T / t / (peak * eta_gemm), N_d w / t / (B * 0.76))
-    Source: deployment.gemm_ceiling (eta_gemm, measured per accelerator and precision);
+    Source: formulas.accelerators.gemm_ceiling (eta_gemm, measured per accelerator and precision);
     formulas.serving.WEIGHT_BANDWIDTH_EFFICIENCY.
     """
     return S.phase_seconds(2 * m.dense_params * tokens / tensor, m.dense_params * m.weight_bytes / tensor,

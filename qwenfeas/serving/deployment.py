@@ -13,6 +13,7 @@ from ..architecture import Layers, attention_work
 from ..formulas import kernel_efficiency as K
 from ..formulas import serving as S
 from ..formulas._array import any_true, maximum
+from ..formulas.accelerators import DEFAULT_SCALE_UP, gemm_ceiling
 from ..scenario.fields import PRECISION_BYTES
 
 # Kernels one layer launches in a decode step: one per operation of the engines' model code
@@ -25,11 +26,6 @@ KERNELS_DENSE_FFN = 4  # norm, gate-up, activation, down
 KERNELS_MOE = 8  # norm, router, top-k, permute, grouped gate-up, activation, grouped down, unpermute-reduce
 KERNELS_SHARED_EXPERT = 3  # gate-up, activation, down
 KERNELS_PER_STEP = 4  # embedding, final norm, LM head, sampling
-DEFAULT_SCALE_UP = 8.0  # an HGX/DGX board when a preset gives no scale-up domain (NVIDIA HGX datasheets)
-# accelerator preset -> family of formulas.kernel_efficiency.GEMM_CEILING (the same mapping the training
-# step model uses; one neutral home for both is left to the lead: serving may not import training)
-_GEMM_FAMILY = {"a100-sxm-80gb": "a100", "h100-sxm": "hopper", "h800": "hopper", "h200": "h200", "b200": "b200",
-                "gb200": "gb200", "mi300x": "mi300x"}
 ACTIVATION_BYTES = 2.0  # bf16 activations in tensor-parallel all-reduces
 DISPATCH_BYTES, COMBINE_BYTES = 1.0, 2.0  # fp8 dispatch, bf16 combine (DeepEP README @ 0297fc8)
 
@@ -180,18 +176,3 @@ def read_device(r, s: dict) -> Device:
                   scale_out=s.get("hardware.scale_out_bandwidth", s.get("hardware.scale_up_bandwidth", inf)),
                   domain=s.get("hardware.scale_up_size", DEFAULT_SCALE_UP))
 
-
-def gemm_ceiling(preset, precision: str):
-    """Best share of the datasheet peak a dense GEMM reaches on an accelerator preset at a precision.
-
-    Formula: the measured maximum for the preset's family and precision (fp4, int8, int4: the fp8 figure),
-             else formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75)
-    Convention: FP4 on Blackwell takes the FP8 fraction of its own peak: cuBLAS 12.9 reaches up to
-    2.3x its FP8 matmul speed with block-scaled FP4 (NVIDIA blog "Boosting Matrix Multiplication Speed and
-    Flexibility with NVIDIA cuBLAS 12.9"), 2.3 x 0.763 x 4.5 / 9 = 0.88 of the FP4 peak, a bound the FP8
-    fraction (0.763) stays under, so no FP4 measurement lowers it.
-    Source: stas00/ml-engineering max-achievable matmul table (H100 FP8 70.9%, H200 73.4%, B200 76.3%);
-    AMD ROCm blog "Measuring Max-Achievable FLOPs - Part 2" (MI300X); formulas.kernel_efficiency.
-    """
-    table = K.GEMM_CEILING.get(_GEMM_FAMILY.get(preset or "", ""), {})
-    return table.get("fp8" if precision in ("fp8", "fp4", "int8", "int4") else "bf16", K.GEMM_CEILING_UNMEASURED)

@@ -21,10 +21,10 @@ from ..formulas import kernel_efficiency as K
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
 from ..formulas._array import any_true, ceil, maximum, minimum, where
+from ..formulas.accelerators import DEFAULT_SCALE_UP, gemm_ceiling, sm_share, streaming_multiprocessors
 from ..scenario.fields import PRECISION_BYTES
-from .accelerators import DEFAULT_SCALE_UP, gemm_ceiling, sm_share, streaming_multiprocessors
 
-__all__ = ["DEFAULT_SCALE_UP", "Work", "attention_forward_per_token", "evaluate", "gemm_ceiling"]
+__all__ = ["Work", "attention_forward_per_token", "evaluate"]
 
 # NCCL's achieved bus bandwidth over the line rate: ~370 of 450 GB/s on H100 NVLink (NCCL maintainer,
 # NVIDIA/nccl-tests issue #212); RDMA reaches 43-58 of 50 GB/s in DeepEP's internode kernels
@@ -105,8 +105,8 @@ class Work:
         # (every datasheet in presets/accelerators)
         self.peak16 = self.peak * self.compute_bytes / 2.0
         preset = s.get("hardware.preset")
-        self.ceiling = gemm_ceiling(preset, self.low_precision)
-        self.ceiling16 = gemm_ceiling(preset, False)
+        self.ceiling = gemm_ceiling(preset, compute)
+        self.ceiling16 = gemm_ceiling(preset, "bf16")
         self.sms = streaming_multiprocessors(preset)
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
         self.collective_share_out = sm_share(preset, OVERLAP_COLLECTIVE_SMS_SCALE_OUT)

@@ -1,9 +1,10 @@
-"""What the step model needs to know about an accelerator preset beyond its datasheet figures:
-its GEMM efficiency ceiling (measured) and its count of streaming multiprocessors (SMs)."""
+"""What the training and serving models need to know about an accelerator preset beyond its datasheet
+figures: its GEMM efficiency ceiling (measured), its count of streaming multiprocessors (SMs), and the
+scale-up domain to assume when the preset gives none."""
 
 from __future__ import annotations
 
-from ..formulas import kernel_efficiency as K
+from . import kernel_efficiency as K
 
 # An HGX/DGX board: 8 accelerators on one NVSwitch (NVIDIA DGX H100 datasheet), when a preset gives none.
 DEFAULT_SCALE_UP = 8.0
@@ -30,16 +31,29 @@ STREAMING_MULTIPROCESSORS = {
 _REFERENCE_SMS = 132
 
 
-def gemm_ceiling(preset, low_precision: bool):
-    """The GEMM efficiency ceiling for an accelerator preset, for 8-bit-or-narrower GEMMs (FP8, FP4, INT8, INT4:
-    the FP8 measurement) or 16-bit ones (BF16): measured, else the estimate."""
-    table = K.GEMM_CEILING.get(_FAMILY.get(preset or "", ""), {})
-    return table.get("fp8" if low_precision else "bf16", K.GEMM_CEILING_UNMEASURED)
+# Precisions whose GEMMs take the FP8 measurement (8 bits or narrower)
+LOW_PRECISIONS = ("fp8", "fp4", "mxfp4", "int8", "int4")
+
+
+def gemm_ceiling(preset, precision: str):
+    """Best share of the datasheet peak a dense GEMM reaches on an accelerator preset at a precision.
+
+    Formula: the measured maximum for the preset's family and precision (FP4, MXFP4, INT8, INT4: the FP8
+             figure), else kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75)
+    Convention: FP4 on Blackwell takes the FP8 fraction of its own peak: cuBLAS 12.9 reaches up to 2.3x
+    its FP8 matmul speed with block-scaled FP4 (NVIDIA blog "Boosting Matrix Multiplication Speed and
+    Flexibility with NVIDIA cuBLAS 12.9"), 2.3 x 0.763 x 4.5 / 9 = 0.88 of the FP4 peak, a bound the FP8
+    fraction (0.763) stays under, so no FP4 measurement lowers it.
+    Source: kernel_efficiency.GEMM_CEILING (stas00/ml-engineering max-achievable matmul table; AMD ROCm
+    blog "Measuring Max-Achievable FLOPs - Part 2").
+    """
+    table = K.GEMM_CEILING.get(_FAMILY.get(preset), {})
+    return table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
 
 
 def streaming_multiprocessors(preset):
     """SMs of an accelerator preset, or None when the vendor gives no such count (no wave quantization)."""
-    return STREAMING_MULTIPROCESSORS.get(preset or "")
+    return STREAMING_MULTIPROCESSORS.get(preset)
 
 
 def sm_share(preset, sms_taken):
