@@ -117,3 +117,13 @@ def test_an_overflowing_stated_layout_searches_the_users_count_once(write, monke
     assert report["layout.searched"] is False and report["training_memory.fill"] > 1
     judge(report)
     assert calls == [(20000, {})]
+
+
+def test_why_slower_names_the_part_that_grew_most_not_the_largest():
+    from qwenfeas.training.layout_search import why_slower
+
+    # the bubble is the largest part of both steps, but only compute grew (by 1 s against 0.5 s of exposure)
+    best = {"bubble_seconds": 10.0, "exposed_seconds": 1.0, "compute_seconds": 1.0, "optimizer_seconds": 0.0}
+    other = {"bubble_seconds": 10.0, "exposed_seconds": 1.5, "compute_seconds": 2.0, "optimizer_seconds": 0.0}
+    assert why_slower(best, other) == "more compute"
+    assert why_slower(best, {**other, "compute_seconds": 1.0}) == "more exposed communication"
