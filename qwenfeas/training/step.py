@@ -125,7 +125,8 @@ def _time(b, s, work, layout, result, used) -> None:
                "all-to-alls overlap; "
                "plus the SMs overlapped collectives take while they run", evaluate)
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
-                           ("attention_seconds", "attention kernels, one micro-batch"),
+                           ("attention_seconds", "attention kernels, one micro-batch"
+                            + (" (unfused: scores through memory)" if work.unfused else "")),
                            ("elementwise_seconds", "element-wise work, one micro-batch"),
                            ("bubble_seconds", "pipeline bubble, one step"),
                            ("exposed_seconds", "exposed communication, one step"),
