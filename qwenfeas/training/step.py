@@ -129,7 +129,7 @@ def _time(b, s, work, layout, result, used) -> None:
             b.term("step_expert_launch_seconds", result["expert_launch_seconds"], "s",
                    "routed-expert GEMMs waiting on their launches, one micro-batch (in the GEMMs)",
                    "sum over expert weights of GEMMs x max(device time, MoE layers x local experts x "
-                   "33 us), less the device time", expert_gemm_seconds)
+                   f"{work.expert_dispatch * 1e6:.3g} us), less the device time", expert_gemm_seconds)
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
                            ("attention_seconds", "attention kernels, one micro-batch"),
                            ("elementwise_seconds", "element-wise work, one micro-batch"),
