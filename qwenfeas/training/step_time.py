@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..formulas import communication as C
 from ..formulas import flops as F
+from ..formulas import grouped_gemm as G
 from ..formulas import kernel_efficiency as K
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
@@ -114,6 +115,7 @@ class Work:
         self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
                                if self.moe else 0.0)
         self.expert_ffn = s["model.moe.expert_ffn_hidden"] if self.moe else 0.0
+        self.expert_dispatch = G.dispatch_seconds(preset)  # host time of one expert GEMM launch
         self.bandwidth = s["hardware.bandwidth"]
         self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
@@ -146,7 +148,8 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     Formula: step = m * (compute / (1 - SM share if all-to-alls overlap) + exposed TP + exposed EP
              + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer;
-             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak) + attention (forward at 0.75,
+             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), each grouped expert GEMM at least
+             its local experts x 33 us of host launches (formulas.grouped_gemm) + attention (forward at 0.75,
              backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
              any recompute) + element-wise bytes at 0.85 BW, on the slowest
@@ -159,7 +162,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     stages first and last (Llama 3, Dubey et al. 2024 sec. 3.3.2) the first stage holds no more than
     that in weights and in-flight activations for the bundled runs, and charging it the slowest
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
-    Source: the constants' sources are in formulas.kernel_efficiency, formulas.pipeline,
+    Source: the constants' sources are in formulas.kernel_efficiency, formulas.grouped_gemm, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
@@ -188,7 +191,12 @@ def evaluate(w: Work, lay: dict) -> dict:
         width = w.expert_ffn / et
         expert_eff = expert_eff * K.layer_quantization(
             rows, ((w.h, (1.0 + w.gated) * width, 1.0), (width, w.h, 1.0)), w.sms, w.experts / e)
-        gemm = gemm + 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
+        device = 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
+        # each local expert is its own GEMM launch (formulas.grouped_gemm): a floor under every grouped GEMM
+        experts = G.expert_gemm_seconds(device, G.expert_weight_shares(w.gated), where(full, 4.0, 3.0),
+                                        w.experts / e, w.moe_layers * stage, w.expert_dispatch)
+        out["expert_launch_seconds"] = experts - device
+        gemm = gemm + experts
     if w.latent is not None:  # `modules` replays MLA's up-projections
         gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
                             / (w.peak * dense_eff), 0.0)
