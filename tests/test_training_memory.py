@@ -87,6 +87,9 @@ def test_the_smallest_layout_fits_when_plugged_back_and_smaller_ones_do_not(run)
         r = run(LLAMA2_70B % (count, "tensor: 8, pipeline: 2"))
         assert r["layout.data"] == replicas and r["training_memory.total_bytes"] == pytest.approx(need, rel=1e-12)
         assert (need <= usable) == (count == 32)
+        # 1.18x on 16: an overflow (not "fits"), with the fewest accelerators that would fit
+        assert ("overflows" in r.metrics["training_memory.fill"].label) == (count == 16)
+        assert ("training_memory.min_accelerators" in r.metrics) == (count == 16)
     fits = run(LLAMA2_70B % (32, "tensor: 8, pipeline: 2"))
     assert fits["training_memory.fill"] <= 1
     assert "training_memory.min_accelerators" not in fits.metrics  # no search when it fits
