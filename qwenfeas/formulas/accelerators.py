@@ -51,6 +51,11 @@ def gemm_ceiling(preset, precision: str):
     return table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
 
 
+def ceiling_depth(preset):
+    """Depth K of the GEMM the preset's ceiling was measured at (kernel_efficiency.CEILING_DEPTH)."""
+    return K.CEILING_DEPTH.get(_FAMILY.get(preset), K.CEILING_DEPTH_DEFAULT)
+
+
 def streaming_multiprocessors(preset):
     """SMs of an accelerator preset, or None when the vendor gives no such count (no wave quantization)."""
     return STREAMING_MULTIPROCESSORS.get(preset)
