@@ -363,6 +363,8 @@ def test_output_bytes_per_flop_of_a_layer_by_hand():
     # copies weigh both sums alike; an absent weight (size 0) adds nothing
     assert K.layer_output_bytes_per_flop(1024, ((4096, 2048, 3.0), (4096, 0.0, 5.0))) == pytest.approx(
         written / (6 * 1024 * 4096 * 2048), rel=1e-12)
+    # a 1 x 1 weight is still a weight: 2 x 1024 x (1 + 1) + 4 bytes over 6 x 1024 FLOPs
+    assert K.layer_output_bytes_per_flop(1024, ((1.0, 1.0, 1.0),)) == pytest.approx((4096 + 4) / 6144, rel=1e-12)
     # FP8 activations (1 B) and BF16 gradients (2 B) halve every write
     assert K.layer_output_bytes_per_flop(1024, ((4096, 2048, 1.0),), 1.0, 2.0) == pytest.approx(
         written / 2 / (6 * 1024 * 4096 * 2048), rel=1e-12)
