@@ -32,6 +32,11 @@ GEMM_CEILING_UNMEASURED = 0.75
 # backward figure for current kernels (deepseek-ai/FlashMLA README @ 066b5ba6, dense MHA prefill).
 ATTENTION_FORWARD = 0.75
 ATTENTION_BACKWARD = 0.44
+# Blackwell (B200, GB200) forward: 1460 of 2250 TFLOP/s, the same kernels' forward (FlashMLA README
+# @ 066b5ba6, dense MHA prefill on SM100). Blackwell Ultra (B300, GB300) doubles the exponential units
+# attention's softmax waits on (NVIDIA technical blog "Inside NVIDIA Blackwell Ultra", Aug 2025), so
+# the B200 figure does not carry over to it.
+ATTENTION_FORWARD_BLACKWELL = 1460 / 2250
 
 # Well-written memory-bound kernels reach ~90% of HBM peak (FlashMLA decode, 3000 of 3350 GB/s,
 # deepseek-ai/FlashMLA README @ 066b5ba6); weight-streaming GEMMs 45-80% (DeepGEMM README @ a9967bc,

@@ -21,7 +21,14 @@ from ..formulas import kernel_efficiency as K
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
 from ..formulas._array import any_true, ceil, maximum, minimum, where
-from ..formulas.accelerators import DEFAULT_SCALE_UP, ceiling_depth, gemm_ceiling, sm_share, streaming_multiprocessors
+from ..formulas.accelerators import (
+    DEFAULT_SCALE_UP,
+    attention_forward_efficiency,
+    ceiling_depth,
+    gemm_ceiling,
+    sm_share,
+    streaming_multiprocessors,
+)
 from ..scenario.fields import PRECISION_BYTES
 
 __all__ = ["Work", "attention_forward_per_token", "evaluate"]
@@ -107,6 +114,7 @@ class Work:
         self.ceiling = K.intrinsic_ceiling(gemm_ceiling(preset, compute), self.peak, self.bandwidth, depth)
         self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth, depth)
         self.sms = streaming_multiprocessors(preset)
+        self.attention_efficiency = attention_forward_efficiency(preset)  # forward kernel, of the BF16 peak
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
         self.overlap_slowdown = C.OVERLAP_COMPUTE_SLOWDOWN  # of compute under a hidden collective
         self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
@@ -142,7 +150,7 @@ def evaluate(w: Work, lay: dict) -> dict:
              + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer
              + 0.189/1.189 of the hidden DP (and overlapped TP) traffic, the compute it slows;
              compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), less tile, wave and output-write
-             losses (kernel_efficiency) + attention (forward at 0.75,
+             losses (kernel_efficiency) + attention (forward at 0.75, B200/GB200 0.65,
              backward 2x at 0.44 of the BF16 peak) + element-wise bytes at 0.85 BW, on the slowest
              (last) stage with the LM head; m micro-batches per step and replica
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
@@ -190,7 +198,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     if w.latent is not None:  # `modules` replays MLA's up-projections
         gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
                             / (w.peak * dense_eff), 0.0)
-    attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
+    attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16, w.attention_efficiency,
                                              forward_passes=where(full, 2.0, 1.0))
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
                                                       fp8_casts=float(w.low_precision))
