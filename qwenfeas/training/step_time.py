@@ -163,7 +163,10 @@ def evaluate(w: Work, lay: dict) -> dict:
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
     Source: the constants' sources are in formulas.kernel_efficiency, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
-    share); schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
+    share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
+    depth (kernel_efficiency.intrinsic_ceiling); compute under hidden collectives 18.9% slower: Lee
+    et al. 2025, arXiv 2507.03114; attention: FlashAttention-3, FlashMLA's B200 figures; schedules:
+    Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
     t, p, d, e, c = lay["tensor"], lay["pipeline"], lay["data"], lay["expert"], lay["context"]
     mb, v, schedule, zero, recompute = (lay["micro_batch"], lay["virtual_stages"], lay["schedule"], lay["zero"],
