@@ -131,7 +131,8 @@ def _time(b, s, work, layout, result, used) -> None:
                    "sum over expert weights of GEMMs x max(device time, MoE layers x local experts x "
                    f"{work.expert_dispatch * 1e6:.3g} us), less the device time", expert_gemm_seconds)
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
-                           ("attention_seconds", "attention kernels, one micro-batch"),
+                           ("attention_seconds", "attention kernels, one micro-batch"
+                            + (" (unfused: scores through memory)" if work.unfused else "")),
                            ("elementwise_seconds", "element-wise work, one micro-batch"),
                            ("bubble_seconds", "pipeline bubble, one step"),
                            ("exposed_seconds", "exposed communication, one step"),

@@ -132,6 +132,9 @@ class Work:
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
+        self.unfused = s["training.attention_kernel"] == "unfused"
+        # forward FLOPs of QK^T and PV per token over the whole s x s square of the full-attention layers
+        self.attention_square = r["model.attention_flops_per_key"] * s["training.sequence"]
         self.steps = self.tokens / self.batch_tokens
 
 
@@ -148,7 +151,9 @@ def evaluate(w: Work, lay: dict) -> dict:
              + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer;
              compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), each grouped expert GEMM at least
              its local experts x 33 us of host launches (formulas.grouped_gemm) + attention (forward at 0.75,
-             backward 2x at 0.44 of the BF16 peak) + element-wise bytes at 0.85 BW, on the slowest
+             backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
+             GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
+             any recompute) + element-wise bytes at 0.85 BW, on the slowest
              (last) stage with the LM head; m micro-batches per step and replica
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
     group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
@@ -196,8 +201,13 @@ def evaluate(w: Work, lay: dict) -> dict:
     if w.latent is not None:  # `modules` replays MLA's up-projections
         gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
                             / (w.peak * dense_eff), 0.0)
-    attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
-                                             forward_passes=where(full, 2.0, 1.0))
+    if w.unfused:  # the whole s x s square, masked half included, its scores through HBM
+        attention = K.unfused_attention_seconds(T * stage / t * w.heads * w.sequence * w.full_layers,
+                                                w.attention_square * T * stage / t, w.peak16, w.bandwidth,
+                                                w.ceiling16, where(recompute == TM.NO_RECOMPUTE, 1.0, 2.0))
+    else:
+        attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
+                                                 forward_passes=where(full, 2.0, 1.0))
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
                                                       fp8_casts=float(w.low_precision))
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
