@@ -18,7 +18,8 @@ EXPERT_BANDWIDTH_EFFICIENCY = 0.48
 """Small-N weight streaming (routed-expert matrices): 1.5-1.7 TB/s of 3.35 TB/s on H800
 (DeepGEMM README @ a9967bc, small-N rows), midpoint."""
 KV_BANDWIDTH_EFFICIENCY = 0.90
-"""Decode attention reading the KV cache: FlashMLA 3000 GB/s of 3.35 TB/s on H800 (FlashMLA README @ 066b5ba6)."""
+"""Decode attention reading the KV cache: FlashMLA 3000 GB/s of 3.35 TB/s on H800 (FlashMLA README @ 066b5ba6);
+the default where formulas.accelerators.KV_BANDWIDTH_MEASURED has no measurement for the accelerator."""
 GROUPED_GEMM_EFFICIENCY = 0.55
 """MoE grouped GEMM, masked layout: 47-62% of FP8 peak (DeepGEMM README @ a9967bc, grouped tables), midpoint."""
 ATTENTION_EFFICIENCY = 0.67

@@ -274,7 +274,8 @@ def _step_doc():
     Convention: phases back to back; the busiest expert-parallel device sets the pace; KV heads
     replicated when the tensor degree exceeds them; MLA decode in its absorbed form.
     Source: achievable fractions: DeepGEMM README @ a9967bc, FlashMLA README @ 066b5ba6,
-    stas00/ml-engineering matmul table; collectives: NVIDIA/nccl tuning.cc, nccl-tests issue #212;
+    stas00/ml-engineering matmul table; B200: FP4 GEMMs deepseek-ai/DeepGEMM PR #348, decode attention
+    flashinfer-ai/flashinfer PR #1415; collectives: NVIDIA/nccl tuning.cc, nccl-tests issue #212;
     kernel time: susun-blog.com pegainfer (3) (4-6 us per launch).
     """
 
