@@ -629,3 +629,40 @@ def test_decode_attention_on_b200_reads_the_cache_at_its_measured_share_of_bandw
     assert b200.terms["decode_attention_seconds"].value == pytest.approx(kv / (8e12 * 5830.86e9 / 8e12), rel=1e-3)
     h200 = run(base + "hardware: {preset: h200, count: 1}\n")
     assert h200.terms["decode_attention_seconds"].value == pytest.approx(kv / (4.8e12 * 0.90), rel=1e-3)
+
+
+def test_a_padded_cuda_graph_batch_is_the_next_power_of_two_up_to_8192():
+    # TensorRT-LLM's perf overview captures graphs at 1, 2, 4, ... 8192 with padding on (tech blog 20):
+    # 343 sequences run the 512 graph, 256 its own, half a sequence per rank the graph of 1; past 8192 no
+    # graph, no padding; without padding the batch is what it is.
+    import numpy as np
+
+    from qwenfeas.formulas import serving as S
+
+    assert S.padded_batch(343.0, True) == 512.0
+    assert S.padded_batch(256.0, True) == 256.0
+    assert S.padded_batch(257.0, True) == 512.0
+    assert S.padded_batch(1.0, True) == 1.0
+    assert S.padded_batch(0.5, True) == 1.0
+    assert S.padded_batch(3.0, True) == 4.0
+    assert S.padded_batch(8192.0, True) == 8192.0
+    assert S.padded_batch(8193.0, True) == 8193.0
+    assert S.padded_batch(343.0, False) == 343.0
+    assert np.allclose(S.padded_batch(np.array([5.0, 1024.0, 9000.0]), True), [8.0, 1024.0, 9000.0])
+
+
+def test_padding_to_a_cuda_graph_computes_the_empty_slots_but_reads_no_more_cache(run):
+    # Llama 3.1 8B FP8 on one H200 at batch 300 with doubling graphs: the 512 graph runs, so the weight
+    # GEMMs (compute-bound at 1453 TFLOP/s: 2 x 7.5e9 x 512 FLOPs) and the element-wise work scale by
+    # 512 / 300, while the KV reads (the attention phase, memory-bound) stay those of 300 sequences.
+    base = ("model: {preset: llama-3.1-8b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h200, count: 1}\nserving_layout: {tensor: 1, replicas: 1}\n"
+            "inference: {prompt_tokens: 1024, output_tokens: 1024, batch: 300")
+    plain, padded = run(base + "}\n"), run(base + ", graph_padding: doubling}\n")
+    dense = padded["model.matmul_params"]
+    assert padded.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / 1453e12, rel=1e-9)
+    assert plain.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 300 / 1453e12, rel=1e-9)
+    assert padded.terms["decode_elementwise_seconds"].value == pytest.approx(
+        plain.terms["decode_elementwise_seconds"].value * 512 / 300, rel=1e-9)
+    assert padded.terms["decode_attention_seconds"].value == plain.terms["decode_attention_seconds"].value
+    assert padded["serving_layout.batch"] == plain["serving_layout.batch"] == 300

@@ -296,6 +296,11 @@ INFERENCE = {
         "acceptance": Field("fraction", "probability each draft token is accepted (given all earlier ones were)",
                             maximum=1.0),
     },
+    "graph_padding": Field("choice", "decode batches padded to the CUDA-graph sizes the engine captured: none, or "
+                           "doubling (1, 2, 4, ... 8192; TensorRT-LLM's coarse list, as its v1.0 perf overview runs)",
+                           minimum=None, choices=("none", "doubling"), default="none",
+                           default_source="convention: a graph for every batch size (vLLM and SGLang capture "
+                           "sizes 8 apart)"),
     "prefix_cache_hit": Field("fraction", "share of each prompt found in the prefix cache (not prefilled again)",
                               strict=False, maximum=1.0, default=0.0,
                               default_source="convention: no prompt shared between requests"),

@@ -59,6 +59,7 @@ class Model(NamedTuple):
     output: object
     draft_tokens: object
     accepted: object  # tokens per step per sequence
+    graph_padding: bool = False  # decode batches padded to doubling CUDA-graph sizes (inference.graph_padding)
 
     @property
     def moe(self) -> bool:
@@ -134,7 +135,7 @@ def read_model(r, s: dict, layers: Layers) -> Model:
         prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels,
         elementwise_replicated=replicated, elementwise_split=split, elementwise_permute=permute, prompt=prompt,
         input_tokens=s["inference.prompt_tokens"], output=output,
-        draft_tokens=draft, accepted=accepted)
+        draft_tokens=draft, accepted=accepted, graph_padding=s.get("inference.graph_padding") == "doubling")
 
 
 def elementwise_bytes(s: dict, layers, moe_layers, top_k):
