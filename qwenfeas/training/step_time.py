@@ -121,7 +121,8 @@ class Work:
         self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
                                if self.moe else 0.0)
         self.expert_ffn = s["model.moe.expert_ffn_hidden"] if self.moe else 0.0
-        self.expert_dispatch = G.dispatch_seconds(preset)  # host time of one expert GEMM launch
+        # host time of one expert GEMM launch; none when the experts run as one fused launch
+        self.expert_dispatch = 0.0 if s["parallel.fused_grouped_gemm"] else G.dispatch_seconds(preset)
         self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
         self.out = s.get("hardware.scale_out_bandwidth", 1.0) * SCALE_OUT_EFFICIENCY
