@@ -24,6 +24,7 @@ ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
 ATTENTION_FLOPS = ("none", "causal", "noncausal")
 LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
 RECOMPUTE = ("none", "selective", "modules", "full")
+ATTENTION_KERNELS = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 
 
@@ -231,6 +232,14 @@ TRAINING = {
         default_source="Megatron-LM's --recompute-activations default (selective); FlashAttention kernels "
         "keep no attention-score matrix either (Korthikanti et al. 2022, sec. 5)",
     ),
+    "attention_kernel": Field(
+        "choice", "how attention runs: fused keeps the score matrices on chip (FlashAttention, cuDNN fused "
+        "attention); unfused writes QK^T, softmax and dropout outputs to memory and runs the two products as "
+        "batched GEMMs over the whole square (Megatron-LM, Megatron-DeepSpeed and other stacks before 2022)",
+        minimum=None, choices=ATTENTION_KERNELS, default="fused",
+        default_source="FlashAttention-style kernels are the default of Megatron-Core, NeMo, torchtitan and "
+        "llm-foundry (Dao et al. 2022; Dao 2023)",
+    ),
     "grad_bytes": Field("number", "bytes per gradient value", default=4.0,
                         default_source="fp32 gradient accumulation, Megatron-LM's default (theoretical_memory_usage.py: "
                         "18 bytes per parameter = 2 weight + 4 gradient + 12 optimizer)"),
@@ -265,6 +274,10 @@ PARALLEL = {
                         "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
     "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap; "
                         "dualpipe always does)"),
+    "fused_grouped_gemm": _flag("routed experts' GEMMs run as one launch per grouped GEMM (Transformer Engine's "
+                                "graph-safe fused grouped MLP, NVTE_CUTEDSL_FUSED_GROUPED_MLP=1; DeepGEMM): no "
+                                "per-expert launch floor. Default no: one cuBLAS GEMM per local expert, "
+                                "Transformer Engine's default on NVIDIA GPUs"),
 }
 
 LIMITS = {
