@@ -279,3 +279,11 @@ def test_a_swept_batch_notes_the_batches_past_the_caches_and_not_the_one_that_ju
     assert [n for n in chunk.report.notes if "does not fit" in n] == [
         "inference.batch 3811 to 5000 does not fit: at most 3810 sequences' caches fit per replica at prompt + "
         "output tokens; the throughput shown is at that batch"]
+
+
+def test_a_layout_over_attention_ranks_unlike_the_stated_replica_names_its_size(run):
+    # tensor 2 x attention_data 2 is a replica of 4, not the 2 stated
+    r = run(SMALL, "hardware.count=8", "inference.accelerators=2", "serving_layout.tensor=2",
+            "serving_layout.attention_data=2")
+    assert [n for n in r.notes if n.startswith("serving_layout tensor × attention_data (4) is not "
+                                               "inference.accelerators (2)")]
