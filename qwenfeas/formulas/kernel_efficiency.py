@@ -114,6 +114,36 @@ def attention_training_seconds(forward_flops, peak_flops, forward_efficiency=ATT
         + 2.0 * forward_flops / (peak_flops * backward_efficiency)
 
 
+# HBM bytes an unfused attention layer moves per score element (one query-key pair of one head),
+# 16-bit scores and a 1-byte dropout mask. Forward: the QK^T GEMM writes S (2), the fused
+# scale-mask-softmax reads S and writes P (4), dropout reads P and writes its mask and P' (5), the
+# PV GEMM reads P' (2). Backward: dO V^T writes dP' (2), dV = P'^T dO reads P' (2), dropout's
+# backward reads dP' and the mask and writes dP (5), softmax's backward reads dP and P and writes
+# dS (6), dQ = dS K and dK = dS^T Q each read dS (4). Tensors: Korthikanti et al. 2022, sec. 4.1
+# (the s x s products, softmax, dropout mask and output of a pre-FlashAttention layer).
+UNFUSED_SCORE_BYTES_FORWARD = 13.0
+UNFUSED_SCORE_BYTES_BACKWARD = 19.0
+
+
+def unfused_attention_seconds(score_elements, forward_flops, peak_flops, bandwidth, ceiling, forward_passes=1.0):
+    """Time of attention that materialises its score matrices in HBM, forward and backward.
+
+    Formula: (passes + 2) * F / (peak * ceiling) + E * (13 passes + 19) / (0.85 BW)
+             (QK^T and PV as batched GEMMs over the whole s x s square, the causal mask applied
+             after; the backward's GEMMs are twice the forward's; the score traffic per element is
+             UNFUSED_SCORE_BYTES_FORWARD per forward pass plus UNFUSED_SCORE_BYTES_BACKWARD)
+    Convention: F the forward FLOPs of QK^T and PV over the full square; E the score elements
+    (tokens x heads x keys); passes 2 when the forward's attention is replayed (selective or full
+    recompute), else 1.
+    Source: Dao et al. 2022, FlashAttention, sec. 2.2 (standard attention writes S and P to HBM,
+    Theta(N^2) accesses; its Algorithm 0); Megatron-LM's fused scale-mask-softmax kernel and
+    separate dropout (Narayanan et al. 2021; Korthikanti et al. 2022, sec. 4.1).
+    """
+    gemms = (forward_passes + 2.0) * forward_flops / (peak_flops * ceiling)
+    traffic = score_elements * (forward_passes * UNFUSED_SCORE_BYTES_FORWARD + UNFUSED_SCORE_BYTES_BACKWARD)
+    return gemms + memory_bound_seconds(traffic, bandwidth)
+
+
 def memory_bound_seconds(bytes_moved, bandwidth, efficiency=ELEMENTWISE_BANDWIDTH):
     """Time of element-wise work limited by memory bandwidth.
 

@@ -8,6 +8,7 @@ from ..formulas import reliability as R
 from ..formulas import time as T
 from ..formulas import training_memory as TM
 from ..formulas._array import is_array, maximum
+from ..formulas.grouped_gemm import expert_gemm_seconds
 from . import layout_search as LS
 from .layout import written
 from .step_time import OVERLAP_ALL_TO_ALL_SMS, evaluate
@@ -124,8 +125,14 @@ def _time(b, s, work, layout, result, used) -> None:
                f"/ (1 - {OVERLAP_ALL_TO_ALL_SMS} of {OVERLAP_ALL_TO_ALL_SMS / work.all_to_all_share:.0f} SMs) when "
                "all-to-alls overlap; "
                "plus the SMs overlapped collectives take while they run", evaluate)
+        if "expert_launch_seconds" in result:
+            b.term("step_expert_launch_seconds", result["expert_launch_seconds"], "s",
+                   "routed-expert GEMMs waiting on their launches, one micro-batch (in the GEMMs)",
+                   "sum over expert weights of GEMMs x max(device time, MoE layers x local experts x "
+                   f"{work.expert_dispatch * 1e6:.3g} us), less the device time", expert_gemm_seconds)
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
-                           ("attention_seconds", "attention kernels, one micro-batch"),
+                           ("attention_seconds", "attention kernels, one micro-batch"
+                            + (" (unfused: scores through memory)" if work.unfused else "")),
                            ("elementwise_seconds", "element-wise work, one micro-batch"),
                            ("bubble_seconds", "pipeline bubble, one step"),
                            ("exposed_seconds", "exposed communication, one step"),

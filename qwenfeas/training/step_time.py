@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..formulas import communication as C
 from ..formulas import flops as F
+from ..formulas import grouped_gemm as G
 from ..formulas import kernel_efficiency as K
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
@@ -114,6 +115,8 @@ class Work:
         self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
                                if self.moe else 0.0)
         self.expert_ffn = s["model.moe.expert_ffn_hidden"] if self.moe else 0.0
+        # host time of one expert GEMM launch; none when the experts run as one fused launch
+        self.expert_dispatch = 0.0 if s["parallel.fused_grouped_gemm"] else G.dispatch_seconds(preset)
         self.bandwidth = s["hardware.bandwidth"]
         self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
@@ -129,6 +132,9 @@ class Work:
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
+        self.unfused = s["training.attention_kernel"] == "unfused"
+        # forward FLOPs of QK^T and PV per token over the whole s x s square of the full-attention layers
+        self.attention_square = r["model.attention_flops_per_key"] * s["training.sequence"]
         self.steps = self.tokens / self.batch_tokens
 
 
@@ -143,8 +149,11 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     Formula: step = m * (compute / (1 - SM share if all-to-alls overlap) + exposed TP + exposed EP
              + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer;
-             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak) + attention (forward at 0.75,
-             backward 2x at 0.44 of the BF16 peak) + element-wise bytes at 0.85 BW, on the slowest
+             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), each grouped expert GEMM at least
+             its local experts x 33 us of host launches (formulas.grouped_gemm) + attention (forward at 0.75,
+             backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
+             GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
+             any recompute) + element-wise bytes at 0.85 BW, on the slowest
              (last) stage with the LM head; m micro-batches per step and replica
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
     group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
@@ -154,7 +163,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     stages first and last (Llama 3, Dubey et al. 2024 sec. 3.3.2) the first stage holds no more than
     that in weights and in-flight activations for the bundled runs, and charging it the slowest
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
-    Source: the constants' sources are in formulas.kernel_efficiency, formulas.pipeline,
+    Source: the constants' sources are in formulas.kernel_efficiency, formulas.grouped_gemm, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
@@ -183,12 +192,22 @@ def evaluate(w: Work, lay: dict) -> dict:
         width = w.expert_ffn / et
         expert_eff = expert_eff * K.layer_quantization(
             rows, ((w.h, (1.0 + w.gated) * width, 1.0), (width, w.h, 1.0)), w.sms, w.experts / e)
-        gemm = gemm + 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
+        device = 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
+        # each local expert is its own GEMM launch (formulas.grouped_gemm): a floor under every grouped GEMM
+        experts = G.expert_gemm_seconds(device, G.expert_weight_shares(w.gated), where(full, 4.0, 3.0),
+                                        w.experts / e, w.moe_layers * stage, w.expert_dispatch)
+        out["expert_launch_seconds"] = experts - device
+        gemm = gemm + experts
     if w.latent is not None:  # `modules` replays MLA's up-projections
         gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
                             / (w.peak * dense_eff), 0.0)
-    attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
-                                             forward_passes=where(full, 2.0, 1.0))
+    if w.unfused:  # the whole s x s square, masked half included, its scores through HBM
+        attention = K.unfused_attention_seconds(T * stage / t * w.heads * w.sequence * w.full_layers,
+                                                w.attention_square * T * stage / t, w.peak16, w.bandwidth,
+                                                w.ceiling16, where(recompute == TM.NO_RECOMPUTE, 1.0, 2.0))
+    else:
+        attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
+                                                 forward_passes=where(full, 2.0, 1.0))
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
                                                       fp8_casts=float(w.low_precision))
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
