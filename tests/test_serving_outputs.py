@@ -114,6 +114,12 @@ def test_the_batch_is_written_into_the_step_labels(run):
     assert r.metrics["inference.step_seconds"].label == "decode step at batch 16"
     assert r.metrics["inference.batch_tokens_per_second"].label == (
         "decode throughput of one replica at batch 16 (no prefill)")
+    # four significant digits: a batch of 12,340 (360 GB usable of 400 GB hold 19,069 caches) is written 1.234e+04
+    large = run(SMALL, "hardware.memory=400GB", "inference.batch=12340")
+    assert large["serving_layout.batch"] == 12340
+    assert large.metrics["inference.step_seconds"].label == "decode step at batch 1.234e+04"
+    assert large.metrics["inference.batch_tokens_per_second"].label == (
+        "decode throughput of one replica at batch 1.234e+04 (no prefill)")
 
 
 def test_a_layout_degree_says_whether_it_was_given_defaulted_or_searched(run):
