@@ -100,7 +100,7 @@ def test_memory_and_the_fewest_accelerators_that_hold_it(run):
     r = run(SMALL, "precision.weights=fp8", "precision.kv_cache=fp4", "hardware.memory=1MB",
             "hardware.memory_reserve=20%")
     assert r["memory.weights_bytes"] == PARAMS * 1
-    kv_sequence = 2 * 2 * 8 * 128 * 0.5 * 2048
+    kv_sequence = 2 * 2 * 8 * 128 * (4 + 8 / 16) / 8 * 2048  # NVFP4: 4-bit values and an 8-bit scale per 16
     usable = 1e6 * (1 - 0.2)
     assert r["kv_cache.bytes_per_sequence"] == kv_sequence
     assert r["memory.min_accelerators"] == math.ceil((PARAMS + kv_sequence) / usable)

@@ -440,16 +440,19 @@ def test_serving_formulas_by_hand():
 
 def test_dense_gemms_reach_the_measured_ceiling_of_their_accelerator_and_precision():
     # stas00/ml-engineering max-achievable matmul table: H100 FP8 1403 of 1979 TFLOP/s, H200 FP8 1453,
-    # B200 BF16 1745 of 2250 and FP8 3433 of 4500; FP4 takes the FP8 fraction (cuBLAS 12.9: FP4 up to
-    # 2.3x FP8, i.e. at most 2.3 x 3433 / 9000 = 0.88 of the FP4 peak, above it); no measurement: 0.75
+    # B200 BF16 1745 of 2250 and FP8 3433 of 4500; B200 FP4 5702 of 9000 (DeepGEMM PR #348, 8192^3,
+    # MXFP4; NVFP4 the same instruction); GB200 has no FP4 measurement: its FP8 3616 of 5000; none: 0.75
     from qwenfeas.formulas.accelerators import gemm_ceiling
 
     assert gemm_ceiling("h100-sxm", "fp8") == pytest.approx(1403 / 1979)
     assert gemm_ceiling("h800", "fp8") == pytest.approx(1403 / 1979)
     assert gemm_ceiling("h200", "fp8") == pytest.approx(1453 / 1979)
     assert gemm_ceiling("b200", "bf16") == pytest.approx(1745 / 2250)
-    assert gemm_ceiling("b200", "fp4") == pytest.approx(3433 / 4500)
-    assert gemm_ceiling("b200", "fp4") < 2.3 * 3433 / 9000
+    assert gemm_ceiling("b200", "fp8") == pytest.approx(3433 / 4500)
+    assert gemm_ceiling("b200", "fp4") == gemm_ceiling("b200", "mxfp4") == pytest.approx(5702 / 9000)
+    assert gemm_ceiling("b200", "int4") == pytest.approx(3433 / 4500)  # not an FP4 tensor-core format
+    assert gemm_ceiling("gb200", "fp4") == pytest.approx(3616 / 5000)
+    assert gemm_ceiling("h200", "fp4") == pytest.approx(1453 / 1979)
     assert gemm_ceiling("tpu-v5p", "bf16") == gemm_ceiling(None, "fp8") == 0.75
     assert gemm_ceiling("h100-sxm", "int8") == gemm_ceiling("h100-sxm", "int4") == pytest.approx(1403 / 1979)
     assert gemm_ceiling("h100-sxm", "bf16") == pytest.approx(794.5 / 989)
@@ -591,3 +594,83 @@ def test_a_dense_model_has_no_routed_experts_to_serve(run):
     s, m, d = _figures(run(text, *sets))
     assert not m.moe and m.expert_params == 0 and m.moe_layers == 0 and m.top_k == 0
     assert m.kernels == KERNELS
+
+
+def test_fp4_weights_take_their_block_scales_nvfp4_4_5_bits_and_mxfp4_4_25():
+    # NVFP4 (NVIDIA blog "Introducing NVFP4"): 16 E2M1 values (4 bits each) share one E4M3 scale (8 bits):
+    # (16 x 4 + 8) / 16 = 4.5 bits = 0.5625 B a value. MXFP4 (OCP MX v1.0): 32 values share one E8M0 scale:
+    # (32 x 4 + 8) / 32 = 4.25 bits = 0.53125 B.
+    from qwenfeas.formulas.accelerators import block_scaled_bytes
+    from qwenfeas.scenario.fields import PRECISION_BYTES
+
+    assert block_scaled_bytes(4, 16, 8) == (16 * 4 + 8) / 16 / 8 == 0.5625
+    assert block_scaled_bytes(4, 32, 8) == (32 * 4 + 8) / 32 / 8 == 0.53125
+    assert block_scaled_bytes(8, 32, 8) == (32 * 8 + 8) / 32 / 8  # MXFP8: 8.25 bits
+    assert PRECISION_BYTES["fp4"] == 0.5625 and PRECISION_BYTES["mxfp4"] == 0.53125
+
+
+def test_fp4_weights_of_llama_70b_take_4_5_bits_each(run):
+    # Llama 3.1 70B: 70.55e9 parameters (config.json shapes); at NVFP4 every one takes 4.5 / 8 B
+    r = run("model: {preset: llama-3.1-70b}\ncontext: 2000\nprecision: {weights: fp4, kv_cache: fp8, compute: fp4}\n"
+            "hardware: {preset: b200, count: 1}\ninference: {prompt_tokens: 1000, output_tokens: 1000}\n")
+    assert r["memory.weights_bytes"] == pytest.approx(r["model.params"] * 4.5 / 8, rel=1e-12)
+
+
+def test_decode_attention_on_b200_reads_the_cache_at_its_measured_share_of_bandwidth(run):
+    # Llama 3.1 70B (80 layers, 8 KV heads of 128), FP8 cache: 80 x 2 x 8 x 128 x 1 B = 163,840 B a token.
+    # With 1000-token prompts the t-th of 1000 outputs attends 1000 + t keys: 1500.5 on average, so a step
+    # of batch 64 reads 64 x 163,840 x 1500.5 B, at B200's 5,830.86 of 8,000 GB/s (flashinfer PR #1415,
+    # trtllm-gen decode kernel); on H200 at FlashMLA's 0.90 of 4.8 TB/s.
+    base = ("model: {preset: llama-3.1-70b}\ncontext: 2000\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "inference: {prompt_tokens: 1000, output_tokens: 1000, batch: 64}\nserving_layout: {tensor: 1, replicas: 1}\n")
+    mean_keys = 1000 + (1000 - 1) / 2 + 1  # keys attended per decoded token, mean over the 1000 outputs
+    kv = 64 * 80 * 2 * 8 * 128 * 1 * mean_keys
+    b200 = run(base + "hardware: {preset: b200, count: 1}\n")
+    assert b200.terms["decode_attention_seconds"].value == pytest.approx(kv / (8e12 * 5830.86e9 / 8e12), rel=1e-3)
+    h200 = run(base + "hardware: {preset: h200, count: 1}\n")
+    assert h200.terms["decode_attention_seconds"].value == pytest.approx(kv / (4.8e12 * 0.90), rel=1e-3)
+
+
+def test_a_padded_cuda_graph_batch_is_the_next_power_of_two_up_to_8192():
+    # TensorRT-LLM's perf overview captures graphs at 1, 2, 4, ... 8192 with padding on (tech blog 20):
+    # 343 sequences run the 512 graph, 256 its own, half a sequence per rank the graph of 1; past 8192 no
+    # graph, no padding; without padding the batch is what it is.
+    import numpy as np
+
+    from qwenfeas.formulas import serving as S
+
+    assert S.padded_batch(343.0, True) == 512.0
+    assert S.padded_batch(256.0, True) == 256.0
+    assert S.padded_batch(257.0, True) == 512.0
+    assert S.padded_batch(1.0, True) == 1.0
+    assert S.padded_batch(0.5, True) == 1.0
+    assert S.padded_batch(3.0, True) == 4.0
+    assert S.padded_batch(8192.0, True) == 8192.0
+    assert S.padded_batch(8193.0, True) == 8193.0
+    assert S.padded_batch(343.0, False) == 343.0
+    assert np.allclose(S.padded_batch(np.array([5.0, 1024.0, 9000.0]), True), [8.0, 1024.0, 9000.0])
+
+
+def test_an_all_to_all_of_two_pays_one_collective_start_and_one_nvlink_hop():
+    # NCCL base 6.6 us + one NVLink hop 0.6 us (tuning.cc), then 1 MB at 0.8 x 100 GB/s = 12.5 us
+    from qwenfeas.formulas import serving as S
+
+    assert S.all_to_all_seconds(1e6, 2, 100e9, 8) == pytest.approx(6.6e-6 + 0.6e-6 + 1e6 / (0.8 * 100e9))
+    assert S.all_to_all_seconds(1e6, 1, 100e9, 8) == pytest.approx(1e6 / (0.8 * 100e9))
+
+
+def test_padding_to_a_cuda_graph_computes_the_empty_slots_but_reads_no_more_cache(run):
+    # Llama 3.1 8B FP8 on one H200 at batch 300 with doubling graphs: the 512 graph runs, so the weight
+    # GEMMs (compute-bound at 1453 TFLOP/s: 2 x 7.5e9 x 512 FLOPs) and the element-wise work scale by
+    # 512 / 300, while the KV reads (the attention phase, memory-bound) stay those of 300 sequences.
+    base = ("model: {preset: llama-3.1-8b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
+            "hardware: {preset: h200, count: 1}\nserving_layout: {tensor: 1, replicas: 1}\n"
+            "inference: {prompt_tokens: 1024, output_tokens: 1024, batch: 300")
+    plain, padded = run(base + "}\n"), run(base + ", graph_padding: doubling}\n")
+    dense = padded["model.matmul_params"]
+    assert padded.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / 1453e12, rel=1e-9)
+    assert plain.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 300 / 1453e12, rel=1e-9)
+    assert padded.terms["decode_elementwise_seconds"].value == pytest.approx(
+        plain.terms["decode_elementwise_seconds"].value * 512 / 300, rel=1e-9)
+    assert padded.terms["decode_attention_seconds"].value == plain.terms["decode_attention_seconds"].value
+    assert padded["serving_layout.batch"] == plain["serving_layout.batch"] == 300

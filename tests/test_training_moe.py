@@ -117,6 +117,15 @@ def test_an_ascend_fleet_pays_no_per_expert_launch(run):
     assert ST.evaluate(work, _moe_layout())["expert_launch_seconds"] == pytest.approx(0.0, abs=1e-15)
 
 
+def test_a_fused_grouped_gemm_pays_no_per_expert_launch(run):
+    # Transformer Engine's fused grouped MLP issues each grouped GEMM as one launch: the experts run at device speed
+    fused = run(MOE.replace("schedule: 1f1b", "schedule: 1f1b, fused_grouped_gemm: true")).training_work
+    assert fused.expert_dispatch == 0.0
+    looped = run(MOE).training_work
+    assert looped.expert_dispatch == pytest.approx(PER_EXPERT_GEMM, rel=1e-12)
+    assert ST.evaluate(fused, _moe_layout())["expert_launch_seconds"] == pytest.approx(0.0, abs=1e-15)
+
+
 def test_the_explanation_names_the_launch_floor(run):
     r = run(MOE)
     term = r.terms["step_expert_launch_seconds"]

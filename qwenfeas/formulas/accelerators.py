@@ -1,6 +1,7 @@
 """What the training and serving models need to know about an accelerator preset beyond its datasheet
-figures: its GEMM efficiency ceiling (measured), its count of streaming multiprocessors (SMs), and the
-scale-up domain to assume when the preset gives none."""
+figures: its GEMM efficiency ceiling (measured), the share of its bandwidth decode attention reaches
+(measured), its count of streaming multiprocessors (SMs), the scale-up domain to assume when the preset
+gives none, and the bytes a block-scaled low-precision value takes."""
 
 from __future__ import annotations
 
@@ -31,24 +32,83 @@ STREAMING_MULTIPROCESSORS = {
 _REFERENCE_SMS = 132
 
 
-# Precisions whose GEMMs take the FP8 measurement (8 bits or narrower)
+# Precisions whose GEMMs take the FP8 measurement (8 bits or narrower) when no narrower one exists
 LOW_PRECISIONS = ("fp8", "fp4", "mxfp4", "int8", "int4")
+# Block-scaled 4-bit floating point (E2M1 elements), whose GEMMs run on the FP4 tensor-core path
+FP4_PRECISIONS = ("fp4", "mxfp4")
+
+# Best measured dense FP4 x FP4 GEMM, fraction of the datasheet FP4 peak, by accelerator family.
+# B200: 5,702 of 9,000 TFLOP/s at M = N = K = 8192 (MXFP4 x MXFP4, DeepGEMM kernel; cuBLASLt 13.3
+# 5,239 on the same shape), deepseek-ai/DeepGEMM pull request #348, "Dense GEMM perf (B200, CUDA 12.9)"
+# table; 9,000 = the DGX B200 datasheet's 72 PFLOPS FP4 dense per 8 GPUs. NVFP4 runs the same tensor-core
+# instruction at the same peak, so it takes the same figure.
+FP4_GEMM_CEILING = {"b200": 5702 / 9000}
+
+# Decode attention reading a paged KV cache, best measured share of the HBM bandwidth, by family.
+# B200: 5,830.86 GB/s of 8 TB/s, TensorRT-LLM's trtllm-gen decode kernel at batch 128, 4,096 cached
+# tokens, 64 query and 8 KV heads (flashinfer-ai/flashinfer pull request #1415, "[b200] Benchmark
+# results" of benchmarks/bench_trtllm_fmha.py). Others: FlashMLA's 3,000 of 3,350 GB/s on H800
+# (deepseek-ai/FlashMLA README @ 066b5ba6; formulas.serving.KV_BANDWIDTH_EFFICIENCY).
+KV_BANDWIDTH_MEASURED = {"b200": 5830.86e9 / 8e12}
+
+
+def block_scaled_bytes(element_bits, block, scale_bits):
+    """Bytes one value of a block-scaled format takes, its share of the block's scale included.
+
+    Formula: (e + s / n) / 8   (e bits per element, one s-bit scale per block of n elements)
+    Convention: a per-tensor scale on top (NVFP4's FP32 second-level scale) is one value per tensor of
+    millions and is left out. NVFP4: E2M1 elements, one E4M3 scale per 16: (4 + 8/16) / 8 = 0.5625 B
+    (4.5 bits); MXFP4: one E8M0 scale per 32: (4 + 8/32) / 8 = 0.53125 B (4.25 bits).
+    Source: NVIDIA technical blog "Introducing NVFP4 for Efficient and Accurate Low-Precision Inference"
+    (June 2025: 16-value micro-blocks, FP8 E4M3 scale, FP32 tensor scale); OCP Microscaling Formats (MX)
+    Specification v1.0, sec. 5 (blocks of 32, E8M0 shared scale).
+    """
+    return (element_bits + scale_bits / block) / 8.0
+
+
+NVFP4_BYTES = block_scaled_bytes(4, 16, 8)
+MXFP4_BYTES = block_scaled_bytes(4, 32, 8)
 
 
 def gemm_ceiling(preset, precision: str):
     """Best share of the datasheet peak a dense GEMM reaches on an accelerator preset at a precision.
 
-    Formula: the measured maximum for the preset's family and precision (FP4, MXFP4, INT8, INT4: the FP8
-             figure), else kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75)
-    Convention: FP4 on Blackwell takes the FP8 fraction of its own peak: cuBLAS 12.9 reaches up to 2.3x
-    its FP8 matmul speed with block-scaled FP4 (NVIDIA blog "Boosting Matrix Multiplication Speed and
-    Flexibility with NVIDIA cuBLAS 12.9"), 2.3 x 0.763 x 4.5 / 9 = 0.88 of the FP4 peak, a bound the FP8
-    fraction (0.763) stays under, so no FP4 measurement lowers it.
+    Formula: the measured maximum for the preset's family and precision: FP4 and MXFP4 their FP4
+             measurement (FP4_GEMM_CEILING) where one exists, else, like INT8 and INT4, the FP8 figure;
+             else kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75)
+    Convention: B200 FP4 reaches 5,702 of 9,000 TFLOP/s (0.634), a smaller share of its peak than FP8
+    (0.763); an accelerator with no FP4 measurement keeps its FP8 share.
     Source: kernel_efficiency.GEMM_CEILING (stas00/ml-engineering max-achievable matmul table; AMD ROCm
-    blog "Measuring Max-Achievable FLOPs - Part 2").
+    blog "Measuring Max-Achievable FLOPs - Part 2"); FP4_GEMM_CEILING (deepseek-ai/DeepGEMM PR #348).
     """
-    table = K.GEMM_CEILING.get(_FAMILY.get(preset), {})
+    family = _FAMILY.get(preset)
+    if precision in FP4_PRECISIONS and family in FP4_GEMM_CEILING:
+        return FP4_GEMM_CEILING[family]
+    table = K.GEMM_CEILING.get(family, {})
     return table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
+
+
+def attention_forward_efficiency(preset):
+    """Share of the BF16 peak attention's forward kernel reaches on a preset: Blackwell's measured
+    figure on B200 and GB200, else FlashAttention-3's on H100 (kernel_efficiency.ATTENTION_FORWARD*)."""
+    blackwell = _FAMILY.get(preset) in ("b200", "gb200")
+    return K.ATTENTION_FORWARD_BLACKWELL if blackwell else K.ATTENTION_FORWARD
+
+
+def ceiling_depth(preset):
+    """Depth K of the GEMM the preset's ceiling was measured at (kernel_efficiency.CEILING_DEPTH)."""
+    return K.CEILING_DEPTH.get(_FAMILY.get(preset), K.CEILING_DEPTH_DEFAULT)
+
+
+def kv_bandwidth_efficiency(preset, default):
+    """Share of the HBM bandwidth decode attention reaches reading the KV cache on an accelerator preset.
+
+    Formula: the measured maximum for the preset's family (KV_BANDWIDTH_MEASURED), else `default`
+    Convention: B200 0.729 (trtllm-gen decode kernel); accelerators without a measurement take the
+    default (FlashMLA on H800, 0.90), the best decode kernel measured anywhere.
+    Source: KV_BANDWIDTH_MEASURED (flashinfer-ai/flashinfer PR #1415).
+    """
+    return KV_BANDWIDTH_MEASURED.get(_FAMILY.get(preset), default)
 
 
 def streaming_multiprocessors(preset):

@@ -47,9 +47,9 @@ def weights_bytes(params, bytes_per_param):
     """Bytes of `params` weights stored at one precision.
 
     Formula: N * b
-    Convention: no quantisation scales or padding counted. Block scales add
-    3.1% (MXFP8: one 8-bit scale per 32 values), 6.25% (MXFP4) or 12.5%
-    (NVFP4: one fp8 scale per 16 values).
+    Convention: b is the precision's bytes per value; for fp4 (NVFP4, +12.5%) and
+    mxfp4 (+6.25%) it holds the block scales (formulas.accelerators.block_scaled_bytes);
+    padding and 8-bit formats' block scales (MXFP8: +3.1%) are not counted.
     Source: definition.
     """
     return params * bytes_per_param

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ._array import maximum, minimum, where
+from ._array import ceil, maximum, minimum, where
 
 # Achievable fractions of the datasheet peaks (performance reference, sections 1-4).
 WEIGHT_BANDWIDTH_EFFICIENCY = 0.76
@@ -18,7 +18,8 @@ EXPERT_BANDWIDTH_EFFICIENCY = 0.48
 """Small-N weight streaming (routed-expert matrices): 1.5-1.7 TB/s of 3.35 TB/s on H800
 (DeepGEMM README @ a9967bc, small-N rows), midpoint."""
 KV_BANDWIDTH_EFFICIENCY = 0.90
-"""Decode attention reading the KV cache: FlashMLA 3000 GB/s of 3.35 TB/s on H800 (FlashMLA README @ 066b5ba6)."""
+"""Decode attention reading the KV cache: FlashMLA 3000 GB/s of 3.35 TB/s on H800 (FlashMLA README @ 066b5ba6);
+the default where formulas.accelerators.KV_BANDWIDTH_MEASURED has no measurement for the accelerator."""
 GROUPED_GEMM_EFFICIENCY = 0.55
 """MoE grouped GEMM, masked layout: 47-62% of FP8 peak (DeepGEMM README @ a9967bc, grouped tables), midpoint."""
 ATTENTION_EFFICIENCY = 0.67
@@ -52,6 +53,27 @@ def accepted_tokens_per_step(draft_tokens, acceptance):
     """
     a = minimum(acceptance, 1.0 - 1e-12)
     return (1 - a ** (draft_tokens + 1)) / (1 - a)
+
+
+LARGEST_GRAPH_BATCH = 8192.0
+"""Largest decode batch TensorRT-LLM's v1.0 perf overview captures a CUDA graph for (its llm_options.yml:
+cuda_graph_config batch_sizes 1, 2, 4, ... 8192, enable_padding: true; NVIDIA/TensorRT-LLM
+docs/source/performance/perf-overview.md @ 00f37686)."""
+
+
+def padded_batch(batch, doubling):
+    """Sequences a decode step computes when the engine pads its batch to a captured CUDA graph.
+
+    Formula: 2^ceil(log2 b) for b <= 8192 when batches are padded to doubling sizes, else b
+    Convention: graphs captured at powers of two (TensorRT-LLM's coarse list above 128: 256, 512,
+    1024, 2048; its perf overview also captures 384); the empty slots run the GEMMs, element-wise work
+    and collectives but read no KV cache; a batch past the largest graph runs unpadded.
+    Source: NVIDIA/TensorRT-LLM tech blog 20, "Tuning CUDA Graph Batch Sizes for Higher Output Throughput"
+    (padding to the next captured size wastes up to 50% of a step; finer sizes gave up to 1.3x output
+    throughput aggregated, 1.5x disaggregated); the perf overview's llm_options.yml (LARGEST_GRAPH_BATCH).
+    """
+    power = 2.0 ** ceil(_log(maximum(batch, 1.0)) / math.log(2.0) - 1e-9)
+    return where(doubling & (batch <= LARGEST_GRAPH_BATCH), maximum(power, batch), batch)
 
 
 def kv_shards(tensor, kv_heads):

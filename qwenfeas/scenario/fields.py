@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..formulas.accelerators import MXFP4_BYTES, NVFP4_BYTES
+
 PRECISION_BYTES = {
-    "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.5, "int4": 0.5,
-    # OCP Microscaling MXFP4: 4-bit E2M1 elements plus one 8-bit E8M0 scale per block of 32
-    # (OCP Microscaling Formats (MX) v1.0 spec, sec. 5), 4.25 bits a value; gpt-oss's experts.
-    "mxfp4": 4.25 / 8,
+    "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5,
+    # fp4 is NVIDIA's NVFP4, the FP4 format engines deploy (E2M1 plus an E4M3 scale per 16 values:
+    # 4.5 bits); mxfp4 the OCP Microscaling one (an E8M0 scale per 32: 4.25 bits; gpt-oss's experts).
+    # Source: formulas.accelerators.block_scaled_bytes.
+    "fp4": NVFP4_BYTES,
+    "mxfp4": MXFP4_BYTES,
 }
 PRECISIONS = tuple(PRECISION_BYTES)
 ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
@@ -270,6 +274,10 @@ PARALLEL = {
                         "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
     "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap; "
                         "dualpipe always does)"),
+    "fused_grouped_gemm": _flag("routed experts' GEMMs run as one launch per grouped GEMM (Transformer Engine's "
+                                "graph-safe fused grouped MLP, NVTE_CUTEDSL_FUSED_GROUPED_MLP=1; DeepGEMM): no "
+                                "per-expert launch floor. Default no: one cuBLAS GEMM per local expert, "
+                                "Transformer Engine's default on NVIDIA GPUs"),
 }
 
 LIMITS = {
@@ -301,6 +309,11 @@ INFERENCE = {
         "acceptance": Field("fraction", "probability each draft token is accepted (given all earlier ones were)",
                             maximum=1.0),
     },
+    "graph_padding": Field("choice", "decode batches padded to the CUDA-graph sizes the engine captured: none, or "
+                           "doubling (1, 2, 4, ... 8192; TensorRT-LLM's coarse list, as its v1.0 perf overview runs)",
+                           minimum=None, choices=("none", "doubling"), default="none",
+                           default_source="convention: a graph for every batch size (vLLM and SGLang capture "
+                           "sizes 8 apart)"),
     "prefix_cache_hit": Field("fraction", "share of each prompt found in the prefix cache (not prefilled again)",
                               strict=False, maximum=1.0, default=0.0,
                               default_source="convention: no prompt shared between requests"),

@@ -108,21 +108,24 @@ def decode_step(m: Model, d: Device, tensor, attention_data, expert, batch) -> S
 
     Formula: weights  = phase(2 N_d t_r / t, N_d w / t)          t_r = tokens per attention rank
              experts  = phase(2 P_e pairs L_moe / m, L_moe n_e P_e w / m)   busiest device, m = replica / e
-             attention= phase(t_r F_a / t, b_r KV / min(t, n_kv))    b_r = sequences per attention rank
+             attention= phase(t_r F_a / t, b_r KV / min(t, n_kv))    b_r = sequences per attention rank,
+                        KV read at the accelerator's measured decode-attention share of its bandwidth
              + 2 L all-reduces + 2 L_moe all-to-alls + element-wise work + kernels * 4 us, and d / L of it
              per draft token
-    Convention: phases run back to back; tokens per rank count the draft tokens verified together.
-    Source: formulas.serving (each term's constants and sources).
+    Convention: phases run back to back; tokens per rank count the draft tokens verified together, and
+    the empty slots of a padded CUDA graph (formulas.serving.padded_batch): those compute but read no cache.
+    Source: formulas.serving (each term's constants and sources); formulas.accelerators.kv_bandwidth_efficiency.
     """
     replica = tensor * attention_data
     expert_tp = replica / expert
     per_rank = batch / attention_data
-    tokens = per_rank * (1 + m.draft_tokens)
+    padded = S.padded_batch(per_rank, m.graph_padding)
+    tokens = padded * (1 + m.draft_tokens)
     weights = weight_phase(m, d, tokens, tensor)
-    experts = expert_phase(m, d, batch * (1 + m.draft_tokens), expert, expert_tp)
+    experts = expert_phase(m, d, padded * attention_data * (1 + m.draft_tokens), expert, expert_tp)
     attention = S.phase_seconds(tokens * m.decode_attention_flops / tensor,
                                 per_rank * m.decode_kv_bytes / S.kv_shards(tensor, m.kv_heads),
-                                d.attention_peak, d.attention_efficiency, d.bandwidth, S.KV_BANDWIDTH_EFFICIENCY)
+                                d.attention_peak, d.attention_efficiency, d.bandwidth, d.kv_efficiency)
     collectives_tp = tensor_collectives(m, d, tensor, tokens)
     collectives_ep = expert_collectives(m, d, tensor, attention_data, tokens)
     elementwise = elementwise_phase(m, d, tokens, tensor, attention_data)

@@ -13,7 +13,7 @@ from ..architecture import Layers, attention_work
 from ..formulas import kernel_efficiency as K
 from ..formulas import serving as S
 from ..formulas._array import any_true, maximum
-from ..formulas.accelerators import DEFAULT_SCALE_UP, gemm_ceiling
+from ..formulas.accelerators import DEFAULT_SCALE_UP, gemm_ceiling, kv_bandwidth_efficiency
 from ..scenario.fields import PRECISION_BYTES
 
 # Kernels one layer launches in a decode step: one per operation of the engines' model code
@@ -59,6 +59,7 @@ class Model(NamedTuple):
     output: object
     draft_tokens: object
     accepted: object  # tokens per step per sequence
+    graph_padding: bool = False  # decode batches padded to doubling CUDA-graph sizes (inference.graph_padding)
 
     @property
     def moe(self) -> bool:
@@ -77,6 +78,7 @@ class Device(NamedTuple):
     scale_up: object  # link bandwidth inside the scale-up domain
     scale_out: object
     domain: object  # accelerators in one scale-up domain
+    kv_efficiency: object = S.KV_BANDWIDTH_EFFICIENCY  # share of `bandwidth` decode attention reaches
 
     def link(self, group):
         """Bandwidth of a group's collectives: the scale-up link inside one domain, the network past it."""
@@ -133,7 +135,7 @@ def read_model(r, s: dict, layers: Layers) -> Model:
         prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels,
         elementwise_replicated=replicated, elementwise_split=split, elementwise_permute=permute, prompt=prompt,
         input_tokens=s["inference.prompt_tokens"], output=output,
-        draft_tokens=draft, accepted=accepted)
+        draft_tokens=draft, accepted=accepted, graph_padding=s.get("inference.graph_padding") == "doubling")
 
 
 def elementwise_bytes(s: dict, layers, moe_layers, top_k):
@@ -174,5 +176,6 @@ def read_device(r, s: dict) -> Device:
                   usable_memory=r.terms["usable_memory"].value,
                   scale_up=s.get("hardware.scale_up_bandwidth", inf),
                   scale_out=s.get("hardware.scale_out_bandwidth", s.get("hardware.scale_up_bandwidth", inf)),
-                  domain=s.get("hardware.scale_up_size", DEFAULT_SCALE_UP))
+                  domain=s.get("hardware.scale_up_size", DEFAULT_SCALE_UP),
+                  kv_efficiency=kv_bandwidth_efficiency(s.get("hardware.preset"), S.KV_BANDWIDTH_EFFICIENCY))
 

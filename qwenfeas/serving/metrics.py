@@ -272,9 +272,11 @@ def _step_doc():
              bytes / achievable bandwidth)) + 2 L tensor all-reduces + 2 L_moe dispatch/combine
              + element-wise bytes at 0.85 of bandwidth + kernels x 4 us, plus d / L of it per draft token
     Convention: phases back to back; the busiest expert-parallel device sets the pace; KV heads
-    replicated when the tensor degree exceeds them; MLA decode in its absorbed form.
+    replicated when the tensor degree exceeds them; MLA decode in its absorbed form; with
+    inference.graph_padding the batch computed is the next captured CUDA-graph size (tech blog 20).
     Source: achievable fractions: DeepGEMM README @ a9967bc, FlashMLA README @ 066b5ba6,
-    stas00/ml-engineering matmul table; collectives: NVIDIA/nccl tuning.cc, nccl-tests issue #212;
+    stas00/ml-engineering matmul table; B200: FP4 GEMMs deepseek-ai/DeepGEMM PR #348, decode attention
+    flashinfer-ai/flashinfer PR #1415; collectives: NVIDIA/nccl tuning.cc, nccl-tests issue #212;
     kernel time: susun-blog.com pegainfer (3) (4-6 us per launch).
     """
 
