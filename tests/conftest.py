@@ -39,3 +39,17 @@ def _plain_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
     for name in ("FORCE_COLOR", "PY_COLORS", "GITHUB_ACTIONS"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def work(write):
+    """work(text) -> (Report, training.step_time.Work) for a scenario written from text: what the
+    layout search and the step model read."""
+    from qwenfeas.training.step_time import Work, attention_forward_per_token
+
+    def _work(text: str):
+        scenario = qwenfeas.load(write(text))
+        report = qwenfeas.estimate(scenario)
+        return report, Work(report, scenario.values, attention_forward_per_token(report, scenario.values, None))
+
+    return _work

@@ -651,6 +651,14 @@ def test_a_padded_cuda_graph_batch_is_the_next_power_of_two_up_to_8192():
     assert np.allclose(S.padded_batch(np.array([5.0, 1024.0, 9000.0]), True), [8.0, 1024.0, 9000.0])
 
 
+def test_an_all_to_all_of_two_pays_one_collective_start_and_one_nvlink_hop():
+    # NCCL base 6.6 us + one NVLink hop 0.6 us (tuning.cc), then 1 MB at 0.8 x 100 GB/s = 12.5 us
+    from qwenfeas.formulas import serving as S
+
+    assert S.all_to_all_seconds(1e6, 2, 100e9, 8) == pytest.approx(6.6e-6 + 0.6e-6 + 1e6 / (0.8 * 100e9))
+    assert S.all_to_all_seconds(1e6, 1, 100e9, 8) == pytest.approx(1e6 / (0.8 * 100e9))
+
+
 def test_padding_to_a_cuda_graph_computes_the_empty_slots_but_reads_no_more_cache(run):
     # Llama 3.1 8B FP8 on one H200 at batch 300 with doubling graphs: the 512 graph runs, so the weight
     # GEMMs (compute-bound at 1453 TFLOP/s: 2 x 7.5e9 x 512 FLOPs) and the element-wise work scale by

@@ -114,6 +114,12 @@ def test_the_batch_is_written_into_the_step_labels(run):
     assert r.metrics["inference.step_seconds"].label == "decode step at batch 16"
     assert r.metrics["inference.batch_tokens_per_second"].label == (
         "decode throughput of one replica at batch 16 (no prefill)")
+    # four significant digits: a batch of 12,340 (360 GB usable of 400 GB hold 19,069 caches) is written 1.234e+04
+    large = run(SMALL, "hardware.memory=400GB", "inference.batch=12340")
+    assert large["serving_layout.batch"] == 12340
+    assert large.metrics["inference.step_seconds"].label == "decode step at batch 1.234e+04"
+    assert large.metrics["inference.batch_tokens_per_second"].label == (
+        "decode throughput of one replica at batch 1.234e+04 (no prefill)")
 
 
 def test_a_layout_degree_says_whether_it_was_given_defaulted_or_searched(run):
@@ -279,3 +285,11 @@ def test_a_swept_batch_notes_the_batches_past_the_caches_and_not_the_one_that_ju
     assert [n for n in chunk.report.notes if "does not fit" in n] == [
         "inference.batch 3811 to 5000 does not fit: at most 3810 sequences' caches fit per replica at prompt + "
         "output tokens; the throughput shown is at that batch"]
+
+
+def test_a_layout_over_attention_ranks_unlike_the_stated_replica_names_its_size(run):
+    # tensor 2 x attention_data 2 is a replica of 4, not the 2 stated
+    r = run(SMALL, "hardware.count=8", "inference.accelerators=2", "serving_layout.tensor=2",
+            "serving_layout.attention_data=2")
+    assert [n for n in r.notes if n.startswith("serving_layout tensor × attention_data (4) is not "
+                                               "inference.accelerators (2)")]

@@ -15,7 +15,9 @@ from qwenfeas.errors import QwenfeasError
 from qwenfeas.formulas import kernel_efficiency as K
 
 # A two-layer model on one accelerator with no preset: a BF16 peak of 1000 TFLOP/s, 2 TB/s of HBM and
-# the unmeasured GEMM ceiling of 0.75 (formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED).
+# the unmeasured GEMM ceiling of 0.75 (formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED), taken as
+# its main loop's rate: less the output write of a K = 13,312 GEMM at 1000 TFLOP/s over 0.8 x 2 TB/s
+# (kernel_efficiency.intrinsic_ceiling), since the score traffic below counts the GEMMs' S and dP' writes.
 SCENARIO = """
 model: {layers: 2, hidden: 1024, heads: 8, head_dim: 128, ffn_hidden: 4096, vocab: 1000}
 context: 2048
@@ -24,7 +26,8 @@ training: {batch_tokens: 8192, recompute: %s%s}
 hardware: {count: 1, peak_flops: 1000T, memory: 80GB, bandwidth: 2TB/s, tdp: 500W}
 parallel: {tensor: 1, zero: 1, micro_batch: 1, schedule: 1f1b}
 """
-PEAK, BANDWIDTH, CEILING, ELEMENTWISE = 1000e12, 2e12, 0.75, 0.85
+PEAK, BANDWIDTH, ELEMENTWISE = 1000e12, 2e12, 0.85
+CEILING = 1 / (1 / 0.75 - 1000e12 / (0.8 * 2e12) * 2 / (2 * 13312))
 TOKENS = 2048  # one micro-batch of one 2,048-token sequence
 # scores of one micro-batch: tokens x heads x keys (the whole square) x layers
 SCORES = TOKENS * 8 * 2048 * 2

@@ -75,6 +75,18 @@ def test_70b_on_too_few_accelerators_names_the_overflowing_term_and_the_smallest
 
 
 def test_the_smallest_layout_fits_when_plugged_back_and_smaller_ones_do_not(run):
+    """TP8 PP2 needs 2 replicas: the first stage holds half the layers and the embedding, split 8 ways;
+    ZeRO-1 shards only the 12 B of optimizer state per parameter over the replicas; 1F1B keeps 2
+    micro-batches in flight on it (976 sequences of the 4M-token batch, Llama 2 sec. 2.2)."""
+    usable = 80e9 - 4e9
+    stage = ((PARAMS - 2 * 32000 * 8192) / 2 + 32000 * 8192) / 8  # parameters on one accelerator
+    layer = 4096 * 8192 * (10 + 4.5 + 6 * 28672 / 8192) / 8  # selective, sequence-parallel over 8
+    activations = 2 * 40 * layer  # more than one micro-batch's plus its logits (4096 x 32000 x 4 / 8)
+    for count, replicas in ((32, 2), (16, 1)):
+        need = stage * (2 + 4 + 12 / replicas) + activations  # 63.6 GB on 32, 89.5 GB on 16
+        r = run(LLAMA2_70B % (count, "tensor: 8, pipeline: 2"))
+        assert r["layout.data"] == replicas and r["training_memory.total_bytes"] == pytest.approx(need, rel=1e-12)
+        assert (need <= usable) == (count == 32)
     fits = run(LLAMA2_70B % (32, "tensor: 8, pipeline: 2"))
     assert fits["training_memory.fill"] <= 1
     assert "training_memory.min_accelerators" not in fits.metrics  # no search when it fits

@@ -11,7 +11,7 @@ import qwenfeas
 from qwenfeas.formulas import pipeline as PL
 from qwenfeas.formulas import training_memory as TM
 from qwenfeas.training import layout_search as LS
-from qwenfeas.training.step_time import Work, attention_forward_per_token, evaluate
+from qwenfeas.training.step_time import evaluate
 from qwenfeas.verdict import judge
 
 # A 1T-class MoE (configs/default.yaml's model) on 20,000 H200, with no parallel section.
@@ -33,14 +33,8 @@ hardware: {preset: h200, count: 20000}
 """
 
 
-def _work(text, write):
-    scenario = qwenfeas.load(write(text))
-    report = qwenfeas.estimate(scenario)
-    return report, Work(report, scenario.values, attention_forward_per_token(report, scenario.values, None))
-
-
-def test_a_1t_moe_on_20000_h200_gets_a_layout_within_its_count_and_reports_the_idle_ones(write):
-    report, _ = _work(MOE_1T % ("", ""), write)
+def test_a_1t_moe_on_20000_h200_gets_a_layout_within_its_count_and_reports_the_idle_ones(work):
+    report, _ = work(MOE_1T % ("", ""))
     used = report["layout.tensor"] * report["layout.pipeline"] * report["layout.context"] * report["layout.data"]
     assert used <= 20000
     assert report["layout.idle_accelerators"] == 20000 - used
@@ -50,12 +44,12 @@ def test_a_1t_moe_on_20000_h200_gets_a_layout_within_its_count_and_reports_the_i
     assert report["training.seconds"] == pytest.approx(report["training.step_seconds"] * 36e12 / 63e6)
 
 
-def test_the_search_equals_a_brute_force_minimum_on_a_reduced_space(write):
+def test_the_search_equals_a_brute_force_minimum_on_a_reduced_space(work):
     """Every layout of a reduced space enumerated one by one, with the search's rules written out again:
     tensor within the 8-GPU board and dividing the 64 heads, expert degree dividing the 256 experts and
     the data degree, data = the most replicas that fit the count and the batch, DualPipe on even stages."""
     fixed = {"context": 1.0, "micro_batch": 1.0, "zero": 1.0, "recompute": float(TM.SELECTIVE)}
-    _, work = _work(MOE_1T % (", recompute: selective", "parallel: {zero: 1, micro_batch: 1}"), write)
+    _, w = work(MOE_1T % (", recompute: selective", "parallel: {zero: 1, micro_batch: 1}"))
     best = math.inf
     sequences = 63e6 / 4096
     for t, p, e, (schedule, v) in itertools.product((1, 2, 4, 8), (1, 2, 4, 8, 16, 32, 64), (1, 2, 4, 8, 16, 32, 64, 128, 256),
@@ -66,17 +60,17 @@ def test_the_search_equals_a_brute_force_minimum_on_a_reduced_space(write):
             continue
         layout = {"tensor": float(t), "pipeline": float(p), "data": float(d), "expert": float(e), "virtual_stages": float(v),
                   "schedule": float(schedule), **fixed}
-        result = evaluate(work, layout)
+        result = evaluate(w, layout)
         if result["fill"] <= 1:
             best = min(best, result["step_seconds"])
-    choice = LS.search(work, 20000.0, fixed)
+    choice = LS.search(w, 20000.0, fixed)
     assert choice.result["step_seconds"] == pytest.approx(best, rel=1e-12)
     assert choice.runner_up_result["step_seconds"] >= best
 
 
-def test_a_stated_layout_is_checked_as_stated_and_the_remedy_speaks_of_the_users_count_first(write):
+def test_a_stated_layout_is_checked_as_stated_and_the_remedy_speaks_of_the_users_count_first(work):
     stated = "parallel: {tensor: 1, pipeline: 1, expert: 8, zero: 1}"  # far too little sharding for 1T
-    report, _ = _work(MOE_1T % (", recompute: selective", stated), write)
+    report, _ = work(MOE_1T % (", recompute: selective", stated))
     assert report["layout.searched"] is False and report["layout.tensor"] == 1
     assert report["training_memory.fill"] > 1
     memory = next(c for c in judge(report).checks if c.name == "memory")
@@ -107,13 +101,13 @@ limits: {deadline: 30d}
     assert days < report["training.seconds"] / 86400  # faster than the stated layout, same accelerators
 
 
-def test_an_overflowing_stated_layout_searches_the_users_count_once(write, monkeypatch):
+def test_an_overflowing_stated_layout_searches_the_users_count_once(work, monkeypatch):
     """The overflow remedy and the verdict's faster layout share one open search of hardware.count."""
     calls = []
     search = LS.search
     monkeypatch.setattr(LS, "search", lambda *args: calls.append(args[1:]) or search(*args))
     stated = "parallel: {tensor: 1, pipeline: 1, expert: 8}"  # stated as a whole: checked as stated
-    report, _ = _work(MOE_1T % (", recompute: selective", stated), write)
+    report, _ = work(MOE_1T % (", recompute: selective", stated))
     assert report["layout.searched"] is False and report["training_memory.fill"] > 1
     judge(report)
     assert calls == [(20000, {})]

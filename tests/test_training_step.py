@@ -107,8 +107,18 @@ TABLE = 1000 * 1024
 def test_a_step_on_one_accelerator_by_hand(run):
     r = run(ONE % "")
     m, T = 8192 / 2048, 2048  # micro-batches per step, tokens per micro-batch
-    eff = 0.75  # no preset: the unmeasured GEMM ceiling; 2 x 2048 / 2 B x 2 TB/s x 0.8 / 1 PFLOP/s is far above it
-    gemm = 6 * T * (PARAMS - 2 * TABLE) / (1e15 * eff) + 6 * T * TABLE / (1e15 * eff)  # layers, then LM head
+    # no preset: the unmeasured GEMM ceiling 0.75 (2 x 2048 / 2 B x 2 TB/s x 0.8 / 1 PFLOP/s is far above it),
+    # less the write of its best shape's output: 1 PFLOP/s over 0.8 x 2 TB/s is 625 FLOP per byte written,
+    # a K = 13,312 deep GEMM writes 2 B per 2 K FLOPs
+    eff = 1 / (1 / 0.75 - 625 * 2 / (2 * 13312))
+    # each weight a x b writes its forward output (T x b, BF16), input gradient (T x a, BF16) and FP32
+    # gradient (a x b, 4 B): QKV 1024 x 3072, O 1024 x 1024, gate and up 1024 x 8192, down 4096 x 1024, per FLOP
+    # of their three GEMMs (6 T a b), charged on the FLOPs of the layers; the head likewise
+    weights = ((1024, 3072), (1024, 1024), (1024, 8192), (4096, 1024))
+    per_flop = sum(2 * T * (a + b) + 4 * a * b for a, b in weights) / sum(6 * T * a * b for a, b in weights)
+    head_per_flop = (2 * T * (1024 + 1000) + 4 * 1024 * 1000) / (6 * T * 1024 * 1000)
+    layers, head = 6 * T * (PARAMS - 2 * TABLE), 6 * T * TABLE
+    gemm = (layers + head) / (1e15 * eff) + (layers * per_flop + head * head_per_flop) / (0.8 * 2e12)
     forward = 2 * 2 * 8 * (128 + 128) * (2048 + 1) / 2 * T  # causal attention, forward
     attention = forward / (1e15 * 0.75) + 2 * forward / (1e15 * 0.44)
     elementwise = (T * 2 * 3 * 2 * (10 * 1024 + 2 * 2048 + 3 * 4096) + T * 24 * 1000) / (0.85 * 2e12)

@@ -232,7 +232,9 @@ def test_units_and_formulas_of_the_time_memory_and_link_outputs(run):
     from qwenfeas.training.step import CHECKPOINT_BYTES_PER_SECOND, RESTART_SECONDS, reserved_hours
 
     r = run(SLOW)
-    expect = {"training.hardware_flops": ("FLOP", F.hardware_flops), "training.bubble_fraction": ("fraction", PL.bubble_ratio),
+    expect = {"training.dense_flops": ("FLOP", F.training_dense_flops),
+              "training.attention_flops": ("FLOP", F.training_attention_flops),
+              "training.hardware_flops": ("FLOP", F.hardware_flops), "training.bubble_fraction": ("fraction", PL.bubble_ratio),
               "training.goodput": ("fraction", R.goodput), "training.interruptions": ("count", R.interruptions),
               "training.gpu_hours": ("h", reserved_hours),
               "training_memory.weights_bytes": ("B", TM.model_state_bytes),
@@ -283,3 +285,23 @@ def test_the_runner_up_note_gives_its_extra_step_time(run):
     best, second = run(stated(fastest, 8)), run(stated(runner, 8))
     assert second["training.step_seconds"] / best["training.step_seconds"] - 1 == pytest.approx(slower, abs=0.0005)
     assert slower > 0
+
+
+TRAIN = "model: {preset: %s}\ncontext: 4096\ntokens: 1T\nhardware: {preset: h100-sxm, count: 64}\n"
+
+
+def test_the_attention_formula_names_the_sliding_and_linear_layers_it_adds(run):
+    full = "3 × {model.attention_flops_per_key} × ({training.sequence} + 1) / 2 × {tokens}"
+    causal = "training.attention_term=causal"
+    sliding = run(TRAIN % "gpt-oss-120b", causal).metrics["training.attention_flops"].formula
+    assert sliding == full + " + sliding-window layers (keys capped at {model.attention.sliding_window})"
+    linear = run(TRAIN % "qwen3-next-80b-a3b", causal).metrics["training.attention_flops"].formula
+    assert linear == full + " + 3 × {model.linear_attention_flops_per_token} × {tokens}"
+
+
+def test_no_attention_term_leaves_out_linear_attention_too(run):
+    """attention_term none counts the weight matmuls only (6ND, Kaplan et al. 2020): Qwen3-Next's
+    linear-attention layers add nothing either."""
+    r = run(TRAIN % "qwen3-next-80b-a3b", "training.attention_term=none")
+    assert r["training.attention_flops"] == 0
+    assert r["training.flops"] == r["training.dense_flops"] == 6 * r["model.matmul_params"] * 1e12

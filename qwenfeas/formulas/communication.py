@@ -22,6 +22,28 @@ HOP_SECONDS_SCALE_UP = 0.6e-6
 HOP_SECONDS_SCALE_OUT = 5e-6
 
 
+# Compute that runs while a collective moves data runs 18.9% slower on average (at most 40%) than
+# alone: SMs, HBM bandwidth and power shared with the communication kernels. Measured over GPT and
+# LLaMA training kernels on 4 A100, H100, MI250 and MI210 (Lee et al. 2025, "Characterizing
+# Compute-Communication Overlap in GPU-Accelerated Distributed Deep Learning: Performance and Power
+# Implications", arXiv 2507.03114, abstract).
+OVERLAP_COMPUTE_SLOWDOWN = 0.189
+
+
+def overlap_slowdown_seconds(hidden_seconds, slowdown=OVERLAP_COMPUTE_SLOWDOWN):
+    """Time compute loses while a collective runs hidden under it.
+
+    Formula: c * s / (1 + s)
+             (the compute that shares the collective's c seconds gets through c / (1 + s) seconds of
+             its own work, so c s / (1 + s) of work is left for after)
+    Convention: c the communication time hidden under compute; s the measured compute slowdown while
+    overlapped (OVERLAP_COMPUTE_SLOWDOWN), which counts the SMs the collective takes and the memory
+    bandwidth and power it shares.
+    Source: Lee et al. 2025 (arXiv 2507.03114), abstract: 18.9% average, 40.0% maximum compute slowdown.
+    """
+    return hidden_seconds * slowdown / (1.0 + slowdown)
+
+
 def collective_latency(steps_inside, steps_between, base_seconds=COLLECTIVE_BASE_SECONDS,
                        hop_inside=HOP_SECONDS_SCALE_UP, hop_between=HOP_SECONDS_SCALE_OUT):
     """Fixed time of one collective before its bytes: alpha in alpha + bytes x factor / (eta B).

@@ -6,7 +6,7 @@ accelerator's datasheet gives; the constants are measured maxima from their prim
 
 from __future__ import annotations
 
-from ._array import ceil, maximum, minimum
+from ._array import ceil, maximum, minimum, where
 
 # Best achievable dense matmul, fraction of the datasheet peak, by accelerator family and precision.
 # stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison
@@ -32,6 +32,11 @@ GEMM_CEILING_UNMEASURED = 0.75
 # backward figure for current kernels (deepseek-ai/FlashMLA README @ 066b5ba6, dense MHA prefill).
 ATTENTION_FORWARD = 0.75
 ATTENTION_BACKWARD = 0.44
+# Blackwell (B200, GB200) forward: 1460 of 2250 TFLOP/s, the same kernels' forward (FlashMLA README
+# @ 066b5ba6, dense MHA prefill on SM100). Blackwell Ultra (B300, GB300) doubles the exponential units
+# attention's softmax waits on (NVIDIA technical blog "Inside NVIDIA Blackwell Ultra", Aug 2025), so
+# the B200 figure does not carry over to it.
+ATTENTION_FORWARD_BLACKWELL = 1460 / 2250
 
 # Well-written memory-bound kernels reach ~90% of HBM peak (FlashMLA decode, 3000 of 3350 GB/s,
 # deepseek-ai/FlashMLA README @ 066b5ba6); weight-streaming GEMMs 45-80% (DeepGEMM README @ a9967bc,
@@ -39,6 +44,13 @@ ATTENTION_BACKWARD = 0.44
 # GEMM's weight stream at 0.80, the top of the DeepGEMM range.
 ELEMENTWISE_BANDWIDTH = 0.85
 GEMM_BANDWIDTH = 0.80
+
+# The depth K of the GEMM at which each ceiling above was measured: 13312 for H100 BF16 (best shape
+# 2048x2048x13312, M x N x K) and 5120 for A100 BF16 (1024x10240x5120), both from the same table; the
+# other families' best shapes are not listed beside their figures and are taken at the H100 depth (the
+# sweeps top out at deep K, where writing the output costs 1-3% of the time).
+CEILING_DEPTH = {"a100": 5120.0}
+CEILING_DEPTH_DEFAULT = 13312.0
 
 # cuBLAS's most efficient output tile, 256 x 128 (NVIDIA Deep Learning Performance Guide, "Matrix
 # Multiplication Background User's Guide", DU-09799-001, sec. 2.3 "Typical Tile Dimensions in cuBLAS":
@@ -58,6 +70,53 @@ def gemm_efficiency(rows, bytes_per_weight, peak_flops, bandwidth, ceiling, band
     by DeepGEMM (10-17%, deepseek-ai/DeepGEMM README @ a9967bc).
     """
     return minimum(ceiling, 2.0 * rows / bytes_per_weight * bandwidth * bandwidth_efficiency / peak_flops)
+
+
+def intrinsic_ceiling(ceiling, peak_flops, bandwidth, reference_depth=CEILING_DEPTH_DEFAULT, output_bytes=2.0,
+                      bandwidth_efficiency=GEMM_BANDWIDTH):
+    """The rate a GEMM's main loop reaches, once the output write its measured ceiling holds is taken out.
+
+    Formula: 1 / eta_0 = 1 / eta_c - R * b_out / (2 K_ref),   R = peak / (eta_bw * BW) FLOP/B
+             (a tile's main loop runs at eta_0 * peak over the depth K, then its epilogue writes the
+             output tile at the achievable bandwidth; the two add, so an M x N x K GEMM spends
+             R * b_out * M N / (2 M N K) = R * b_out / (2K) of its compute time writing. The measured
+             ceiling eta_c holds that write at the depth K_ref of its best shape)
+    Convention: b_out bytes per output value in the measurement (BF16: 2). The write itself is added
+    back, GEMM by GEMM, from the bytes each writes (layer_output_bytes_per_flop).
+    Source: Williams et al. 2009, "Roofline" (time of traffic against time of work); the epilogue of a
+    tiled GEMM writes each output tile after its main loop (NVIDIA CUTLASS docs, "Efficient GEMM in
+    CUDA", epilogue). Check: DeepGEMM's FP8 GEMMs on H800 at M = 4096 (deepseek-ai/DeepGEMM README @
+    a9967bc) fall from 1520 TFLOP/s at N x K = 7168 x 16384 to 1168 at 7168 x 2048 and 775 at
+    32768 x 512 as the output's share b_out / (2K) grows; this form gives 1224 and 733.
+    """
+    ridge = peak_flops / (bandwidth_efficiency * bandwidth)
+    return 1.0 / (1.0 / ceiling - ridge * output_bytes / (2.0 * reference_depth))
+
+
+def layer_output_bytes_per_flop(tokens, shapes, activation_bytes=2.0, gradient_bytes=4.0):
+    """Bytes a layer's weight GEMMs write per FLOP in one training step of T tokens, forward and backward;
+    each GEMM's write follows its main loop (see intrinsic_ceiling), at GEMM_BANDWIDTH.
+
+    Formula: sum(n (b_a T (a + b) + b_g a b)) / sum(n 6 T a b)
+             (per weight a x b: the forward writes T x b activations, the input gradient T x a, each
+             2 T a b FLOPs; the weight gradient, 2 T a b FLOPs, writes the a x b gradient it
+             accumulates into; the old gradient it adds is loaded while the main loop runs, so only
+             the write follows it)
+    Convention: `shapes` as layer_quantization: (a inputs, b outputs, n copies) per accelerator; b_a
+    bytes per activation (BF16 outputs, also of FP8 GEMMs), b_g bytes per gradient (FP32 accumulation:
+    4). A weight of size 0 adds nothing.
+    Source: the three GEMMs of a linear layer (Narayanan et al. 2021, sec. 3.2); gradient accumulation
+    into an FP32 buffer inside the weight-gradient GEMM (Megatron-LM, gradient_accumulation_fusion;
+    Dubey et al. 2024, sec. 3.3.2: FP32 gradient accumulation); the source operand of the epilogue
+    loaded by the producer warp during the main loop (NVIDIA CUTLASS 3 docs, "Warp-specialized
+    epilogue" of sm90 kernels).
+    """
+    written = flops = 0.0
+    for a, b, copies in shapes:
+        copies = where(a * b > 0, copies, 0.0)  # an absent weight writes nothing
+        written = written + copies * (activation_bytes * tokens * (a + b) + gradient_bytes * a * b)
+        flops = flops + copies * 6.0 * tokens * a * b
+    return written / flops
 
 
 def quantization_efficiency(rows, columns, sms, groups=1.0, tile_rows=TILE_ROWS, tile_columns=TILE_COLUMNS):

@@ -29,8 +29,9 @@ class Chosen(NamedTuple):
 
 
 def written(s, key: str) -> bool:
-    """Whether the user (or a preset) wrote a key, as opposed to a default or a derived value."""
-    origin = s.origins.get(key, "") if hasattr(s, "origins") else ""
+    """Whether the user (or a preset) wrote a key, as opposed to a default or a derived value (a
+    loaded Scenario gives every key an origin: the file and line, the preset, "default: ..." or "= ...")."""
+    origin = s.origins.get(key, "")
     return key in s and not (origin.startswith("default:") or origin.startswith("= "))
 
 
@@ -53,8 +54,7 @@ def choose_layout(b, s, work) -> Chosen:
     for key in _HOW:
         if written(scenario, f"parallel.{key}"):
             fixed[key] = layout[key]
-    if written(scenario, "parallel.schedule"):
-        fixed["schedule"] = layout["schedule"]
+    if written(scenario, "parallel.schedule"):  # held by the loop above; one virtual stage unless interleaved
         if layout["schedule"] != PL.INTERLEAVED:
             fixed["virtual_stages"] = 1.0
     if written(scenario, "training.recompute"):

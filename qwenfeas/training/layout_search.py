@@ -55,7 +55,7 @@ def candidates(w: Work, count, fixed: dict) -> dict:
     micro = options("micro_batch", _MICRO_BATCH)
     schedules = _SCHEDULES
     if "schedule" in fixed:
-        schedules = tuple(sv for sv in _SCHEDULES if sv[0] == fixed["schedule"]) or ((fixed["schedule"], 1.0),)
+        schedules = tuple(sv for sv in _SCHEDULES if sv[0] == fixed["schedule"])  # every schedule code is in it
         if "virtual_stages" in fixed:
             schedules = ((fixed["schedule"], float(fixed["virtual_stages"])),)
     zero = options("zero", _ZERO)

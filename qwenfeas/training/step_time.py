@@ -22,7 +22,14 @@ from ..formulas import kernel_efficiency as K
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
 from ..formulas._array import any_true, ceil, maximum, minimum, where
-from ..formulas.accelerators import DEFAULT_SCALE_UP, gemm_ceiling, sm_share, streaming_multiprocessors
+from ..formulas.accelerators import (
+    DEFAULT_SCALE_UP,
+    attention_forward_efficiency,
+    ceiling_depth,
+    gemm_ceiling,
+    sm_share,
+    streaming_multiprocessors,
+)
 from ..scenario.fields import PRECISION_BYTES
 
 __all__ = ["Work", "attention_forward_per_token", "evaluate"]
@@ -35,11 +42,6 @@ SCALE_OUT_EFFICIENCY = 0.90
 # SMs an overlapped all-to-all takes from compute: 20 of the H800's 132 in DeepSeek-V3 training
 # (DeepSeek-V3 report, arXiv 2412.19437, sec. 3.2.2).
 OVERLAP_ALL_TO_ALL_SMS = 20
-# SMs an overlapped NCCL all-gather or reduce-scatter takes: 16 when it crosses NVLink and InfiniBand,
-# 5 on NVLink alone (Megatron-LM megatron/core/distributed/distributed_data_parallel_config.py, nccl_ub
-# docstring: NVL+IB 16, NVL-only 4-5 SMs; the larger taken).
-OVERLAP_COLLECTIVE_SMS_SCALE_OUT = 16
-OVERLAP_COLLECTIVE_SMS_SCALE_UP = 5
 # Megatron's f and g operators: per layer, 2 tensor-parallel all-reduces in the forward and 2 in the
 # backward (Shoeybi et al. 2019, sec. 3); sequence parallelism turns each into an all-gather and a
 # reduce-scatter (Korthikanti et al. 2022, sec. 4.2.2). Full recomputation replays the forward's.
@@ -106,18 +108,21 @@ class Work:
         # (every datasheet in presets/accelerators)
         self.peak16 = self.peak * self.compute_bytes / 2.0
         preset = s.get("hardware.preset")
-        self.ceiling = gemm_ceiling(preset, compute)
-        self.ceiling16 = gemm_ceiling(preset, "bf16")
+        self.bandwidth = s["hardware.bandwidth"]
+        # the main loop's rate: the measured ceiling less the output write of its own best shape; each
+        # GEMM's writes are added back from its shape (_written)
+        depth = ceiling_depth(preset)
+        self.ceiling = K.intrinsic_ceiling(gemm_ceiling(preset, compute), self.peak, self.bandwidth, depth)
+        self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth, depth)
         self.sms = streaming_multiprocessors(preset)
+        self.attention_efficiency = attention_forward_efficiency(preset)  # forward kernel, of the BF16 peak
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
-        self.collective_share_out = sm_share(preset, OVERLAP_COLLECTIVE_SMS_SCALE_OUT)
-        self.collective_share_up = sm_share(preset, OVERLAP_COLLECTIVE_SMS_SCALE_UP)
+        self.overlap_slowdown = C.OVERLAP_COMPUTE_SLOWDOWN  # of compute under a hidden collective
         self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
                                if self.moe else 0.0)
         self.expert_ffn = s["model.moe.expert_ffn_hidden"] if self.moe else 0.0
         # host time of one expert GEMM launch; none when the experts run as one fused launch
         self.expert_dispatch = 0.0 if s["parallel.fused_grouped_gemm"] else G.dispatch_seconds(preset)
-        self.bandwidth = s["hardware.bandwidth"]
         self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
         self.out = s.get("hardware.scale_out_bandwidth", 1.0) * SCALE_OUT_EFFICIENCY
@@ -148,9 +153,11 @@ def evaluate(w: Work, lay: dict) -> dict:
     """Time of one optimizer step and memory per accelerator for a layout (numbers or arrays of candidates).
 
     Formula: step = m * (compute / (1 - SM share if all-to-alls overlap) + exposed TP + exposed EP
-             + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer;
-             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), each grouped expert GEMM at least
-             its local experts x 33 us of host launches (formulas.grouped_gemm) + attention (forward at 0.75,
+             + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer
+             + 0.189/1.189 of the hidden DP (and overlapped TP) traffic, the compute it slows;
+             compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), less tile, wave and output-write
+             losses (kernel_efficiency), each grouped expert GEMM at least its local experts x 33 us of
+             host launches (formulas.grouped_gemm) + attention (forward at 0.75, B200/GB200 0.65,
              backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
              any recompute) + element-wise bytes at 0.85 BW, on the slowest
@@ -165,7 +172,10 @@ def evaluate(w: Work, lay: dict) -> dict:
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
     Source: the constants' sources are in formulas.kernel_efficiency, formulas.grouped_gemm, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
-    share); schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
+    share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
+    depth (kernel_efficiency.intrinsic_ceiling); compute under hidden collectives 18.9% slower: Lee
+    et al. 2025, arXiv 2507.03114; attention: FlashAttention-3, FlashMLA's B200 figures; schedules:
+    Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
     t, p, d, e, c = lay["tensor"], lay["pipeline"], lay["data"], lay["expert"], lay["context"]
     mb, v, schedule, zero, recompute = (lay["micro_batch"], lay["virtual_stages"], lay["schedule"], lay["zero"],
@@ -181,18 +191,22 @@ def evaluate(w: Work, lay: dict) -> dict:
     # --- compute of one micro-batch on the slowest (last) stage
     replay = where(full, 8.0 / 6.0, 1.0)  # full recompute replays every forward GEMM
     dense_eff = K.gemm_efficiency(T, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
-    gemm = 6 * T * w.body * stage / t * replay / (w.peak * dense_eff * _body_quantization(w, T, t))
+    body, head_shape = _body_shapes(w, t), ((w.h, w.vocab / t, 1.0),)
+    body_flops = 6 * T * w.body * stage / t * replay
+    gemm = body_flops / (w.peak * dense_eff * K.layer_quantization(T, body, w.sms)) + _written(w, body_flops, T, body)
     head_eff = K.gemm_efficiency(T, 2.0, w.peak16, w.bandwidth, w.ceiling16) \
-        * K.layer_quantization(T, ((w.h, w.vocab / t, 1.0),), w.sms)
-    head = 6 * T * w.tables / t / (w.peak16 * head_eff)  # the LM head, BF16, on the last stage
+        * K.layer_quantization(T, head_shape, w.sms)
+    head_flops = 6 * T * w.tables / t
+    head = head_flops / (w.peak16 * head_eff) + _written(w, head_flops, T, head_shape)  # the LM head, BF16, last stage
     et = t if w.expert_tensor_split else 1.0  # expert tensor parallelism: 1 or the tensor degree
     if w.moe:
         rows = T / t * et * w.k * e / w.experts  # tokens each local expert receives (gathered over et)
         expert_eff = K.gemm_efficiency(rows, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
         width = w.expert_ffn / et
-        expert_eff = expert_eff * K.layer_quantization(
-            rows, ((w.h, (1.0 + w.gated) * width, 1.0), (width, w.h, 1.0)), w.sms, w.experts / e)
-        device = 6 * T / t * w.routed_active * stage * replay / (w.peak * expert_eff)
+        expert_shapes = ((w.h, (1.0 + w.gated) * width, 1.0), (width, w.h, 1.0))
+        expert_eff = expert_eff * K.layer_quantization(rows, expert_shapes, w.sms, w.experts / e)
+        expert_flops = 6 * T / t * w.routed_active * stage * replay
+        device = expert_flops / (w.peak * expert_eff) + _written(w, expert_flops, rows, expert_shapes)
         # each local expert is its own GEMM launch (formulas.grouped_gemm): a floor under every grouped GEMM
         experts = G.expert_gemm_seconds(device, G.expert_weight_shares(w.gated), where(full, 4.0, 3.0),
                                         w.experts / e, w.moe_layers * stage, w.expert_dispatch)
@@ -207,7 +221,7 @@ def evaluate(w: Work, lay: dict) -> dict:
                                                 w.ceiling16, where(recompute == TM.NO_RECOMPUTE, 1.0, 2.0))
     else:
         attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
-                                                 forward_passes=where(full, 2.0, 1.0))
+                                                 w.attention_efficiency, forward_passes=where(full, 2.0, 1.0))
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
                                                       fp8_casts=float(w.low_precision))
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
@@ -260,8 +274,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     busy = where(overlap_ep & (ep_time > 0), compute / (1 - w.all_to_all_share), compute)
     ep_exposed = where(overlap_ep, maximum(ep_time - busy, 0.0), ep_time)
     tp_exposed = zeros if w.tp_overlap else tp_time
-    if w.tp_overlap:  # overlapped tensor-parallel collectives take their SMs while they run
-        busy = busy + minimum(tp_time, busy) * where(_is_up(w, t) > 0, w.collective_share_up, w.collective_share_out)
+    if w.tp_overlap:  # compute under overlapped tensor-parallel collectives runs slower while they run
+        busy = busy + C.overlap_slowdown_seconds(minimum(tp_time, busy), w.overlap_slowdown)
     cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
     micro = busy + ep_exposed + tp_exposed + cp_exposed
 
@@ -288,9 +302,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     window = where(zero >= 2, m * compute, compute)  # what the gradient and weight traffic can hide under
     chunks = maximum(w.layers * stage * v, 1.0)  # one bucket per layer stays exposed
     dp_exposed = maximum(dp_time / chunks, dp_time - window)
-    # the hidden part of the gradient and weight traffic takes SMs from the compute it overlaps
-    dp_share = where(_is_up(w, t * c * d) > 0, w.collective_share_up, w.collective_share_out)
-    dp_tax = (dp_time - dp_exposed) * dp_share
+    # the compute the hidden gradient and weight traffic overlaps runs slower while it runs
+    dp_tax = C.overlap_slowdown_seconds(dp_time - dp_exposed, w.overlap_slowdown)
     updated = where(zero >= 1, dense_params / (d * c) + expert_params / expert_group, dense_params + expert_params)
     optimizer = K.optimizer_seconds(updated, w.bandwidth)
     step = pipeline_time + pp_exposed + dp_exposed + dp_tax + optimizer
@@ -342,15 +355,23 @@ def _ring_latency(w: Work, group, stride, passes):
     return C.collective_latency(passes * inside, passes * across)  # one start, `passes` trips around the ring
 
 
-def _body_quantization(w: Work, tokens, t):
-    """Tile and wave quantization of the GEMMs outside the routed experts and the LM head, per
+def _body_shapes(w: Work, t):
+    """Weights (inputs, outputs, copies) of the GEMMs outside the routed experts and the LM head, per
     tensor-parallel rank: attention projections of every layer, the dense FFN of the dense layers,
-    the shared experts of the MoE layers (kernel_efficiency.layer_quantization)."""
+    the shared experts of the MoE layers (for kernel_efficiency.layer_quantization and _writes)."""
     up = 1.0 + w.gated
     shapes = [(w.h, (w.q_dim + 2 * w.kv_dim) / t, w.layers), (w.q_dim / t, w.h, w.layers)]
     for ffn, layers in ((w.dense_ffn, w.dense_layers), (w.moe_shared_ffn, w.moe_layers)):
         shapes += [(w.h, up * ffn / t, layers), (ffn / t, w.h, layers)]  # weight 0 when absent
-    return K.layer_quantization(tokens, shapes, w.sms)
+    return shapes
+
+
+def _written(w: Work, flops, tokens, shapes):
+    """Time the GEMMs of `shapes` spend writing their outputs after their main loops, for `flops` of
+    them: BF16 activations, gradients accumulated at grad_bytes (kernel_efficiency.intrinsic_ceiling,
+    layer_output_bytes_per_flop), at the GEMM's achievable bandwidth."""
+    written = flops * K.layer_output_bytes_per_flop(tokens, shapes, 2.0, w.grad_bytes)
+    return K.memory_bound_seconds(written, w.bandwidth, K.GEMM_BANDWIDTH)
 
 
 def _is_up(w: Work, span):
