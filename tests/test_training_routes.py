@@ -61,3 +61,86 @@ def test_two_way_tensor_parallelism_pays_its_collectives_starts(run):
     per_micro_batch = 4 * 8 * (BASE + HOP_UP) + 4 * 4 * 4096 * 2048 * 2 * 1 / UP
     m = 1048576 / (4096 * 8)
     assert result["tensor_seconds"] == pytest.approx(m * per_micro_batch, rel=1e-9)
+
+
+def test_an_expert_group_inside_one_node_sends_nothing_over_infiniband(run):
+    # 8 H100s of one HGX node, EP8 x DP8: every group is the node's 8 ranks on NVLink
+    from test_training_mechanisms import MOE
+
+    result = ST.evaluate(run(MOE).training_work, _layout(data=8, expert=8))
+    assert result["expert_seconds"] > 0 and result["data_seconds"] > 0
+    assert result["scale_out_seconds"] == 0
+
+
+@pytest.mark.parametrize("degrees", [{"data": 16}, {"tensor": 8, "context": 2}])
+def test_without_expert_parallelism_there_is_no_all_to_all(run, degrees):
+    # EP1: every rank holds all 64 experts and routes its tokens locally, inside a node (DP16: groups of one
+    # rank) or across both (TP8 x CP2: the 16 ranks a token's experts could be spread over hold them all)
+    work = run(SIXTEEN % ("", "tensor: 1, data: 16, expert: 1")).training_work
+    result = ST.evaluate(work, _layout(**degrees))
+    assert result["expert_seconds"] == 0
+
+
+def test_no_all_to_all_to_hide_takes_no_sms(run):
+    # EP1 under an all-to-all-overlapping schedule: nothing to overlap, so compute keeps all its SMs
+    work = run(SIXTEEN % ("", "tensor: 1, data: 16, expert: 1")).training_work
+    plain = ST.evaluate(work, _layout(data=16))
+    work.ep_overlap = True
+    overlapped = ST.evaluate(work, _layout(data=16))
+    assert overlapped["compute_seconds"] == plain["compute_seconds"]
+
+
+# the two-layer model of test_training_step_report.py on one accelerator with no links
+TWO = """
+model: {layers: 2, hidden: 1024, heads: 8, head_dim: 128, ffn_hidden: 4096, vocab: 1000%s}
+context: 2048
+tokens: 1e9
+training: {batch_tokens: 8192, recompute: selective}
+hardware: {count: %d, peak_flops: 1000T, memory: 80GB, bandwidth: 2TB/s, tdp: 500W}
+parallel: {%s, zero: 1, micro_batch: 1, schedule: 1f1b}
+"""
+LAYER = 1024 * 128 * (2 * 8 + 2 * 8) + 3 * 1024 * 4096 + 2 * 1024  # QKVO, SwiGLU FFN, two norms
+
+
+def test_two_stages_of_1f1b_idle_for_one_micro_batch_in_four(run):
+    # PP2, m = 8192 / 2048 = 4 micro-batches: 1F1B's bubble is (p - 1) / m = 1/4 of the busy time
+    # (Narayanan et al. 2021, sec. 2.2); no links, so the step is busy time, bubble and the optimizer
+    result = ST.evaluate(run(TWO % ("", 2, "tensor: 1, pipeline: 2")).training_work, _layout(pipeline=2))
+    busy = result["step_seconds"] - result["optimizer_seconds"] - result["bubble_seconds"]
+    assert result["bubble_seconds"] == pytest.approx(busy / 4, rel=1e-12)
+
+
+def test_tied_embeddings_update_one_table(run):
+    # tied: one 1000 x 1024 table, the final norm, two layers; Adam reads and writes 30 B a parameter at 0.85 x 2 TB/s
+    result = ST.evaluate(run(TWO % (", tied_embeddings: true", 1, "tensor: 1")).training_work, _layout())
+    params = 2 * LAYER + 1000 * 1024 + 1024
+    assert result["optimizer_seconds"] == pytest.approx(params * 30 / (0.85 * 2e12), rel=1e-12)
+
+
+def test_expert_states_shard_over_the_expert_data_group(run, monkeypatch):
+    # CP2 x DP8 x EP8: one expert shard is held by d c t / e = 8 x 2 / 8 = 2 ranks, which share its
+    # optimizer states (ZeRO-1) and all-reduce its gradients over m = 32 micro-batches' accumulation
+    from qwenfeas.formulas import communication as C
+    from qwenfeas.formulas import training_memory as TM
+
+    work = run(SIXTEEN % ("", "tensor: 1, context: 2, data: 8, expert: 8")).training_work
+    states, traffic = [], []
+    for module, name, calls in ((TM, "model_state_bytes", states), (C, "data_parallel_bytes", traffic)):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _o=original, _c=calls: _c.append(a) or _o(*a))
+    ST.evaluate(work, _layout(context=2, data=8, expert=8))
+    routed = 4 * 64 * 3 * 2048 * 1024  # 4 MoE layers x 64 experts x SwiGLU 2048 x 1024
+    (_dense, *_), (experts, *_, group, zero) = states
+    assert (experts, group, zero) == (pytest.approx(routed / 8, rel=1e-12), 2, 1)
+    assert [(call[4], call[6]) for call in traffic] == [(16, 32), (2, 32)]  # dense over d c, experts over 2
+
+
+def test_zero_0_all_reduces_its_gradients_over_the_whole_data_group(run, monkeypatch):
+    # ZeRO-0 on CP2 x DP8: one all-reduce per bucket (two ring passes) over the d c = 16 ranks that hold
+    # the same weights (context ranks all-reduce their gradients too), ranks t = 1 apart
+    work = run(SIXTEEN % ("", "tensor: 1, context: 2, data: 8, expert: 8")).training_work
+    rings, original = [], ST._ring_latency
+    monkeypatch.setattr(ST, "_ring_latency", lambda w, *a: rings.append(a) or original(w, *a))
+    ST.evaluate(work, _layout(context=2, data=8, expert=8, zero=0))
+    assert (16, 1, 2.0) in rings
+    assert (16, 1, 1.0) in rings  # the ZeRO >= 1 branch of the same `where`, a reduce-scatter pass
