@@ -144,3 +144,24 @@ def test_zero_0_all_reduces_its_gradients_over_the_whole_data_group(run, monkeyp
     ST.evaluate(work, _layout(context=2, data=8, expert=8, zero=0))
     assert (16, 1, 2.0) in rings
     assert (16, 1, 1.0) in rings  # the ZeRO >= 1 branch of the same `where`, a reduce-scatter pass
+
+
+@pytest.mark.parametrize(("count", "degrees", "link", "hop"), [
+    (2, {"pipeline": 2}, UP, (HOP_UP, 0)),  # 2 ranks of one node: one NVLink hop
+    (16, {"context": 4, "pipeline": 4}, OUT, (0, HOP_OUT)),  # 16 ranks over both nodes: one network hop
+])
+def test_pipeline_fill_waits_on_each_hop(run, count, degrees, link, hop):
+    # per stage boundary a micro-batch's activations forward and their gradients back: 2 T h x 2 B, and two
+    # sends' starts; p - 1 boundaries. With t = 1 and d = 1 every other group stays in one node, so the
+    # scale-out time is the pipeline's alone (or none at all)
+    text = TWO.replace("layers: 2", "layers: 4").replace("peak_flops: 1000T, memory: 80GB, bandwidth: 2TB/s, tdp: 500W",
+                                                         "preset: h100-sxm")
+    work = run(text % ("", count, "tensor: 1, " + ", ".join(f"{k}: {v}" for k, v in degrees.items()))).training_work
+    result = ST.evaluate(work, _layout(**degrees))
+    p, tokens = degrees["pipeline"], 2048 / degrees.get("context", 1)
+    sends = 2 * tokens * 1024 * 2 / link + 2 * (BASE + hop[0] + hop[1])
+    fill = (p - 1) * sends
+    if link == OUT:
+        assert result["scale_out_seconds"] == pytest.approx(fill, rel=1e-9)
+    else:
+        assert result["exposed_seconds"] == pytest.approx(fill, rel=1e-9)  # nothing else to expose on DP1 TP1
