@@ -165,3 +165,27 @@ def test_pipeline_fill_waits_on_each_hop(run, count, degrees, link, hop):
         assert result["scale_out_seconds"] == pytest.approx(fill, rel=1e-9)
     else:
         assert result["exposed_seconds"] == pytest.approx(fill, rel=1e-9)  # nothing else to expose on DP1 TP1
+
+
+def test_one_layer_a_stage_leaves_its_whole_gradient_traffic_exposed(run):
+    # PP2 x DP2 of the two-layer model on 4 H100s of one node: one layer a stage is one gradient bucket, and the
+    # last bucket's reduce-scatter and all-gather wait for the backward to end; plus one stage boundary's fill
+    text = TWO.replace("peak_flops: 1000T, memory: 80GB, bandwidth: 2TB/s, tdp: 500W", "preset: h100-sxm")
+    result = ST.evaluate(run(text % ("", 4, "tensor: 1, pipeline: 2, data: 2")).training_work,
+                         _layout(pipeline=2, data=2))
+    fill = 2 * 2048 * 1024 * 2 / UP + 2 * (BASE + HOP_UP)
+    assert result["data_seconds"] > 0
+    assert result["exposed_seconds"] == pytest.approx(fill + result["data_seconds"], rel=1e-9)
+
+
+def test_zero_2_hides_gradient_traffic_under_every_micro_batch(run, monkeypatch):
+    # ZeRO-2 reduce-scatters each micro-batch's gradients as they are made, so its traffic overlaps all m
+    # micro-batches' compute; ZeRO-1 accumulates and sends once, under the last one's. With the same (large)
+    # bytes for both, the exposed times differ by (m - 1) micro-batches of compute, m = 1048576 / (4096 x 16)
+    from qwenfeas.formulas import communication as C
+
+    monkeypatch.setattr(C, "data_parallel_bytes", lambda *a, **k: 1e13)
+    work = run(SIXTEEN % ("", "tensor: 1, data: 16, expert: 1")).training_work
+    one, two = (ST.evaluate(work, _layout(data=16, zero=z)) for z in (1, 2))
+    compute = one["gemm_seconds"] + one["attention_seconds"] + one["elementwise_seconds"]
+    assert one["exposed_seconds"] - two["exposed_seconds"] == pytest.approx(15 * compute, rel=1e-9)
