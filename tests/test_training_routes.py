@@ -63,13 +63,18 @@ def test_two_way_tensor_parallelism_pays_its_collectives_starts(run):
     assert result["tensor_seconds"] == pytest.approx(m * per_micro_batch, rel=1e-9)
 
 
-def test_an_expert_group_inside_one_node_sends_nothing_over_infiniband(run):
-    # 8 H100s of one HGX node, EP8 x DP8: every group is the node's 8 ranks on NVLink
+@pytest.mark.parametrize("degrees", [{"data": 8, "expert": 8}, {"context": 2, "data": 4, "expert": 4}])
+def test_an_expert_group_inside_one_node_sends_nothing_over_infiniband(run, degrees):
+    # 8 H100s of one HGX node, EP8 x DP8 or CP2 x DP4 x EP4: every group stays in the node, on NVLink,
+    # so all the step's traffic is scale-up traffic
     from test_training_mechanisms import MOE
 
-    result = ST.evaluate(run(MOE).training_work, _layout(data=8, expert=8))
+    result = ST.evaluate(run(MOE).training_work, _layout(**degrees))
     assert result["expert_seconds"] > 0 and result["data_seconds"] > 0
+    assert result["context_seconds"] > 0 or "context" not in degrees
     assert result["scale_out_seconds"] == 0
+    parts = sum(result[f"{k}_seconds"] for k in ("tensor", "context", "expert", "data"))
+    assert result["scale_up_seconds"] == pytest.approx(parts, rel=1e-12)
 
 
 @pytest.mark.parametrize("degrees", [{"data": 16}, {"tensor": 8, "context": 2}])
