@@ -70,3 +70,14 @@ def test_an_unknown_kernel_is_a_clear_error(write):
         qwenfeas.load(path, [])
     message = str(caught.value)
     assert "training.attention_kernel" in message and "fused, unfused" in message
+
+
+def test_tensor_and_pipeline_split_the_unfused_square(run):
+    # TP2 PP2 on 4 accelerators: each rank holds 8 / 2 = 4 heads, the slowest stage 1 of the 2 layers,
+    # so a rank's square is a quarter of the one-accelerator square: SQUARE_FLOPS / 4 and SCORES / 4
+    text = SCENARIO.replace("count: 1", "count: 4").replace("tensor: 1", "tensor: 2, pipeline: 2")
+    r = run(text % ("none", ", attention_kernel: unfused"))
+    assert (r["layout.tensor"], r["layout.pipeline"], r["layout.data"]) == (2, 2, 1)
+    gemms = 3 * SQUARE_FLOPS / 4 / (PEAK * CEILING)  # forward once, backward twice, no replay
+    traffic = SCORES / 4 * (13 + 19) / (ELEMENTWISE * BANDWIDTH)
+    assert r.terms["step_attention_seconds"].value == pytest.approx(gemms + traffic)

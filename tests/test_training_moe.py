@@ -131,3 +131,42 @@ def test_the_explanation_names_the_launch_floor(run):
     term = r.terms["step_expert_launch_seconds"]
     assert term.function is G.expert_gemm_seconds
     assert "33.4 us" in term.formula  # 0.267 ms / 8
+
+
+def _spy(monkeypatch, module, name):
+    """Record the positional arguments of every call of module.name, still calling it."""
+    calls, original = [], getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+def test_expert_tensor_parallelism_splits_each_experts_width(run, monkeypatch):
+    # EP8 with the experts also split over TP2 (Megatron's expert_tensor_parallel_size): each rank holds
+    # 1024 / 2 = 512 of every expert's FFN columns, so its grouped GEMMs are h x 2 x 512 (gate and up) and
+    # 512 x h (down), over 64 / 8 = 8 local experts, on 4096 / 2 x 2 x 4 x 8 / 64 = 2048 rows each
+    work = run(MOE).training_work
+    work.expert_tensor_split = True
+    shapes = _spy(monkeypatch, ST.K, "layer_quantization")
+    ST.evaluate(work, _moe_layout(tensor=2, data=4))
+    expert = [call for call in shapes if len(call) == 4]
+    assert len(expert) == 1
+    rows, weights, _sms, groups = expert[0]
+    assert rows == pytest.approx(2048, rel=1e-12) and groups == 8
+    assert [tuple(w) for w in weights] == [(2048, 2 * 512, 1.0), (512, 2048, 1.0)]
+
+
+def test_full_recomputation_replays_the_experts_forward(run, monkeypatch):
+    # full recomputation runs each forward GEMM twice: 4 of the 3 GEMMs' worth per weight, 8/6 of the FLOPs
+    # (Korthikanti et al. 2022, sec. 5), the experts' as much as the rest, at the same efficiency
+    work = run(MOE).training_work
+    device = _spy(monkeypatch, ST.G, "expert_gemm_seconds")
+    ST.evaluate(work, _moe_layout())
+    ST.evaluate(work, _moe_layout(recompute=3))
+    (selective, _shares, three, *_), (full, _, four, *_) = device
+    assert (three, four) == (3.0, 4.0)
+    assert full == pytest.approx(selective * 8 / 6, rel=1e-12)
