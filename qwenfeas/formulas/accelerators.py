@@ -23,11 +23,14 @@ _FAMILY = {"a100-sxm-80gb": "a100", "h100-sxm": "hopper", "h800": "hopper", "h20
 # 160 (NVIDIA technical blog "Inside NVIDIA Blackwell Ultra", Aug 2025); MI300X and MI325X 304 CUs,
 # MI355X 256 CUs (AMD CDNA 3 and CDNA 4 architecture whitepapers); MI250X 220 CUs over its two dies
 # (AMD CDNA 2 whitepaper). TPUs and Ascend have no such unit in their datasheets: no quantization.
-STREAMING_MULTIPROCESSORS = {
+_NVIDIA_SMS = {
     "a100-sxm-80gb": 108, "a800": 108, "h100-sxm": 132, "h100-pcie": 114, "h800": 132, "h200": 132,
     "h20": 78, "v100": 80, "b200": 148, "gb200": 148, "b300": 160, "gb300": 160,
-    "mi300x": 304, "mi325x": 304, "mi355x": 256, "mi250x": 220,
 }
+_AMD_CUS = {"mi300x": 304, "mi325x": 304, "mi355x": 256, "mi250x": 220}
+STREAMING_MULTIPROCESSORS = {**_NVIDIA_SMS, **_AMD_CUS}
+# The NVIDIA GPU presets: the CUDA stack (cuBLAS, Transformer Engine) runs only on these.
+NVIDIA_PRESETS = frozenset(_NVIDIA_SMS)
 # SMs the H100-class reference GPU has (the unit the collective SM budgets below are given in).
 _REFERENCE_SMS = 132
 

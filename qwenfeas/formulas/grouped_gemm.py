@@ -15,6 +15,7 @@ is empty when the expert GEMMs are issued.
 from __future__ import annotations
 
 from ._array import maximum
+from .accelerators import NVIDIA_PRESETS
 
 # One expert GEMM through TE's multi-stream path when its own work is negligible: 8 experts x 128
 # tokens (N = K = 2048, 1.07 GFLOP each, SM100) take 0.267 ms through it, against 0.069 ms for one
@@ -22,11 +23,9 @@ from ._array import maximum
 # "TN (fprop)", row "8e x 128 ... pure": operands pre-swizzled, only the GEMMs timed): 0.267 / 8 =
 # 33 us per expert GEMM.
 EXPERT_GEMM_DISPATCH_SECONDS = 0.267e-3 / 8
-# The accelerators Transformer Engine's CUDA path runs on: NVIDIA GPU presets. Other stacks issue a
-# grouped GEMM as one operator (Ascend's npu_grouped_matmul, XLA's ragged dot on TPUs) and no
-# per-expert cost of theirs is measured, so no floor is charged there.
-NVIDIA_PRESETS = frozenset({"a100-sxm-80gb", "a800", "h100-sxm", "h100-pcie", "h800", "h200", "h20", "v100",
-                            "b200", "gb200", "b300", "gb300"})
+# Transformer Engine's CUDA path runs on the NVIDIA presets only (accelerators.NVIDIA_PRESETS). Other
+# stacks issue a grouped GEMM as one operator (Ascend's npu_grouped_matmul, XLA's ragged dot on TPUs)
+# and no per-expert cost of theirs is measured, so no floor is charged there.
 
 
 def dispatch_seconds(preset):

@@ -153,7 +153,7 @@ def _operating_point(b: Builder, s: dict, m: Model, d: Device, layout: dict) -> 
           "{decode_elementwise_seconds}, {decode_kernels_seconds}, {decode_drafts_seconds}", _step_doc)
     if m.draft_tokens is not None and any_true(m.draft_tokens > 0):
         b.put("inference.accepted_tokens_per_step", m.accepted, "count", "tokens per step per sequence (speculative)",
-              "(1 - {inference.speculative.acceptance}^({inference.speculative.draft_tokens} + 1)) / "
+              "(1 - {inference.speculative.acceptance} ^ ({inference.speculative.draft_tokens} + 1)) / "
               "(1 - {inference.speculative.acceptance})", S.accepted_tokens_per_step)
     from .prefill import prefill_seconds_per_request
 

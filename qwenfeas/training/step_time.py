@@ -358,7 +358,7 @@ def _ring_latency(w: Work, group, stride, passes):
 def _body_shapes(w: Work, t):
     """Weights (inputs, outputs, copies) of the GEMMs outside the routed experts and the LM head, per
     tensor-parallel rank: attention projections of every layer, the dense FFN of the dense layers,
-    the shared experts of the MoE layers (for kernel_efficiency.layer_quantization and _writes)."""
+    the shared experts of the MoE layers (for kernel_efficiency.layer_quantization and _written)."""
     up = 1.0 + w.gated
     shapes = [(w.h, (w.q_dim + 2 * w.kv_dim) / t, w.layers), (w.q_dim / t, w.h, w.layers)]
     for ffn, layers in ((w.dense_ffn, w.dense_layers), (w.moe_shared_ffn, w.moe_layers)):
