@@ -85,6 +85,21 @@ def test_blackwell_keeps_flashmla_figures_whatever_the_shape():
 ])
 def test_each_preset_runs_its_generation(preset, generation):
     assert AK.kernel_generation(preset) == generation
+    assert AK.kernel_generation(preset, "fused") == generation
+
+
+@pytest.mark.parametrize(("preset", "generation"), [
+    ("a100-sxm-80gb", "fa2-ampere"), ("h100-sxm", "fa2-hopper"), ("b200", "fa2-hopper"), (None, "fa2-hopper"),
+])
+def test_a_flashattention2_stack_runs_fa2_everywhere(preset, generation):
+    assert AK.kernel_generation(preset, "flash2") == generation
+
+
+def test_flashattention2_on_hopper_runs_its_own_h100_bars():
+    # head dim 128, causal, 8k: FA2's forward bar 333 (Fig. 5e), backward 318 (Fig. 6b) x 333 / 370 (5e over 5b)
+    forward, backward = AK.attention_efficiency("fa2-hopper", 128, 8192, True)
+    assert forward == pytest.approx(333 / H100)
+    assert backward == pytest.approx(318 / H100 * 333 / 370 * 2 / 2.5)
 
 
 def test_arrays_of_lengths_give_each_point_its_rate():
@@ -117,3 +132,13 @@ def test_sliding_window_layers_run_at_the_rate_of_their_window(run):
     # the window's 128 keys sit below the grid: the 512 bars, 197 forward, 272 x 197 / 333 backward
     window_time = sliding / (peak * 197 / H100) + 2 * sliding / (peak * 272 / H100 * 197 / 333 * 0.8)
     assert attention == pytest.approx(full_time + window_time, rel=1e-9)
+
+
+def test_a_flashattention2_stack_on_h100_runs_fa2_bars(run):
+    r = run(SLIDING.replace("attention: {sliding_window: 128, sliding_layers: 2}", "")
+            .replace("sequence: 4096}", "sequence: 4096, attention_kernel: flash2}"))
+    # 4 full layers, 16 heads of 64, causal at 4k: FA2's forward bar 284 (Fig. 5d), backward 279 (Fig. 6a)
+    # x 284 / 321 (5d over 5a)
+    full = 4 * 2 * 2 * 16 * 64 * (4096 + 1) / 2 * 4096
+    expected = full / (989e12 * 284 / H100) + 2 * full / (989e12 * 279 / H100 * 284 / 321 * 0.8)
+    assert r.terms["step_attention_seconds"].value == pytest.approx(expected, rel=1e-9)

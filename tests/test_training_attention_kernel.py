@@ -67,11 +67,11 @@ def test_fused_is_the_default_and_costs_less(run):
 
 
 def test_an_unknown_kernel_is_a_clear_error(write):
-    path = write(SCENARIO % ("full", ", attention_kernel: flash2"))
+    path = write(SCENARIO % ("full", ", attention_kernel: flash4"))
     with pytest.raises(QwenfeasError) as caught:
         qwenfeas.load(path, [])
     message = str(caught.value)
-    assert "training.attention_kernel" in message and "fused, unfused" in message
+    assert "training.attention_kernel" in message and "fused, flash2, unfused" in message
 
 
 def test_tensor_and_pipeline_split_the_unfused_square(run):

@@ -59,10 +59,10 @@ FORWARD_TFLOPS = {
     ("fa3", 128.0, True): (292, 423, 521, 579, 602, 616), ("fa2", 128.0, True): (191, 260, 298, 319, 333, 335),
     ("fa3", 256.0, True): (286, 427, 537, 612, 628, 642), ("fa2", 256.0, True): (208, 251, 278, 293, 297, 298),
 }
-# Backward without the mask, keyed (kernel, head dim):
+# Backward, measured without the mask only, keyed the same way:
 BACKWARD_TFLOPS = {
-    ("fa3", 64.0): (272, 363, 422, 453, 472, 474), ("fa2", 64.0): (198, 238, 264, 279, 287, 291),
-    ("fa3", 128.0): (316, 424, 501, 542, 559, 561), ("fa2", 128.0): (214, 260, 291, 310, 318, 322),
+    ("fa3", 64.0, False): (272, 363, 422, 453, 472, 474), ("fa2", 64.0, False): (198, 238, 264, 279, 287, 291),
+    ("fa3", 128.0, False): (316, 424, 501, 542, 559, 561), ("fa2", 128.0, False): (214, 260, 291, 310, 318, 322),
 }
 
 # FlashAttention-2 on A100 reaches up to 73% of the A100's peak (Dao 2023, arXiv 2307.08691, abstract:
@@ -82,11 +82,16 @@ BLACKWELL_BACKWARD = 1000 / 2250
 _GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere", "b200": "blackwell", "gb200": "blackwell"}
 
 
-def kernel_generation(preset):
+def kernel_generation(preset, kernel="fused"):
     """The attention kernel a preset runs: "fa2-ampere" (A100, A800: FlashAttention-2, the newest for
     Ampere), "blackwell" (B200, GB200: FlashMLA's SM100 figures), else "fa3-hopper" (H100, H800,
-    H200, H20, and every accelerator without its own measurement, as an estimate)."""
-    return _GENERATION.get(preset, "fa3-hopper")
+    H200, H20, and every accelerator without its own measurement, as an estimate). A stack that
+    runs FlashAttention-2 (training.attention_kernel: flash2) runs "fa2-hopper", FA2's own H100
+    bars, on every accelerator but Ampere (measured on H100; elsewhere an estimate)."""
+    generation = _GENERATION.get(preset, "fa3-hopper")
+    if kernel == "flash2" and generation != "fa2-ampere":
+        return "fa2-hopper"
+    return generation
 
 
 def _log2(x):
@@ -96,8 +101,8 @@ def _log2(x):
 
 def _along(grid_points, values, x):
     """Piecewise-linear interpolation of `values` over log2(x) at the points `grid_points`, clamped at both ends."""
-    position = minimum(maximum(_log2(x), _log2(grid_points[0])), _log2(grid_points[-1]))
-    result = 0.0 * position + values[0]
+    position = _log2(minimum(maximum(x, grid_points[0]), grid_points[-1]))  # clamped first: no log of 0
+    result = values[0]  # each step's share below broadcasts it over an array of positions
     for i in range(1, len(grid_points)):
         low, high = _log2(grid_points[i - 1]), _log2(grid_points[i])
         share = minimum(maximum((position - low) / (high - low), 0.0), 1.0)
@@ -105,17 +110,16 @@ def _along(grid_points, values, x):
     return result
 
 
-def grid_rate(table, kernel, head_dim, keys, causal=None):
+def grid_rate(table, kernel, head_dim, keys, causal):
     """TFLOP/s of a figure grid at a head dimension and keys per query (log-log interpolation, clamped).
 
     Formula: interpolate each head dim's row over log2(keys) between 512 and 16k, then between the
              rows over log2(head dim) between the kernel's smallest and largest head dim; outside
              either range the end value holds (no extrapolation)
-    Convention: `table` keyed (kernel, head dim, causal) or, with causal None, (kernel, head dim).
+    Convention: `table` keyed (kernel, head dim, causal mask).
     Source: the figures in the module docstring.
     """
-    rows = {key[1]: values for key, values in table.items()
-            if key[0] == kernel and (causal is None or key[2] == causal)}
+    rows = {key[1]: values for key, values in table.items() if key[0] == kernel and key[2] == causal}
     dims = sorted(rows)
     return _along(tuple(dims), [_along(GRID_SEQUENCES, rows[d], keys) for d in dims], head_dim)
 
@@ -127,16 +131,16 @@ def _grid_fractions(kernel, head_dim, keys, causal):
     masked = grid_rate(FORWARD_TFLOPS, kernel, head_dim, keys, True)
     open_ = grid_rate(FORWARD_TFLOPS, kernel, head_dim, keys, False)
     fwd = where(causal, masked, open_)
-    bwd = grid_rate(BACKWARD_TFLOPS, kernel, head_dim, keys) * where(causal, masked / open_, 1.0)
+    bwd = grid_rate(BACKWARD_TFLOPS, kernel, head_dim, keys, False) * where(causal, masked / open_, 1.0)
     return fwd / H100_BF16_PEAK_TFLOPS, bwd / H100_BF16_PEAK_TFLOPS * USEFUL_BACKWARD_FLOPS / BENCHMARK_BACKWARD_FLOPS
 
 
-def attention_efficiency(generation, head_dim, keys, causal=True):
+def attention_efficiency(generation, head_dim, keys, causal):
     """Forward and backward share of the BF16 peak a fused attention kernel reaches.
 
     Formula: FA3 (Hopper and the rest): grid / 989 (forward); grid / 989 x 2 / 2.5 (backward, a
-             causal one x masked / open forward); FA2 on Ampere: the H100 FA2 grid the same way, x
-             0.73 / (370 / 989); Blackwell: 1460 / 2250 forward, 1000 / 2250 backward (whatever the length)
+             causal one x masked / open forward); FA2 ("fa2-hopper"): its H100 grid the same way;
+             FA2 on Ampere: that, x 0.73 / (370 / 989); Blackwell: 1460 / 2250 forward, 1000 / 2250 backward (whatever the length)
     Convention: `keys` the keys one query attends at most (the sequence, or a sliding window); head
     dim the mean of the query-key and value dims when they differ (MLA: (192 + 128) / 2 = 160, the
     equal-dim kernel of the same FLOPs per key); backward in this model's 2x-forward FLOPs.
@@ -145,8 +149,8 @@ def attention_efficiency(generation, head_dim, keys, causal=True):
     """
     if generation == "blackwell":
         return BLACKWELL_FORWARD, BLACKWELL_BACKWARD
-    if generation == "fa2-ampere":
-        fwd, bwd = _grid_fractions("fa2", head_dim, keys, causal)
-        scale = FA2_A100_BEST / (FA2_H100_BEST_TFLOPS / H100_BF16_PEAK_TFLOPS)
-        return fwd * scale, bwd * scale
-    return _grid_fractions("fa3", head_dim, keys, causal)
+    if generation == "fa3-hopper":
+        return _grid_fractions("fa3", head_dim, keys, causal)
+    fwd, bwd = _grid_fractions("fa2", head_dim, keys, causal)
+    scale = FA2_A100_BEST / (FA2_H100_BEST_TFLOPS / H100_BF16_PEAK_TFLOPS) if generation == "fa2-ampere" else 1.0
+    return fwd * scale, bwd * scale

@@ -98,7 +98,8 @@ class Work:
         self.body = r["model.matmul_params"] - self.routed_active - self.tables
         # per kind of attention layer: forward FLOPs of QK^T and PV per token (causal), and the kernel's
         # forward and backward shares of the BF16 peak at the keys each query attends
-        self.attention_kernel = kernel_generation(s.get("hardware.preset")), _kernel_head_dim(s)
+        self.attention_kernel = (kernel_generation(s.get("hardware.preset"), s["training.attention_kernel"]),
+                                 r.terms["attention_kernel_head_dim"].value)
         self.attention_parts = [(flops, *attention_efficiency(*self.attention_kernel, keys, True))
                                 for flops, keys in attention_forward_per_token]
         self.sequence, self.batch_tokens, self.tokens = s["training.sequence"], s["training.batch_tokens"], s["tokens"]
@@ -408,10 +409,3 @@ def attention_forward_per_token(r, s: dict, layers):
         parts.append((r["model.linear_attention_flops_per_token"], seq))
     return parts
 
-
-def _kernel_head_dim(s: dict):
-    """Head dimension an attention kernel runs at: the mean of the query-key and value dims, which
-    differ under MLA (DeepSeek-V3: (128 + 64 + 128) / 2 = 160), so FLOPs per key match an equal-dim kernel's."""
-    if s["model.attention.kind"] == "mla":
-        return (s["model.head_dim"] + s["model.attention.rope_head_dim"] + s["model.attention.v_head_dim"]) / 2
-    return s["model.head_dim"]
