@@ -328,7 +328,8 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     def per_layer(width, top_k, code):
         return TM.activation_bytes_per_layer(w.sequence / c, mb, w.h, w.heads, w.q_dim, w.kv_dim, width, w.gated, t,
-                                             w.sequence_parallel, code, top_k, cached, w.dispatch_bytes, w.latent)
+                                             w.sequence_parallel, code, top_k, cached, w.dispatch_bytes, w.latent,
+                                             w.unfused)
     has_dense = any_true(w.dense_layers > 0)
     dense_layer = per_layer(w.dense_ffn, 0.0, recompute) if has_dense else 0.0
     moe_layer = per_layer(w.moe_width, w.k, recompute) if w.moe else 0.0
