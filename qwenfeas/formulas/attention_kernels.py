@@ -82,7 +82,7 @@ BLACKWELL_BACKWARD = 1000 / 2250
 _GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere", "b200": "blackwell", "gb200": "blackwell"}
 
 
-def kernel_generation(preset, kernel="fused"):
+def kernel_generation(preset, kernel):
     """The attention kernel a preset runs: "fa2-ampere" (A100, A800: FlashAttention-2, the newest for
     Ampere), "blackwell" (B200, GB200: FlashMLA's SM100 figures), else "fa3-hopper" (H100, H800,
     H200, H20, and every accelerator without its own measurement, as an estimate). A stack that
@@ -95,6 +95,7 @@ def kernel_generation(preset, kernel="fused"):
 
 
 def _log2(x):
+    """log2, element-wise over a numpy array."""
     np = _numpy(x)
     return np.log2(x) if np else math.log2(x)
 

@@ -182,6 +182,6 @@ def read_device(r, s: dict) -> Device:
                   kv_efficiency=kv_bandwidth_efficiency(s.get("hardware.preset"), S.KV_BANDWIDTH_EFFICIENCY),
                   # the training step's forward kernel grid, causal, a query attending the whole prompt
                   prefill_attention_efficiency=attention_efficiency(
-                      kernel_generation(s.get("hardware.preset")), r.terms["attention_kernel_head_dim"].value,
+                      kernel_generation(s.get("hardware.preset"), "fused"), r.terms["attention_kernel_head_dim"].value,
                       s["inference.prompt_tokens"], True)[0])
 
