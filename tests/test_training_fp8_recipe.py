@@ -35,6 +35,10 @@ def test_bytes_one_value_moves_when_cast_to_fp8(recipe, blackwell, expected):
     assert K.fp8_cast_bytes(recipe, blackwell) == pytest.approx(expected, rel=1e-15)
 
 
+def test_without_a_layout_named_a_per_tensor_cast_keeps_its_transposed_copy():
+    assert K.fp8_cast_bytes("delayed") == 2 + 1 + 1
+
+
 def test_a_wider_source_is_read_as_often_as_the_recipe_reads_it():
     # an FP32 source (4 B) under current scaling: two reads of 4 B, two FP8 copies
     assert K.fp8_cast_bytes("current", False, 4.0) == 4 + 4 + 1 + 1
