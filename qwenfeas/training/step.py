@@ -64,8 +64,9 @@ def _layout(b, s, layout, chosen):
                               f"{describe(c.layout)}")
         if c.runner_up is not None:
             slower = c.runner_up_result["step_seconds"] / c.result["step_seconds"] - 1
-            b.report.notes.append(f"runner-up {describe(c.runner_up)}: {slower:+.1%} step time, "
-                                  f"{LS.why_slower(c.result, c.runner_up_result)}")
+            why = (LS.why_slower(c.result, c.runner_up_result) if slower >= 0.0005
+                   else "as fast (ties go to more accelerators used, then fewer pipeline stages)")
+            b.report.notes.append(f"runner-up {describe(c.runner_up)}: {slower:+.1%} step time, {why}")
     return used
 
 
@@ -133,7 +134,8 @@ def _time(b, s, work, layout, result, used) -> None:
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
                            ("attention_seconds", "attention kernels, one micro-batch"
                             + (" (unfused: scores through memory)" if work.unfused else "")),
-                           ("elementwise_seconds", "element-wise work, one micro-batch"),
+                           ("elementwise_seconds", "element-wise work, one micro-batch"
+                            + (" (unfused expert clamp and bias)" if work.unfused_epilogue else "")),
                            ("bubble_seconds", "pipeline bubble, one step"),
                            ("exposed_seconds", "exposed communication, one step"),
                            ("optimizer_seconds", "optimizer step")):
