@@ -62,9 +62,38 @@ def _header(report: Report, width: int) -> list[Text]:
     if "tokens" in s:
         line += f", {format_quantity(s['tokens'], 'count')} training tokens"
     line += f"; {count}{hardware}, weights {s['precision.weights']}, compute {s['precision.compute']}"
-    title = Text(report.name, style="bold")
-    title.append(f"  ({s.file})", style="dim")
-    return [title, *map(Text, wrap_prose(line, width))]
+    return [*_title(report.name, s.file, width), *map(Text, wrap_prose(line, width))]
+
+
+def _title(name: str, file: str, width: int) -> list[Text]:
+    """The scenario's name and its file in parentheses: on one line when they fit the width, else the
+    file on the next line, its leading folders shortened to "…/" so the file name stays whole."""
+    shown = f"({file})"
+    if len(name) + 2 + len(shown) <= width:
+        title = Text(name, style="bold")
+        title.append(f"  {shown}", style="dim")
+        return [title]
+    names = [Text(part, style="bold") for part in _fold(name, width)]
+    return names + [Text(part, style="dim") for part in _fold("  " + _shortened(file, width - 4), width)]
+
+
+def _shortened(path: str, room: int) -> str:
+    """`path` in parentheses within `room` + 2 columns: whole, else "…/" and as many trailing folders as fit
+    before the file name (which is kept whole)."""
+    if len(path) <= room:
+        return f"({path})"
+    parts = path.split("/")
+    tail = parts[-1]
+    for folder in reversed(parts[:-1]):
+        if len(folder) + 1 + len(tail) + 2 > room:
+            break
+        tail = f"{folder}/{tail}"
+    return f"(…/{tail})"
+
+
+def _fold(text: str, width: int) -> list[str]:
+    """`text` cut into pieces of at most `width` characters (a name longer than the terminal is wide)."""
+    return [text[start:start + width] for start in range(0, max(len(text), 1), width)]
 
 
 def _sections(report: Report):

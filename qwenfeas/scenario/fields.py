@@ -46,6 +46,7 @@ class Field(NamedTuple):
     default_source: str | None = None
     choices: tuple[str, ...] = ()
     per_precision: bool = False
+    maximum_source: str | None = None  # why the maximum, said with the error when a value passes it
 
 
 def _int(help: str, *, zero_ok: bool = False) -> Field:
@@ -68,7 +69,10 @@ MODEL = {
     "notes": _text("assumptions behind the figures"),
     "params": Field("count", "total parameters; derived from the architecture when omitted"),
     "active_params": Field("count", "parameters used per token (MoE); derived when omitted"),
-    "layers": _int("transformer blocks"),
+    "layers": Field("integer", "transformer blocks (at most 10,000)", maximum=10_000.0, maximum_source=(
+        # DeepNet (Wang et al. 2022, arXiv 2203.00555) trained 1,000 layers, the deepest published
+        "10x the deepest transformer trained (1,000 layers, DeepNet, Wang et al. 2022); deeper inputs "
+        "only slow the layout search")),
     "hidden": _int("model width (d_model)"),
     "heads": _int("query heads"),
     "kv_heads": _int("key/value heads: = heads for MHA, 1 for MQA"),
