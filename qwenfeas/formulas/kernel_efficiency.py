@@ -242,3 +242,44 @@ def optimizer_seconds(params, bandwidth, bytes_per_param=30.0, efficiency=ELEMEN
     Source: Kingma and Ba 2015 (Adam update); mixed-precision layout as in Rajbhandari et al. 2020, sec. 3.1.
     """
     return params * bytes_per_param / (efficiency * bandwidth)
+
+
+# Activation values an unfused expert epilogue moves per routed token copy, in units of the expert
+# FFN width f (clamp) and of the hidden size h (output bias), as Megatron-Core's TEGroupedMLP runs a
+# clamped, biased GLU expert without the Transformer Engine op fuser (core_v0.15.0 to core_v0.19.0:
+# megatron/core/fusions/fused_bias_geglu.py, weighted_bias_quick_geglu_impl, and
+# megatron/core/transformer/moe/experts.py, TEGroupedMLP._apply_bias). Clamp, forward: the gate and
+# linear halves clamped as two kernels (read f, write f each) and concatenated back (read 2f, write
+# 2f) before the fused activation: 8f. Backward: each clamp's gradient reads the gradient and its
+# input and writes (3f each), the chunk's gradient concatenates the halves (read 2f, write 2f): 10f.
+# Bias, forward, after the grouped FC2 GEMM: bias x router probability written (h), added to the
+# output (read 2h, write h), the experts' slices concatenated (read h, write h): 6h. Backward: the
+# bias gradient (gradient x probability written and summed: read h, write h, read h) and the
+# probability gradient (the same with the bias: 3h), the split output's gradients concatenated
+# (read h, write h): 8h.
+EPILOGUE_CLAMP_FORWARD, EPILOGUE_CLAMP_BACKWARD = 8.0, 10.0
+EPILOGUE_BIAS_FORWARD, EPILOGUE_BIAS_BACKWARD = 6.0, 8.0
+
+
+def unfused_expert_epilogue_bytes(ffn_width, hidden, routed_top_k, activation_passes=1.0, bias_passes=1.0,
+                                  activation_bytes=2.0):
+    """HBM bytes one token's unfused expert clamp and output bias move in one MoE layer, forward and backward.
+
+    Formula: k * b * ((8 a + 10) f + (6 c + 8) h)
+             (the clamp and concatenation around a fused GLU activation, 8f forward and 10f
+             backward per routed copy; the FC2 output bias scaled by the router probability and
+             added per expert outside the grouped GEMM, 6h forward and 8h backward; see
+             EPILOGUE_CLAMP_FORWARD)
+    Convention: f the expert FFN width, h the hidden size, k routed experts per token, b bytes per
+    activation value (2 for BF16; router probabilities taken at the same width); a the forward
+    passes of the activation (2 when it is recomputed: modules or full recompute), c those of the
+    bias (2 under full recompute). Bytes beyond what elementwise_bytes_per_token_layer counts for the
+    fused activation itself. Runs as stated: for experts with a clamped GLU and an output bias
+    (GPT-OSS) on a stack without the fused grouped-MLP path.
+    Source: operator-level count of Megatron-Core core_v0.15.0 (NeMo 25.11's Megatron-Core dev:0.15.0)
+    weighted_bias_quick_geglu_impl and TEGroupedMLP._apply_bias, each PyTorch operator one kernel
+    reading its inputs and writing its output (Korthikanti et al. 2022, sec. 4.1, counts the same way).
+    """
+    clamp = (EPILOGUE_CLAMP_FORWARD * activation_passes + EPILOGUE_CLAMP_BACKWARD) * ffn_width
+    bias = (EPILOGUE_BIAS_FORWARD * bias_passes + EPILOGUE_BIAS_BACKWARD) * hidden
+    return routed_top_k * activation_bytes * (clamp + bias)

@@ -25,6 +25,7 @@ ATTENTION_FLOPS = ("none", "causal", "noncausal")
 LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
 RECOMPUTE = ("none", "selective", "modules", "full")
 ATTENTION_KERNELS = ("fused", "unfused")
+EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 
 
@@ -243,6 +244,15 @@ TRAINING = {
         minimum=None, choices=ATTENTION_KERNELS, default="fused",
         default_source="FlashAttention-style kernels are the default of Megatron-Core, NeMo, torchtitan and "
         "llm-foundry (Dao et al. 2022; Dao 2023)",
+    ),
+    "expert_epilogue": Field(
+        "choice", "how routed experts' GLU clamp and output bias run: fused inside the grouped-MLP kernels "
+        "(Transformer Engine op fuser); unfused clamps and re-concatenates the GLU halves as separate kernels "
+        "and adds the FC2 bias per expert after the grouped GEMM (Megatron-Core TEGroupedMLP without the op "
+        "fuser, e.g. NeMo 25.11 for GPT-OSS): k x 2 B x (18 f + 14 h) more per token and MoE layer",
+        minimum=None, choices=EXPERT_EPILOGUES, default="fused",
+        default_source="experts without a clamp or an output bias have no epilogue to unfuse; Megatron-Core "
+        "core_v0.18.0+ fuses the clamped GLU and the scaled bias with the op fuser (moe/experts.py)",
     ),
     "grad_bytes": Field("number", "bytes per gradient value", default=4.0,
                         default_source="fp32 gradient accumulation, Megatron-LM's default (theoretical_memory_usage.py: "

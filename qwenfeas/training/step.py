@@ -134,7 +134,8 @@ def _time(b, s, work, layout, result, used) -> None:
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
                            ("attention_seconds", "attention kernels, one micro-batch"
                             + (" (unfused: scores through memory)" if work.unfused else "")),
-                           ("elementwise_seconds", "element-wise work, one micro-batch"),
+                           ("elementwise_seconds", "element-wise work, one micro-batch"
+                            + (" (unfused expert clamp and bias)" if work.unfused_epilogue else "")),
                            ("bubble_seconds", "pipeline bubble, one step"),
                            ("exposed_seconds", "exposed communication, one step"),
                            ("optimizer_seconds", "optimizer step")):

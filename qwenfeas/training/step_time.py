@@ -138,6 +138,7 @@ class Work:
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
         self.unfused = s["training.attention_kernel"] == "unfused"
+        self.unfused_epilogue = self.moe and s["training.expert_epilogue"] == "unfused"
         # forward FLOPs of QK^T and PV per token over the whole s x s square of the full-attention layers
         self.attention_square = r["model.attention_flops_per_key"] * s["training.sequence"]
         self.steps = self.tokens / self.batch_tokens
@@ -160,7 +161,8 @@ def evaluate(w: Work, lay: dict) -> dict:
              host launches (formulas.grouped_gemm) + attention (forward at 0.75, B200/GB200 0.65,
              backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
-             any recompute) + element-wise bytes at 0.85 BW, on the slowest
+             any recompute) + element-wise bytes at 0.85 BW (an unfused expert epilogue's
+             clamp and bias passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
              (last) stage with the LM head; m micro-batches per step and replica
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
     group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
@@ -229,6 +231,9 @@ def evaluate(w: Work, lay: dict) -> dict:
     replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work
     elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed
                    + T / t * 24.0 * w.vocab)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
+    if w.unfused_epilogue:  # the clamp replays with the activation (modules, full), the bias with the layer (full)
+        elementwise = elementwise + T / t * stage * w.moe_layers * K.unfused_expert_epilogue_bytes(
+            w.expert_ffn, w.h, w.k, where(full | modules, 2.0, 1.0), where(full, 2.0, 1.0))
     elementwise = K.memory_bound_seconds(elementwise, w.bandwidth)
     compute = gemm + head + attention + elementwise
     out.update(gemm_seconds=gemm + head, attention_seconds=attention, elementwise_seconds=elementwise)
