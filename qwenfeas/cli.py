@@ -105,6 +105,9 @@ def estimate(
     with _errors_to_exit():
         from .commands.estimating import bare, estimates, write
 
+        if explain and output_format == Format.csv:  # said before any work, not dropped in silence
+            raise QwenfeasError("CSV has one column per output and no room for formulas and sources",
+                                key="--explain", hint="use --explain with --format table, json, jsonl or yaml")
         reports = estimates(files, _assignments(overrides, hf_config))
         if field:
             sys.stdout.write("".join(bare(report, field) + "\n" for report in reports))

@@ -1,5 +1,6 @@
-"""What a user sees when qwenfeas writes to a pipe or a narrow terminal: help without padding, titles
-within 80 columns, absurd sizes refused before any work."""
+"""What a new user meets first: help piped without padding, reports within 80 columns whatever the
+path, absurd sizes and meaningless option pairs refused with exit 2 before any work, and clear words
+for a config.json without its model_type."""
 
 from __future__ import annotations
 
@@ -125,3 +126,46 @@ def test_the_depth_limit_names_the_file_and_line(write):
         qwenfeas.load(write("model: {layers: 20000, hidden: 1024, heads: 8, ffn_hidden: 4096, vocab: 1000}\n"
                             + rest), [])
     assert str(caught.value).startswith(f"{path}:1: model.layers: must be at most 10,000, got 20000")
+
+
+@pytest.mark.parametrize("args", [("check",), ("estimate", "--explain")])
+def test_check_and_explain_keep_a_long_path_within_80_columns(tmp_path, args):
+    path = _deep_copy_of_default(tmp_path)
+    result = piped(args[0], str(path), *args[1:], COLUMNS="80")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and max(len(line) for line in lines) <= 80
+    # the file name stays whole where the path is shown
+    assert any("my-frontier-training-plan-v2.yaml" in line for line in lines)
+
+
+@pytest.mark.parametrize(("room", "expected"), [
+    (200, "a-long-folder/deeper/plan.yaml"), (30, "a-long-folder/deeper/plan.yaml"),
+    (29, "…/deeper/plan.yaml"), (18, "…/deeper/plan.yaml"), (17, "…/plan.yaml"), (3, "…/plan.yaml"),
+])
+def test_a_short_path_keeps_the_file_name_and_the_folders_that_fit(room, expected):
+    from qwenfeas.output.tables import short_path
+
+    assert short_path("a-long-folder/deeper/plan.yaml", room) == expected
+
+
+def test_explain_with_csv_is_refused_not_dropped():
+    # CSV has a column per output: formulas and sources have nowhere to go, so say so (exit 2)
+    result = piped("estimate", "default", "--format", "csv", "--explain")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == ["--explain: CSV has one column per output and no room for formulas and "
+                                          "sources", "  hint: use --explain with --format table, json, jsonl or yaml"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"num_hidden_layers": 32, "hidden_size": 4096}', "model_type: missing: a config.json names its architecture there"),
+    ('{"model_type": null, "num_hidden_layers": 32}', "model_type: empty (null)"),
+])
+def test_a_config_json_without_its_model_type_says_so(tmp_path, text, message):
+    from typer.testing import CliRunner
+
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    result = CliRunner().invoke(app, ["estimate", "default", "--hf-config", str(config)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == f"{config}:1: {message}"
+    assert result.stderr.splitlines()[1].startswith("  hint: supported: qwen2, ")
