@@ -169,3 +169,25 @@ def test_a_config_json_without_its_model_type_says_so(tmp_path, text, message):
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == f"{config}:1: {message}"
     assert result.stderr.splitlines()[1].startswith("  hint: supported: qwen2, ")
+
+
+def test_a_swept_context_names_the_points_test_time_does_not_fit():
+    # default.yaml generates 64,000 tokens per query: contexts 32,000 and 48,000 cannot hold them,
+    # 64,000 can (the old message gave the whole axis, "32000 to 64000 ...; got 64000")
+    result = piped("sweep", "default", "--vary", "context=32K..64K:3", "--format", "csv")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[0] == ("--vary: test_time: must fit in the context (32,000 to 48,000 tokens); "
+                                             "got 64,000")
+
+
+@pytest.mark.parametrize(("extra", "first", "hint"), [
+    (("--explain",), "--field: prints one bare number, so --explain has no effect on it",
+     """  hint: drop --explain, or see the formula with --explain --format json | jq '.explain["training.seconds"]'"""),
+    (("--format", "json"), "--field: prints one bare number, so --format has no effect on it",
+     "  hint: drop --field, or use --format json | jq '.training.seconds'"),
+])
+def test_field_with_an_option_it_ignores_is_refused(extra, first, hint):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["estimate", "default", "--field", "training.seconds", *extra])
+    assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", [first, hint])
