@@ -229,8 +229,8 @@ TRAINING = {
         default="none", default_source="convention: C = 6ND (Kaplan et al. 2020; Hoffmann et al. 2022)",
     ),
     "recompute": Field(
-        "choice", "activation recomputation: selective recomputes attention scores (the memory FlashAttention "
-        "also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
+        "choice", "activation recomputation: none keeps attention scores only with the unfused kernel "
+        "(training.attention_kernel); selective recomputes them (the memory FlashAttention also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
         "--recompute-modules, DeepSeek-V3 sec. 3.2.3); full replays each layer's forward pass (8N instead of 6N "
         "hardware FLOPs per token). The step time counts the replay; chosen by the layout search when left out",
         minimum=None, choices=RECOMPUTE, default="selective",
