@@ -191,3 +191,26 @@ def test_field_with_an_option_it_ignores_is_refused(extra, first, hint):
 
     result = CliRunner().invoke(app, ["estimate", "default", "--field", "training.seconds", *extra])
     assert (result.exit_code, result.stdout, result.stderr.splitlines()) == (2, "", [first, hint])
+
+
+def test_a_narrow_terminal_lists_the_rows_that_cannot_stand_side_by_side():
+    # at 60 columns the Training section's label, value and output name (up to 39 characters, never cut)
+    # cannot share a line: each row is its label, then its value and name indented under it
+    result = piped("estimate", "default", COLUMNS="60")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and max(len(line) for line in lines) <= 60
+    at = lines.index("weight matmuls (6ND)")
+    assert lines[at + 1].startswith("  ") and lines[at + 1].endswith("  training.dense_flops")
+    # a section that fits keeps its columns
+    assert any(line.startswith("parameters") and line.endswith("  model.params") for line in lines)
+
+
+def test_a_listed_row_puts_a_cell_that_does_not_fit_on_its_own_line():
+    from qwenfeas.output.layout import Column, table
+
+    columns = [Column("label", wrap=True), Column("value", "right"), Column("name")]
+    rows = [["a long label that wraps", "12 s", "training.exposed_communication_seconds"]]
+    shown = [line.plain for line in table(columns, rows, 30, keep=0, show_header=False)]
+    assert shown == ["a long label that wraps", "  12 s", "  training.exposed_communication_seconds"]
+    wider = [line.plain for line in table(columns, rows, 50, keep=0, show_header=False)]
+    assert wider == ["a long label that wraps", "  12 s  training.exposed_communication_seconds"]
