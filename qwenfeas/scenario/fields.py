@@ -27,6 +27,7 @@ RECOMPUTE = ("none", "selective", "modules", "full")
 ATTENTION_KERNELS = ("fused", "unfused")
 EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
+FP8_RECIPES = ("delayed", "current", "mxfp8", "blockwise")
 
 
 class Field(NamedTuple):
@@ -143,6 +144,12 @@ PRECISION = {
                       "format comes from a quantized checkpoint)", minimum=None, choices=PRECISIONS),
     "compute": Field("choice", "number format of matmuls; selects the hardware's peak", minimum=None,
                      choices=PRECISIONS, default="bf16", default_source="convention: bf16 training"),
+    "fp8_recipe": Field("choice", "how FP8 GEMM inputs are scaled (Transformer Engine recipes), with precision.compute: "
+                        "fp8: delayed (scale from an amax history, one fused cast), current (per-tensor amax read "
+                        "first: a second read, and an amax all-reduce over the tensor-parallel group under "
+                        "sequence parallelism; NeMo's FP8-CS), mxfp8 (E8M0 scale per 32 values, Blackwell; "
+                        "FP8-MX), blockwise (DeepSeek-V3's 1x128 tiles)", minimum=None, choices=FP8_RECIPES,
+                        default="delayed", default_source="Transformer Engine's original recipe (DelayedScaling)"),
     "state": Field("choice", "number format of linear-attention recurrent state", minimum=None,
                    choices=PRECISIONS, default="fp32",
                    default_source="vLLM and SGLang keep Gated DeltaNet / Mamba state in fp32"),
