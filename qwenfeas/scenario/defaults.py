@@ -170,7 +170,10 @@ def _complete_workload(c) -> None:
             and "training.sequence" not in v:
         c.derive("training.sequence", v["context"], "= context")
     if "test_time" in v and "context" in v and any_true(v["test_time"] > v["context"]):
-        c.problem("test_time", f"must fit in the context ({show(v['context'])} tokens); got {show(v['test_time'])}",
+        context, test_time = v["context"], v["test_time"]
+        if is_array(context) and not is_array(test_time):  # a swept context: the points it does not fit
+            context = context[context < test_time]
+        c.problem("test_time", f"must fit in the context ({show(context, ',g')} tokens); got {show(test_time, ',g')}",
                   "the generated tokens are held in the context window: raise context to at least test_time",
                   related=("context",))
     _complete_requests(c)

@@ -48,6 +48,7 @@ class Field(NamedTuple):
     default_source: str | None = None
     choices: tuple[str, ...] = ()
     per_precision: bool = False
+    maximum_source: str | None = None  # why the maximum, said with the error when a value passes it
 
 
 def _int(help: str, *, zero_ok: bool = False) -> Field:
@@ -70,7 +71,10 @@ MODEL = {
     "notes": _text("assumptions behind the figures"),
     "params": Field("count", "total parameters; derived from the architecture when omitted"),
     "active_params": Field("count", "parameters used per token (MoE); derived when omitted"),
-    "layers": _int("transformer blocks"),
+    "layers": Field("integer", "transformer blocks (at most 10,000)", maximum=10_000.0, maximum_source=(
+        # DeepNet (Wang et al. 2022, arXiv 2203.00555) trained 1,000 layers, the deepest published
+        "10x the deepest transformer trained (1,000 layers, DeepNet, Wang et al. 2022); deeper inputs "
+        "only slow the layout search")),
     "hidden": _int("model width (d_model)"),
     "heads": _int("query heads"),
     "kv_heads": _int("key/value heads: = heads for MHA, 1 for MQA"),
@@ -232,8 +236,8 @@ TRAINING = {
         default="none", default_source="convention: C = 6ND (Kaplan et al. 2020; Hoffmann et al. 2022)",
     ),
     "recompute": Field(
-        "choice", "activation recomputation: selective recomputes attention scores (the memory FlashAttention "
-        "also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
+        "choice", "activation recomputation: none keeps attention scores only with the unfused kernel "
+        "(training.attention_kernel); selective recomputes them (the memory FlashAttention also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
         "--recompute-modules, DeepSeek-V3 sec. 3.2.3); full replays each layer's forward pass (8N instead of 6N "
         "hardware FLOPs per token). The step time counts the replay; chosen by the layout search when left out",
         minimum=None, choices=RECOMPUTE, default="selective",
@@ -243,7 +247,8 @@ TRAINING = {
     "attention_kernel": Field(
         "choice", "how attention runs: fused keeps the score matrices on chip with the newest kernel of the "
         "accelerator's generation (FlashAttention-3 on Hopper, FlashMLA on B200/GB200, FlashAttention-2 on A100); "
-        "flash2 is FlashAttention-2 on any GPU (stacks before FlashAttention-3, 2023 to mid 2024); unfused writes QK^T, softmax and dropout outputs to memory and runs the two products as "
+        "flash2 is FlashAttention-2 on any GPU (stacks before FlashAttention-3, 2023 to mid 2024); unfused "
+        "writes QK^T, softmax and dropout outputs to memory and runs the two products as "
         "batched GEMMs over the whole square (Megatron-LM, Megatron-DeepSpeed and other stacks before 2022)",
         minimum=None, choices=ATTENTION_KERNELS, default="fused",
         default_source="FlashAttention-style kernels are the default of Megatron-Core, NeMo, torchtitan and "
