@@ -99,3 +99,49 @@ def test_memory_holds_the_mtp_weights_on_the_only_stage_and_its_logits_on_the_la
     extra = flat["training_memory.activations_bytes"] - flat0["training_memory.activations_bytes"]
     logits = 4096 * V * 4  # 2.12 GB per micro-batch
     assert logits < extra < logits + flat0["training_memory.activations_bytes"] / 61
+
+
+def test_a_dense_model_s_mtp_depths_each_add_a_dense_block_and_a_head_pass(run):
+    # Llama 3.1 8B's widths (config.json: hidden 4,096, 32 heads of 128, 8 KV heads, SwiGLU 14,336, vocab
+    # 128,256) cut to one layer, with two MTP depths: each a GQA block + dense FFN + norms + 2h x h
+    h = 4096
+    attention = h * 128 * (2 * 32 + 2 * 8)
+    block = attention + 3 * h * 14336 + 2 * h + 2 * h * h + 3 * h
+    per_key = 2 * 32 * (128 + 128)  # one layer's attention FLOPs per attended key
+    r = run("model: {preset: llama-3.1-8b, layers: 1, mtp_layers: 2}\ncontext: 4096\ntokens: 1T\n"
+            "training: {sequence: 4096, attention_term: causal}\nhardware: {preset: h100-sxm, count: 8}\n")
+    assert r["model.mtp_params"] == 2 * block
+    per_token = 6 * (2 * block + 2 * 128_256 * h) + 2 * 3 * per_key * (4096 + 1) / 2
+    assert r["training.mtp_flops"] == pytest.approx(per_token * 1e12, rel=1e-12)
+    # --explain names the formula's function (and its sources)
+    assert r.metrics["training.mtp_flops"].function.__name__ == "mtp_matmul_params"
+
+
+LLAMA_ONE = """
+model: {preset: llama-3.1-8b, layers: %d, mtp_layers: %d}
+context: 4096
+tokens: 1T
+training: {sequence: 4096, batch_tokens: 1048576, attention_term: causal}
+hardware: {preset: h100-sxm, count: 8}
+parallel: {tensor: 1, pipeline: %d, data: %d, schedule: 1f1b, micro_batch: 1, zero: 1}
+"""
+
+
+def test_the_step_reads_each_mtp_depth_as_one_more_full_attention_layer(work):
+    _, w = work(LLAMA_ONE % (1, 2, 1, 8))
+    per_key = 2 * 32 * (128 + 128)  # one layer's forward attention FLOPs per attended key
+    assert (w.layers, w.dense_layers, w.moe_layers, w.full_layers) == (3, 3, 0, 3)
+    # causal forward attention per token over the model's one layer and the two MTP blocks
+    assert w.attention_forward == pytest.approx(3 * per_key * (4096 + 1) / 2, rel=1e-12)
+    assert w.attention_square == pytest.approx(3 * per_key * 4096, rel=1e-12)  # the whole square, unfused
+
+
+def test_the_last_stage_holds_the_dense_mtp_blocks_and_their_logits(run):
+    # two decoder layers on two stages: the first stage holds one layer's activations per micro-batch
+    # in flight (two under 1F1B), the last one layer, both MTP blocks and three sets of FP32 logits
+    def activations(layers, mtp, stages):
+        return run(LLAMA_ONE % (layers, mtp, stages, 8 // stages))["training_memory.activations_bytes"]
+    layer = activations(2, 0, 1) - activations(1, 0, 1)  # one decoder layer's activations (no recompute)
+    logits = 4096 * 128_256 * 4
+    # the last stage (one micro-batch in flight) outweighs the first (two of one layer): 3 layers + 3 logits
+    assert activations(2, 2, 2) == pytest.approx(3 * layer + 3 * logits, rel=1e-9)

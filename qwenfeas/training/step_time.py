@@ -180,6 +180,9 @@ def evaluate(w: Work, lay: dict) -> dict:
     stages first and last (Llama 3, Dubey et al. 2024 sec. 3.3.2) the first stage holds no more than
     that in weights and in-flight activations for the bundled runs, and charging it the slowest
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
+    Multi-token prediction: L counts each MTP depth as one more layer of the last layer's kind, the
+    head runs mtp_head_passes times on the slowest stage, and the last stage's in-flight micro-batch
+    adds the MTP blocks' activations and one more set of logits per depth.
     Source: the constants' sources are in formulas.kernel_efficiency, formulas.grouped_gemm, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
