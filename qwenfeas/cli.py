@@ -105,6 +105,15 @@ def estimate(
     with _errors_to_exit():
         from .commands.estimating import bare, estimates, write
 
+        if explain and output_format == Format.csv:  # said before any work, not dropped in silence
+            raise QwenfeasError("CSV has one column per output and no room for formulas and sources",
+                                key="--explain", hint="use --explain with --format table, json, jsonl or yaml")
+        if field and (explain or output_format != Format.table):
+            raise QwenfeasError(f"prints one bare number, so {'--explain' if explain else '--format'} has no effect "
+                                "on it", key="--field",
+                                hint=f"drop --field, or use --format json | jq '.{field}'" if not explain else
+                                f"drop --explain, or see the formula with --explain --format json | jq '.explain"
+                                f"[\"{field}\"]'")
         reports = estimates(files, _assignments(overrides, hf_config))
         if field:
             sys.stdout.write("".join(bare(report, field) + "\n" for report in reports))

@@ -333,7 +333,7 @@ def test_compute_precision_the_accelerator_has_no_peak_for(here):
 
 def test_test_time_larger_than_context(here):
     result = invoke(write("tt.yaml", VALID + "test_time: 8192\n"))
-    expect(result, "tt.yaml", 4, "test_time", "4096", hint="raise context")
+    expect(result, "tt.yaml", 4, "test_time", "(4,096 tokens); got 8,192", hint="raise context")
 
 
 def test_kv_heads_must_divide_heads(here):

@@ -150,7 +150,7 @@ def test_junit_to_a_fifo_nobody_reads_fails_before_any_work(tmp_path):
 
 # --- input errors that used to be internal errors -----------------------------------------------------
 
-@pytest.mark.parametrize("model_type", [["llama"], {}, 7, None])
+@pytest.mark.parametrize("model_type", [["llama"], {}, 7])  # null: test_cli_first_use.py ("empty (null)")
 def test_a_config_json_with_a_bad_model_type(tmp_path, model_type):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"model_type": model_type}))

@@ -81,3 +81,27 @@ def test_tensor_and_pipeline_split_the_unfused_square(run):
     gemms = 3 * SQUARE_FLOPS / 4 / (PEAK * CEILING)  # forward once, backward twice, no replay
     traffic = SCORES / 4 * (13 + 19) / (ELEMENTWISE * BANDWIDTH)
     assert r.terms["step_attention_seconds"].value == pytest.approx(gemms + traffic)
+
+
+def test_only_the_unfused_kernel_keeps_the_scores_without_recomputation(run):
+    # Korthikanti et al. 2022 (sec. 4.1) count 5as/h bytes per s*b*h for the scores, softmax, dropout
+    # mask and output: 5 x heads x s^2 per sequence = 5 x 8 x 2048^2 bytes per layer, 2 layers, one
+    # micro-batch in flight (1F1B on one stage). FlashAttention (Dao et al. 2022, sec. 3.1) stores none.
+    fused = run(SCENARIO % ("none", ""))
+    unfused = run(SCENARIO % ("none", ", attention_kernel: unfused"))
+    scores = 5 * 8 * 2048**2 * 2
+    assert (unfused["training_memory.activations_bytes"] - fused["training_memory.activations_bytes"]
+            == pytest.approx(scores, rel=1e-12))
+    selective = run(SCENARIO % ("selective", ""))
+    assert fused["training_memory.activations_bytes"] == selective["training_memory.activations_bytes"]
+
+
+def test_the_layout_search_sees_the_kernel_memory(run):
+    # 4.9 GB less the 4 GB runtime reserve leaves 0.9 GB: the fused layer without recomputation fits
+    # (weights, gradients, optimizer states and 184 MB of activations: 0.83 GB), the unfused one does
+    # not (+ 2 x 5 x 8 x 2048^2 = 0.34 GB of scores), so its search recomputes the scores instead.
+    text = SCENARIO.replace("recompute: %s%s", "attention_kernel: %s").replace("80GB", "4.9GB")  # recompute open
+    fused = run(text % "fused")
+    unfused = run(text % "unfused")
+    assert fused["layout.recompute"] == "none"
+    assert unfused["layout.recompute"] == "selective"

@@ -20,8 +20,32 @@ SBH = S * 1 * H
     (True, "full", 2 * SBH / T),
 ])
 def test_activations_reproduce_korthikanti_table_2_for_a_gpt_layer(sequence_parallel, recompute, expected):
-    got = activation_bytes_per_layer(S, 1, H, A, H, H, 4 * H, False, T, sequence_parallel, recompute)
+    # Korthikanti's Megatron-LM of 2022 ran attention unfused: its scores sit in memory
+    got = activation_bytes_per_layer(S, 1, H, A, H, H, 4 * H, False, T, sequence_parallel, recompute,
+                                     unfused_attention=True)
     assert got == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(("sequence_parallel", "expected"), [
+    (False, SBH * (10 + 24 / T)),  # Table 2's "tensor parallelism" row without the 5as/(ht) scores
+    (True, SBH * 34 / T),
+])
+def test_a_fused_kernel_without_recomputation_stores_no_attention_scores(sequence_parallel, expected):
+    # FlashAttention (Dao et al. 2022, sec. 3.1) never writes the a x s x s scores to memory: the GPT-3
+    # layer keeps 10 + 24/8 = 13 (or 34/8 = 4.25 with sequence parallelism) bytes per s*b*h, not
+    # 13 + 5 x 96 x 2048 / (12288 x 8) = 23 -- what selective recomputation would also keep.
+    got = activation_bytes_per_layer(S, 1, H, A, H, H, 4 * H, False, T, sequence_parallel, "none")
+    assert got == pytest.approx(expected, rel=1e-12)
+    fused = activation_bytes_per_layer(S, 1, H, A, H, H, 4 * H, False, T, sequence_parallel, "none",
+                                       unfused_attention=False)
+    assert fused == got
+
+
+@pytest.mark.parametrize("recompute", ["selective", "modules", "full"])
+def test_recomputation_keeps_no_scores_with_either_kernel(recompute):
+    unfused = activation_bytes_per_layer(S, 1, H, A, H, H, 4 * H, False, T, True, recompute, unfused_attention=True)
+    fused = activation_bytes_per_layer(S, 1, H, A, H, H, 4 * H, False, T, True, recompute)
+    assert unfused == fused
 
 
 def test_a_gated_ffn_and_grouped_query_attention():

@@ -330,3 +330,30 @@ def test_when_no_layout_fits_the_count_the_stated_one_is_shown_with_a_note(run):
     assert r["model.params"] == CHOICE_PARAMS
     assert r["layout.searched"] is False and r["training_memory.fill"] > 1
     assert "no layout of the accelerators fits memory: the stated layout is shown" in r.notes
+
+
+def test_fewest_times_only_the_smallest_counts_and_picks_what_the_whole_grid_would(work, monkeypatch):
+    """Every degree and way of running open: the fewest accelerators and, among them, the fastest, as
+    ranking every candidate of the whole grid by (count, step) gives; the step is asked of the
+    candidates at the smallest count only (two whole-grid memory passes, then that few)."""
+    import numpy as np
+
+    w = llama(work, memory="40GB")
+    grid = LS.candidates(w, np.inf, {})
+    at_e = LS.evaluate(w, {**grid, "data": grid["expert"]})["total_bytes"]
+    at_2e = LS.evaluate(w, {**grid, "data": 2 * grid["expert"]})["total_bytes"]
+    sharded = 2 * grid["expert"] * (at_e - at_2e)
+    d = TM.smallest_data_parallel(at_e - sharded / grid["expert"], sharded, w.usable, grid["expert"])
+    d = np.where(d <= w.batch_tokens / (w.sequence * grid["micro_batch"]), d, np.inf)
+    count = grid["tensor"] * grid["pipeline"] * grid["context"] * d
+    whole = LS.evaluate(w, {**grid, "data": np.where(np.isfinite(d), d, 1.0)})
+    ok = np.isfinite(count) & (whole["fill"] <= 1 + 1e-9)
+    expected = int(np.lexsort((whole["step_seconds"], np.where(ok, count, np.inf)))[0])
+    sizes = []
+    evaluate = LS.evaluate
+    monkeypatch.setattr(LS, "evaluate", lambda w, lay: sizes.append(lay["tensor"].size) or evaluate(w, lay))
+    layout, result = LS.fewest(w, {})
+    assert layout == {key: float(grid[key][expected]) if key != "data" else float(d[expected]) for key in LS.KEYS}
+    assert result["step_seconds"] == whole["step_seconds"][expected]
+    assert sizes[:2] == [grid["tensor"].size] * 2 and len(sizes) == 3
+    assert sizes[2] == int((count == count[expected]).sum()) < grid["tensor"].size / 10

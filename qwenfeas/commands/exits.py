@@ -16,6 +16,7 @@ import sys
 import typer
 
 from ..errors import ExitCode, QwenfeasError
+from .piped_help import trim_piped_help
 
 
 class errors_to_exit:
@@ -86,6 +87,7 @@ def run(app, prog_name: str) -> None:
         sys.stderr.write("qwenfeas: cannot write the output: standard output is closed\n")
         sys.exit(ExitCode.INPUT_ERROR)
     stdout_before = _stdout_identity()
+    trim_piped_help(sys.argv, _command_names(app))
     try:
         app(prog_name=prog_name)
         code = 0
@@ -106,6 +108,12 @@ def run(app, prog_name: str) -> None:
     except OSError as error:
         code = output_failed(error)
     sys.exit(code)
+
+
+def _command_names(app) -> set[str]:
+    from typer.main import get_command_name
+
+    return {c.name or get_command_name(c.callback.__name__) for c in app.registered_commands}
 
 
 def _identity(path: str) -> tuple | None:

@@ -31,6 +31,13 @@ _AMD_CUS = {"mi300x": 304, "mi325x": 304, "mi355x": 256, "mi250x": 220}
 STREAMING_MULTIPROCESSORS = {**_NVIDIA_SMS, **_AMD_CUS}
 # The NVIDIA GPU presets: the CUDA stack (cuBLAS, Transformer Engine) runs only on these.
 NVIDIA_PRESETS = frozenset(_NVIDIA_SMS)
+# Blackwell GPUs (compute capability 10.x): their tensor cores take FP8 operands in either layout, so a
+# per-tensor-scaled FP8 tensor needs no transposed copy, and they run MXFP8 (block-scaled) GEMMs natively
+# (NVIDIA Transformer Engine docs @ d0067d0, "FP8 Current Scaling", transpose handling: "Blackwell and
+# later"; "MXFP8", supported devices SM 10.0 and 10.3). AMD's CDNA 4 (MI355X) also computes MXFP8 (AMD
+# CDNA 4 architecture whitepaper, 2025: MX formats); CDNA 3 and NVIDIA before Blackwell do not.
+BLACKWELL_PRESETS = frozenset({"b200", "gb200", "b300", "gb300"})
+MXFP8_PRESETS = BLACKWELL_PRESETS | {"mi355x"}
 # SMs the H100-class reference GPU has (the unit the collective SM budgets below are given in).
 _REFERENCE_SMS = 132
 
@@ -123,3 +130,9 @@ def sm_share(preset, sms_taken):
     """Share of an accelerator's SMs a communication kernel takes: its SMs over the preset's count
     (an H100's 132 when the preset gives none)."""
     return sms_taken / (streaming_multiprocessors(preset) or _REFERENCE_SMS)
+
+
+def mxfp8_unsupported(preset) -> bool:
+    """True for a known NVIDIA or AMD accelerator preset whose tensor cores have no MXFP8 GEMMs (before
+    Blackwell, CDNA 3 and older); unknown or custom hardware is taken at its word."""
+    return preset in STREAMING_MULTIPROCESSORS and preset not in MXFP8_PRESETS

@@ -212,26 +212,79 @@ def memory_bound_seconds(bytes_moved, bandwidth, efficiency=ELEMENTWISE_BANDWIDT
     return bytes_moved / (efficiency * bandwidth)
 
 
+# FP8 scaling recipes (NVIDIA Transformer Engine docs, "Low precision training" @ d0067d0: the FP8
+# Delayed Scaling, FP8 Current Scaling, MXFP8 and FP8 Blockwise Scaling pages). Per cast of one BF16
+# value: one read of the source, plus a second read under current scaling (its amax is needed before
+# the cast: "two tensor reads are needed"); the FP8 copies written, each with its share of the scales.
+# Per-tensor recipes (delayed, current) write a rowwise copy and, before Blackwell, a transposed one
+# for the backward GEMM; on Blackwell "rowwise and columnwise tensors share the same physical memory
+# layout". Block-scaled recipes quantize rowwise and columnwise copies separately from the source, in
+# one kernel: MXFP8 one E8M0 byte per 32 values, blockwise (DeepSeek-V3 1 x 128 tiles, arXiv
+# 2412.19437 sec. 3.3) one FP32 scale per 128 values.
+FP8_CAST_SCALE_BYTES = {"delayed": 0.0, "current": 0.0, "mxfp8": 1.0 / 32.0, "blockwise": 4.0 / 128.0}
+FP8_CAST_READS = {"delayed": 1.0, "current": 2.0, "mxfp8": 1.0, "blockwise": 1.0}
+PER_TENSOR_RECIPES = ("delayed", "current")
+
+
+def fp8_cast_bytes(recipe, transpose_free=False, source_bytes=2.0):
+    """HBM bytes the cast of one value to FP8 moves, under a scaling recipe.
+
+    Formula: r * b_src + copies * (1 + s)
+             r reads of the source (current scaling: 2, amax then cast; else 1); copies 2 (rowwise and
+             columnwise) except a per-tensor recipe on Blackwell (1: one layout serves both); s scale
+             bytes per value (per-tensor 0, MXFP8 1/32, blockwise 4/128)
+             delayed 2 + 2 = 4 (Blackwell 3); current 4 + 2 = 6 (Blackwell 5); MXFP8 and blockwise
+             2 + 2 * 33/32 = 4.0625
+    Convention: b_src bytes per source value (BF16: 2); a per-tensor scale (4 B per tensor of
+    millions of values) and delayed scaling's amax-history update (one batched kernel per step) are
+    left out.
+    Source: NVIDIA Transformer Engine docs @ d0067d0, "Low precision training": FP8 Current Scaling
+    ("two tensor reads are needed"; on Blackwell rowwise and columnwise usages share one layout), FP8
+    Delayed Scaling (one read), MXFP8 (an E8M0 scale per 32 values; rowwise and columnwise quantized
+    separately), FP8 Blockwise Scaling (an FP32 scale per 128 values, after DeepSeek-V3, arXiv
+    2412.19437 sec. 3.3). TE's current-scaling quantizer runs nvte_compute_amax before the cast
+    (pytorch/csrc/quantizer.cpp); its MXFP8 and blockwise kernels write both outputs from one read
+    (common/cast/mxfp8/quantize_mxfp8.cuh, common/transpose/quantize_transpose_vector_blockwise.cu).
+    """
+    one_layout = transpose_free and recipe in PER_TENSOR_RECIPES
+    copies = 1.0 if one_layout else 2.0
+    return FP8_CAST_READS[recipe] * source_bytes + copies * (1.0 + FP8_CAST_SCALE_BYTES[recipe])
+
+
 def elementwise_bytes_per_token_layer(hidden, q_dim, kv_dim, ffn_width, gated, routed_top_k=0.0,
-                                      activation_bytes=2.0, fp8_casts=0.0):
+                                      activation_bytes=2.0, cast_bytes=0.0):
     """HBM bytes one token's element-wise work moves in one layer, forward and backward.
 
-    Formula: 3 * b * (10 h + 2 (q + kv) + (2 + gated) * f + 5 k h) + 8 * c8 * (2 h + q + f)
+    Formula: 3 * b * (10 h + 2 (q + kv) + (2 + gated) * f + 5 k h) + 2 * c * (2 h + q + f)
              forward: two RMSNorms (read h, write h: 4h values), two residual adds (read 2h, write h:
              6h), RoPE on queries and keys (read and write: 2 (q + kv)), the activation function
              (read (1 + gated) f, write f), and for an MoE layer the permutation of k copies (write
              and read: 2kh), the unpermutation (2kh) and the weighted sum of k outputs (read kh).
-             The backward moves about twice the forward's bytes. Under an FP8 recipe (c8 = 1) each
-             GEMM input (2h + q + f values) is cast to FP8 in the forward and its gradient in the
-             backward: read 2 B, write 1 B and a transposed 1 B copy for the weight gradient.
-    Convention: b bytes per activation value (2 for BF16). GEMMs and attention kernels read their
-    own operands; only the work between them is counted here.
+             The backward moves about twice the forward's bytes. Under FP8 GEMMs each GEMM input
+             (2h + q + f values) is cast to FP8 in the forward and its gradient in the backward, c
+             bytes per value each (fp8_cast_bytes: 4 for delayed scaling's fused cast and transpose).
+    Convention: b bytes per activation value (2 for BF16); c = 0 for BF16 GEMMs. GEMMs and attention
+    kernels read their own operands; only the work between them is counted here.
     Source: operator-level count of a pre-norm SwiGLU transformer block (Korthikanti et al. 2022,
     sec. 4.1, lists the same tensors); backward/forward ratio from the same paper's 3x FLOPs; FP8
     casts and transposes: NVIDIA Transformer Engine FP8 Linear (fp8 input and its transpose kept).
     """
     forward = 10 * hidden + 2 * (q_dim + kv_dim) + (2 + gated) * ffn_width + 5 * routed_top_k * hidden
-    return 3.0 * activation_bytes * forward + 8.0 * fp8_casts * (2 * hidden + q_dim + ffn_width)
+    return 3.0 * activation_bytes * forward + fp8_cast_bytes_per_token_layer(hidden, q_dim, ffn_width, cast_bytes)
+
+
+def fp8_cast_bytes_per_token_layer(hidden, q_dim, ffn_width, cast_bytes):
+    """HBM bytes one token's casts to FP8 move in one layer, forward and backward.
+
+    Formula: 2 * c * (2 h + q + f)
+             (the inputs of the QKV, attention-output, FFN-up and FFN-down GEMMs, h + q + h + f values,
+             cast in the forward; their output gradients, as many values, cast in the backward)
+    Convention: c bytes per cast value (fp8_cast_bytes); f the FFN width a token passes (MoE: k
+    routed experts' and the shared experts' widths, as elementwise_bytes_per_token_layer).
+    Source: NVIDIA Transformer Engine FP8 Linear (the input quantizer in the forward, the output-
+    gradient quantizer in the backward; docs "Low precision training" @ d0067d0).
+    """
+    return 2.0 * cast_bytes * (2 * hidden + q_dim + ffn_width)
 
 
 def optimizer_seconds(params, bandwidth, bytes_per_param=30.0, efficiency=ELEMENTWISE_BANDWIDTH):
@@ -242,3 +295,44 @@ def optimizer_seconds(params, bandwidth, bytes_per_param=30.0, efficiency=ELEMEN
     Source: Kingma and Ba 2015 (Adam update); mixed-precision layout as in Rajbhandari et al. 2020, sec. 3.1.
     """
     return params * bytes_per_param / (efficiency * bandwidth)
+
+
+# Activation values an unfused expert epilogue moves per routed token copy, in units of the expert
+# FFN width f (clamp) and of the hidden size h (output bias), as Megatron-Core's TEGroupedMLP runs a
+# clamped, biased GLU expert without the Transformer Engine op fuser (core_v0.15.0 to core_v0.19.0:
+# megatron/core/fusions/fused_bias_geglu.py, weighted_bias_quick_geglu_impl, and
+# megatron/core/transformer/moe/experts.py, TEGroupedMLP._apply_bias). Clamp, forward: the gate and
+# linear halves clamped as two kernels (read f, write f each) and concatenated back (read 2f, write
+# 2f) before the fused activation: 8f. Backward: each clamp's gradient reads the gradient and its
+# input and writes (3f each), the chunk's gradient concatenates the halves (read 2f, write 2f): 10f.
+# Bias, forward, after the grouped FC2 GEMM: bias x router probability written (h), added to the
+# output (read 2h, write h), the experts' slices concatenated (read h, write h): 6h. Backward: the
+# bias gradient (gradient x probability written and summed: read h, write h, read h) and the
+# probability gradient (the same with the bias: 3h), the split output's gradients concatenated
+# (read h, write h): 8h.
+EPILOGUE_CLAMP_FORWARD, EPILOGUE_CLAMP_BACKWARD = 8.0, 10.0
+EPILOGUE_BIAS_FORWARD, EPILOGUE_BIAS_BACKWARD = 6.0, 8.0
+
+
+def unfused_expert_epilogue_bytes(ffn_width, hidden, routed_top_k, activation_passes=1.0, bias_passes=1.0,
+                                  activation_bytes=2.0):
+    """HBM bytes one token's unfused expert clamp and output bias move in one MoE layer, forward and backward.
+
+    Formula: k * b * ((8 a + 10) f + (6 c + 8) h)
+             (the clamp and concatenation around a fused GLU activation, 8f forward and 10f
+             backward per routed copy; the FC2 output bias scaled by the router probability and
+             added per expert outside the grouped GEMM, 6h forward and 8h backward; see
+             EPILOGUE_CLAMP_FORWARD)
+    Convention: f the expert FFN width, h the hidden size, k routed experts per token, b bytes per
+    activation value (2 for BF16; router probabilities taken at the same width); a the forward
+    passes of the activation (2 when it is recomputed: modules or full recompute), c those of the
+    bias (2 under full recompute). Bytes beyond what elementwise_bytes_per_token_layer counts for the
+    fused activation itself. Runs as stated: for experts with a clamped GLU and an output bias
+    (GPT-OSS) on a stack without the fused grouped-MLP path.
+    Source: operator-level count of Megatron-Core core_v0.15.0 (NeMo 25.11's Megatron-Core dev:0.15.0)
+    weighted_bias_quick_geglu_impl and TEGroupedMLP._apply_bias, each PyTorch operator one kernel
+    reading its inputs and writing its output (Korthikanti et al. 2022, sec. 4.1, counts the same way).
+    """
+    clamp = (EPILOGUE_CLAMP_FORWARD * activation_passes + EPILOGUE_CLAMP_BACKWARD) * ffn_width
+    bias = (EPILOGUE_BIAS_FORWARD * bias_passes + EPILOGUE_BIAS_BACKWARD) * hidden
+    return routed_top_k * activation_bytes * (clamp + bias)

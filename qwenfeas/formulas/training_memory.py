@@ -33,10 +33,11 @@ def model_state_bytes(params, weight_bytes, grad_bytes, optimizer_bytes, data_pa
 
 def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_dim, ffn_width, gated,
                                tensor_parallel, sequence_parallel, recompute, routed_top_k=0,
-                               cached_bytes=2.0, dispatch_bytes=2.0, latent_dim=None):
+                               cached_bytes=2.0, dispatch_bytes=2.0, latent_dim=None, unfused_attention=False):
     """Activations one transformer layer keeps for the backward pass, per micro-batch, in bytes.
 
-    Formula: none:      s*b*h * (R + (A + M + X)/t + 5*a*s/(h*t))
+    Formula: none:      s*b*h * (R + (A + M + X)/t + 5*a*s/(h*t))   (unfused attention kernel)
+                        s*b*h * (R + (A + M + X)/t)                 (fused kernel: no s x s scores)
              selective: s*b*h * (R + (A + M + X)/t)
              modules:   s*b*h * (R - 4/t' + (A' + M' + X)/t)   (recompute the norms, the activation
                         function and MLA's up-projections: Megatron-Core --recompute-modules
@@ -55,10 +56,14 @@ def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_d
                output (DeepEP's combine carries no weight gradient)
     Convention: 16-bit activations, except matmul inputs cached at c bytes (1 under an FP8 recipe:
     Transformer Engine keeps the FP8 cast of a Linear's input for its weight gradient). For GPT's 4h
-    GELU FFN, M = 16 and the bracket is Korthikanti's 34 + 5as/h. "selective" recomputes the s x s
-    attention scores, which FlashAttention kernels never store either.
+    GELU FFN, M = 16 and the bracket is Korthikanti's 34 + 5as/h. The 5as/h term (QK^T, softmax,
+    dropout mask and output, the a x s x s score matrices) is kept only by an unfused attention
+    kernel (unfused_attention=True) without recomputation: "selective" recomputes those scores, and a
+    fused kernel (FlashAttention) never writes them to memory at all, keeping only its O(s) softmax
+    statistics, so with it "none" holds what "selective" holds.
     Source: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
-    Models", sec. 4 and Table 2; DeepSeek-V3 report (arXiv 2412.19437) sec. 3.2.3 (recompute RMSNorm
+    Models", sec. 4 and Table 2; Dao et al. 2022, "FlashAttention", sec. 3.1 (tiling and
+    recomputation: the score matrix is never materialised in HBM); DeepSeek-V3 report (arXiv 2412.19437) sec. 3.2.3 (recompute RMSNorm
     and MLA up-projections) and sec. 3.3.3 (FP8 activation caching, FP8 dispatch).
     """
     t = tensor_parallel
@@ -77,9 +82,9 @@ def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_d
     if isinstance(recompute, str):
         recompute = RECOMPUTE.index(recompute)
     scores = sbh * 5 * heads * sequence / (hidden * t)
+    stored = where(recompute == NO_RECOMPUTE, where(unfused_attention, scores, 0.0), 0.0)
     return where(recompute == FULL, 2 * sbh / shard,
-                 where(recompute == MODULES, modules,
-                       where(recompute == SELECTIVE, kept, kept + scores)))
+                 where(recompute == MODULES, modules, kept + stored))
 
 
 def logits_bytes(sequence, micro_batch, vocab, tensor_parallel):

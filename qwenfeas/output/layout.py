@@ -71,6 +71,8 @@ def table(columns: list[Column], rows: list[list], width: int, keep: int = 1, ti
     widths = _fit(columns, cells, natural, width)
     if widths is not None or not show_header:
         widths = widths or _fit(columns, cells, natural, width, force=True)
+        if sum(widths) + GAP * (len(widths) - 1) > width:  # no header to number: each row on its own lines
+            return lines + _listed(columns, cells, width)
         return lines + _render(columns, [c.header for c in columns], cells, widths, header_style, show_header)
     # Long headers become [1], [2], ... with a key below: the values keep their full width.
     refs = [f"[{i + 1}]" if _lines_width(Text(c.header)) > max([len(f"[{i + 1}]")] + [_lines_width(r[i]) for r in cells])
@@ -118,6 +120,27 @@ def _stacked(columns, cells, width: int, header_style: str) -> list[Text]:
         for column, cell in zip(columns[1:], row[1:], strict=True):
             label = f"  {column.header.replace(chr(10), ' ')}: "
             lines += [Text(line) for line in wrap_prose(cell.plain, width, "    ", label)]
+    return lines
+
+
+def _listed(columns, cells, width: int) -> list[Text]:
+    """Rows of a headerless table too wide for its whole words side by side: the first cell wrapped
+    on lines of its own, the others under it, indented, side by side where they fit."""
+    lines: list[Text] = []
+    for row in cells:
+        lines += _cell_lines(row[0], width, True)
+        line = Text("  ")
+        for column, cell in zip(columns[1:], row[1:], strict=True):
+            piece = cell.copy()
+            if column.style:
+                piece.stylize(column.style)
+            if line.plain.strip() and cell_len(line.plain) + GAP + cell_len(piece.plain) > width:
+                lines.append(line)
+                line = Text("  ")
+            elif line.plain.strip():
+                line.append(" " * GAP)
+            line.append_text(piece)
+        lines.append(line)
     return lines
 
 

@@ -62,9 +62,38 @@ def _header(report: Report, width: int) -> list[Text]:
     if "tokens" in s:
         line += f", {format_quantity(s['tokens'], 'count')} training tokens"
     line += f"; {count}{hardware}, weights {s['precision.weights']}, compute {s['precision.compute']}"
-    title = Text(report.name, style="bold")
-    title.append(f"  ({s.file})", style="dim")
-    return [title, *map(Text, wrap_prose(line, width))]
+    return [*_title(report.name, s.file, width), *map(Text, wrap_prose(line, width))]
+
+
+def _title(name: str, file: str, width: int) -> list[Text]:
+    """The scenario's name and its file in parentheses: on one line when they fit the width, else the
+    file on the next line, its leading folders shortened to "…/" so the file name stays whole."""
+    shown = f"({file})"
+    if len(name) + 2 + len(shown) <= width:
+        title = Text(name, style="bold")
+        title.append(f"  {shown}", style="dim")
+        return [title]
+    names = [Text(part, style="bold") for part in _fold(name, width)]
+    return names + [Text(part, style="dim") for part in _fold(f"  ({short_path(file, width - 4)})", width)]
+
+
+def short_path(path: str, room: int) -> str:
+    """`path` within `room` columns: whole, else "…/" and as many trailing folders as fit before the
+    file name (kept whole, even when it alone is wider)."""
+    if len(path) <= room:
+        return path
+    parts = path.split("/")
+    tail = parts[-1]
+    for folder in reversed(parts[:-1]):
+        if 2 + len(folder) + 1 + len(tail) > room:
+            break
+        tail = f"{folder}/{tail}"
+    return f"…/{tail}"
+
+
+def _fold(text: str, width: int) -> list[str]:
+    """`text` cut into pieces of at most `width` characters (a name longer than the terminal is wide)."""
+    return [text[start:start + width] for start in range(0, max(len(text), 1), width)]
 
 
 def _sections(report: Report):
@@ -100,7 +129,11 @@ def _inputs(report: Report, width: int) -> list[Text]:
     for key in sorted(report.scenario.values):
         value = report.scenario.values[key]
         shown = format_quantity(value, input_unit(key)) if isinstance(value, float) else str(value)
-        rows.append([key, shown, report.scenario.origins.get(key, "")])
+        origin = report.scenario.origins.get(key, "")
+        file = report.scenario.file
+        if origin.startswith(f"{file}:"):  # file:line, the file shortened to keep the table within the width
+            origin = short_path(file, width // 3) + origin[len(file):]
+        rows.append([key, shown, origin])
     columns = [Column("key"), Column("value", "right", wrap=True), Column("from", wrap=True, style="dim")]
     return [Text(), *table(columns, rows, width, title="Inputs and where they come from")]
 
@@ -180,7 +213,8 @@ def render_verdicts(verdicts, console: Console) -> None:
     for verdict in verdicts:
         binding = verdict.binding
         mark = Text("feasible", style="green") if verdict.feasible else Text("infeasible", style="bold red")
-        rows.append([Text(verdict.name) + Text("\n" + verdict.file, style="dim"), mark, binding_label(binding) if binding else "—",
+        shown = Text(verdict.name) + Text("\n" + short_path(verdict.file, console.width // 2), style="dim")
+        rows.append([shown, mark, binding_label(binding) if binding else "—",
                      binding.message if binding else ""])
     columns = [Column("scenario"), Column("verdict"), Column("binding constraint", wrap=True),
                Column("detail", wrap=True)]

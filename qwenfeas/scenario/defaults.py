@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import did_you_mean
 from ..formulas._array import any_true, is_array, show
+from ..formulas.accelerators import mxfp8_unsupported
 from ..formulas.power import system_watts
 from . import catalogue
 from .fields import all_keys
@@ -169,7 +170,10 @@ def _complete_workload(c) -> None:
             and "training.sequence" not in v:
         c.derive("training.sequence", v["context"], "= context")
     if "test_time" in v and "context" in v and any_true(v["test_time"] > v["context"]):
-        c.problem("test_time", f"must fit in the context ({show(v['context'])} tokens); got {show(v['test_time'])}",
+        context, test_time = v["context"], v["test_time"]
+        if is_array(context) and not is_array(test_time):  # a swept context: the points it does not fit
+            context = context[context < test_time]
+        c.problem("test_time", f"must fit in the context ({show(context, ',g')} tokens); got {show(test_time, ',g')}",
                   "the generated tokens are held in the context window: raise context to at least test_time",
                   related=("context",))
     _complete_requests(c)
@@ -204,10 +208,27 @@ def _complete_hardware(c) -> None:
         if _require(c, "hardware.count", "a training budget needs the number of accelerators: add hardware.count"):
             if "tokens" in v:
                 _complete_parallel(c)
+    _check_fp8_recipe(c)
     _complete_measured(c)
     if "limits.budget" in v and "datacenter.gpu_hour" not in v:
         c.problem("limits.budget", "needs a rental price: this accelerator has no hardware.rental_price",
                   "give datacenter.gpu_hour, e.g. gpu_hour: 2.50 $/h, with its source")
+
+
+def _check_fp8_recipe(c) -> None:
+    """An FP8 scaling recipe applies to FP8 GEMMs, and MXFP8 only to accelerators that compute it."""
+    v = c.values
+    if c.origins["precision.fp8_recipe"].startswith("default"):
+        return
+    recipe, compute = v["precision.fp8_recipe"], v["precision.compute"]
+    if compute != "fp8":
+        c.warnings.append(f"precision.fp8_recipe ({c.origins['precision.fp8_recipe']}) is not used: "
+                          f"precision.compute is {compute}, not fp8")
+    elif recipe == "mxfp8" and mxfp8_unsupported(v.get("hardware.preset")):
+        c.problem("precision.fp8_recipe", f"mxfp8 needs block-scaled FP8 tensor cores (NVIDIA Blackwell, AMD "
+                  f"MI355X); {v['hardware.preset']} has none",
+                  "use current, delayed or blockwise (DeepSeek-V3's, on Hopper), or a Blackwell preset",
+                  related=("hardware.preset",))
 
 
 def _complete_system_power(c) -> None:

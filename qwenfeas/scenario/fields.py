@@ -25,7 +25,9 @@ ATTENTION_FLOPS = ("none", "causal", "noncausal")
 LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
 RECOMPUTE = ("none", "selective", "modules", "full")
 ATTENTION_KERNELS = ("fused", "unfused")
+EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
+FP8_RECIPES = ("delayed", "current", "mxfp8", "blockwise")
 
 
 class Field(NamedTuple):
@@ -46,6 +48,7 @@ class Field(NamedTuple):
     default_source: str | None = None
     choices: tuple[str, ...] = ()
     per_precision: bool = False
+    maximum_source: str | None = None  # why the maximum, said with the error when a value passes it
 
 
 def _int(help: str, *, zero_ok: bool = False) -> Field:
@@ -68,7 +71,10 @@ MODEL = {
     "notes": _text("assumptions behind the figures"),
     "params": Field("count", "total parameters; derived from the architecture when omitted"),
     "active_params": Field("count", "parameters used per token (MoE); derived when omitted"),
-    "layers": _int("transformer blocks"),
+    "layers": Field("integer", "transformer blocks (at most 10,000)", maximum=10_000.0, maximum_source=(
+        # DeepNet (Wang et al. 2022, arXiv 2203.00555) trained 1,000 layers, the deepest published
+        "10x the deepest transformer trained (1,000 layers, DeepNet, Wang et al. 2022); deeper inputs "
+        "only slow the layout search")),
     "hidden": _int("model width (d_model)"),
     "heads": _int("query heads"),
     "kv_heads": _int("key/value heads: = heads for MHA, 1 for MQA"),
@@ -140,6 +146,12 @@ PRECISION = {
                       "format comes from a quantized checkpoint)", minimum=None, choices=PRECISIONS),
     "compute": Field("choice", "number format of matmuls; selects the hardware's peak", minimum=None,
                      choices=PRECISIONS, default="bf16", default_source="convention: bf16 training"),
+    "fp8_recipe": Field("choice", "how FP8 GEMM inputs are scaled (Transformer Engine recipes), with precision.compute: "
+                        "fp8: delayed (scale from an amax history, one fused cast), current (per-tensor amax read "
+                        "first: a second read, and an amax all-reduce over the tensor-parallel group under "
+                        "sequence parallelism; NeMo's FP8-CS), mxfp8 (E8M0 scale per 32 values, Blackwell; "
+                        "FP8-MX), blockwise (DeepSeek-V3's 1x128 tiles)", minimum=None, choices=FP8_RECIPES,
+                        default="delayed", default_source="Transformer Engine's original recipe (DelayedScaling)"),
     "state": Field("choice", "number format of linear-attention recurrent state", minimum=None,
                    choices=PRECISIONS, default="fp32",
                    default_source="vLLM and SGLang keep Gated DeltaNet / Mamba state in fp32"),
@@ -226,8 +238,8 @@ TRAINING = {
         default="none", default_source="convention: C = 6ND (Kaplan et al. 2020; Hoffmann et al. 2022)",
     ),
     "recompute": Field(
-        "choice", "activation recomputation: selective recomputes attention scores (the memory FlashAttention "
-        "also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
+        "choice", "activation recomputation: none keeps attention scores only with the unfused kernel "
+        "(training.attention_kernel); selective recomputes them (the memory FlashAttention also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
         "--recompute-modules, DeepSeek-V3 sec. 3.2.3); full replays each layer's forward pass (8N instead of 6N "
         "hardware FLOPs per token). The step time counts the replay; chosen by the layout search when left out",
         minimum=None, choices=RECOMPUTE, default="selective",
@@ -241,6 +253,15 @@ TRAINING = {
         minimum=None, choices=ATTENTION_KERNELS, default="fused",
         default_source="FlashAttention-style kernels are the default of Megatron-Core, NeMo, torchtitan and "
         "llm-foundry (Dao et al. 2022; Dao 2023)",
+    ),
+    "expert_epilogue": Field(
+        "choice", "how routed experts' GLU clamp and output bias run: fused inside the grouped-MLP kernels "
+        "(Transformer Engine op fuser); unfused clamps and re-concatenates the GLU halves as separate kernels "
+        "and adds the FC2 bias per expert after the grouped GEMM (Megatron-Core TEGroupedMLP without the op "
+        "fuser, e.g. NeMo 25.11 for GPT-OSS): k x 2 B x (18 f + 14 h) more per token and MoE layer",
+        minimum=None, choices=EXPERT_EPILOGUES, default="fused",
+        default_source="experts without a clamp or an output bias have no epilogue to unfuse; Megatron-Core "
+        "core_v0.18.0+ fuses the clamped GLU and the scaled bias with the op fuser (moe/experts.py)",
     ),
     "grad_bytes": Field("number", "bytes per gradient value", default=4.0,
                         default_source="fp32 gradient accumulation, Megatron-LM's default (theoretical_memory_usage.py: "

@@ -130,8 +130,10 @@ def model_section(path: str, where: Node) -> Node:
     if text is not None and text.is_mapping:  # a multimodal wrapper: the language model's fields
         fields = {**fields, **{k: v for k, v in text.value.items() if k != "model_type"}}
     if not isinstance(kind, str) or kind not in FIELDS:  # a list or an object is not a model type either
-        shown = repr(kind) if kind is None or isinstance(kind, str) else ("a list" if isinstance(kind, list) else "an object")
-        raise QwenfeasError(f"model_type {shown} is not supported", file=file,
+        shown = repr(kind) if isinstance(kind, str) else ("a list" if isinstance(kind, list) else "an object")
+        what = ("missing: a config.json names its architecture there" if kind_node is None
+                else "empty (null)" if kind is None else f"model_type {shown} is not supported")
+        raise QwenfeasError(what, file=file,
                             line=kind_node.line if kind_node is not None else 1, key="model_type",
                             hint="supported: " + ", ".join(SUPPORTED))
     section: dict[str, Node] = {"source": Node(f"Hugging Face config.json ({file})", file, 1),

@@ -417,8 +417,8 @@ def range_problem(spec: Field, value: float) -> tuple[str, str | None] | None:
         relation = "greater than" if spec.strict else "at least"
         return f"must be {relation} {low:g}, got {value:g}", None
     if high is not None and value > high:
-        return f"must be at most {high:g}, got {value:g}", ("a fraction is written 0.4 or 40%"
-                                                             if spec.kind == "fraction" else None)
+        return f"must be at most {high:,g}, got {value:g}", (spec.maximum_source or ("a fraction is written 0.4 or 40%"
+                                                             if spec.kind == "fraction" else None))
     return None
 
 

@@ -9,9 +9,10 @@ from ..formulas import time as T
 from ..formulas import training_memory as TM
 from ..formulas._array import is_array, maximum
 from ..formulas.grouped_gemm import expert_gemm_seconds
+from ..formulas.kernel_efficiency import fp8_cast_bytes
 from . import layout_search as LS
 from .layout import written
-from .step_time import OVERLAP_ALL_TO_ALL_SMS, evaluate
+from .step_time import OVERLAP_ALL_TO_ALL_SMS, amax_reductions, evaluate
 
 # Storage bandwidth per accelerator for checkpoints: Llama 3's Tectonic sustained 2 TB/s for a
 # 16,384-GPU job (Dubey et al. 2024, sec. 3.3.1).
@@ -64,8 +65,9 @@ def _layout(b, s, layout, chosen):
                               f"{describe(c.layout)}")
         if c.runner_up is not None:
             slower = c.runner_up_result["step_seconds"] / c.result["step_seconds"] - 1
-            b.report.notes.append(f"runner-up {describe(c.runner_up)}: {slower:+.1%} step time, "
-                                  f"{LS.why_slower(c.result, c.runner_up_result)}")
+            why = (LS.why_slower(c.result, c.runner_up_result) if slower >= 0.0005
+                   else "as fast (ties go to more accelerators used, then fewer pipeline stages)")
+            b.report.notes.append(f"runner-up {describe(c.runner_up)}: {slower:+.1%} step time, {why}")
     return used
 
 
@@ -114,8 +116,8 @@ def _time(b, s, work, layout, result, used) -> None:
     given = written(scenario, "hardware.mfu") or written(scenario, "hardware.hfu")
     step = b.put("training.step_seconds", run / steps, "s", "one optimizer step",
                  "{training.seconds} / steps (the given utilisation)" if given else
-                 "{step_compute_seconds} + {step_bubble_seconds} + {step_exposed_seconds} + {step_optimizer_seconds}",
-                 evaluate)
+                 "{step_compute_seconds} + {step_bubble_seconds} + {step_exposed_seconds} + {step_optimizer_seconds}"
+                 + _fp8_recipe_parts(work, result), evaluate)
     b.put("training.mfu", model_flops / (run * used * peak), "fraction",
           "model FLOPs utilisation" + (" (given)" if given else " (predicted)"),
           "{training.flops} / ({training.seconds} × " + _used(s, used) + " × {hardware.peak_flops})")
@@ -133,11 +135,13 @@ def _time(b, s, work, layout, result, used) -> None:
         for key, label in (("gemm_seconds", "GEMMs, one micro-batch on the last stage"),
                            ("attention_seconds", "attention kernels, one micro-batch"
                             + (" (unfused: scores through memory)" if work.unfused else "")),
-                           ("elementwise_seconds", "element-wise work, one micro-batch"),
+                           ("elementwise_seconds", "element-wise work, one micro-batch"
+                            + (" (unfused expert clamp and bias)" if work.unfused_epilogue else "")),
                            ("bubble_seconds", "pipeline bubble, one step"),
                            ("exposed_seconds", "exposed communication, one step"),
                            ("optimizer_seconds", "optimizer step")):
             b.term(f"step_{key}", result[key], "s", label, "step_time.evaluate", evaluate)
+        _fp8_recipe(b, work, result)
     scale = step / result["step_seconds"]  # 1 when predicted; the given MFU's step otherwise
     b.put("training.bubble_fraction", result["bubble_seconds"] * scale / step, "fraction",
           f"pipeline bubble over step time ({_text(PL.SCHEDULES, layout['schedule'])})",
@@ -165,6 +169,32 @@ def _time(b, s, work, layout, result, used) -> None:
     b.put("training.gpu_hours", reserved_hours(s["hardware.count"], wall), "h",
           "accelerator-hours reserved (wall-clock, interruptions included)",
           "{hardware.count} × {training.wall_clock_seconds} / 3600", reserved_hours)
+
+
+def _fp8_recipe_parts(work, result) -> str:
+    """Where the FP8 recipe's costs sit in the step, for its formula."""
+    if work.fp8_recipe is None:
+        return ""
+    text = f"; compute holds micro-batches × {{step_fp8_cast_seconds}} of casts to FP8 ({work.fp8_recipe} scaling)"
+    if "amax_reduction_seconds" in result:
+        text += ", exposed holds micro-batches × {step_amax_reduction_seconds} of amax all-reduces"
+    return text
+
+
+def _fp8_recipe(b, work, result) -> None:
+    """What the FP8 scaling recipe costs: its casts (in the element-wise work) and, under current
+    scaling, the amax all-reduces (in the exposed communication)."""
+    if work.fp8_recipe is None:
+        return
+    b.term("step_fp8_cast_seconds", result["fp8_cast_seconds"], "s",
+           f"casts to FP8 ({work.fp8_recipe} scaling), one micro-batch (in the element-wise work)",
+           f"tokens × layers × 2 × {work.cast_bytes:.4g} B × (2 h + q + f) / (0.85 × bandwidth)",
+           fp8_cast_bytes)
+    if "amax_reduction_seconds" in result:
+        b.term("step_amax_reduction_seconds", result["amax_reduction_seconds"], "s",
+               "amax all-reduces of current scaling, one micro-batch (exposed, in the tensor-parallel time)",
+               "(attention blocks + split FFNs) × 2 × one all-reduce's latency over the tensor-parallel group, "
+               "when sequence-parallel", amax_reductions)
 
 
 def reserved_hours(accelerators, wall_clock_seconds):

@@ -23,6 +23,7 @@ from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
 from ..formulas._array import any_true, ceil, maximum, minimum, where
 from ..formulas.accelerators import (
+    BLACKWELL_PRESETS,
     DEFAULT_SCALE_UP,
     attention_forward_efficiency,
     ceiling_depth,
@@ -32,7 +33,7 @@ from ..formulas.accelerators import (
 )
 from ..scenario.fields import PRECISION_BYTES
 
-__all__ = ["Work", "attention_forward_per_token", "evaluate"]
+__all__ = ["Work", "amax_reductions", "attention_forward_per_token", "evaluate"]
 
 # NCCL's achieved bus bandwidth over the line rate: ~370 of 450 GB/s on H100 NVLink (NCCL maintainer,
 # NVIDIA/nccl-tests issue #212); RDMA reaches 43-58 of 50 GB/s in DeepEP's internode kernels
@@ -50,6 +51,14 @@ TP_BACKWARD_ALL_REDUCES = 2
 # Expert all-to-alls per MoE layer: dispatch and combine in the forward, both again in the backward
 # (Lepikhin et al. 2020, GShard, sec. 3).
 EP_ALL_TO_ALLS = 4
+# FP8 current scaling under sequence parallelism all-reduces the amax of every tensor it gathers over
+# the tensor-parallel group, before the cast (the rank's quantizer waits on it): the inputs of the
+# column-parallel GEMMs in the forward (QKV, FFN up), the output gradients of the row-parallel ones in
+# the backward (attention output, FFN down) - 2 and 2 per layer with an FFN split over the group.
+# Source: NVIDIA Transformer Engine @ d0067d0, pytorch/module/linear.py and layernorm_linear.py
+# (set_quantizer_amax_reduction_group for sequence_parallel column/row modes), pytorch/csrc/quantizer.cpp
+# (compute amax, all-reduce, then scale); docs "FP8 Current Scaling", amax reduction.
+AMAX_REDUCTIONS_PER_SPLIT_GEMM_PAIR = 2  # per attention block and per split FFN, forward 1 + backward 1
 
 
 def tp_replay_factor(full_recompute):
@@ -112,6 +121,13 @@ class Work:
         compute = s["precision.compute"]
         self.low_precision = PRECISION_BYTES[compute] < 2  # FP8, FP4, INT8, INT4 GEMMs
         self.compute_bytes = PRECISION_BYTES[compute]
+        # the cast of each GEMM input to FP8 (kernel_efficiency.fp8_cast_bytes); other narrow formats
+        # are charged delayed scaling's cast with its transposed copy
+        self.fp8_recipe = s["precision.fp8_recipe"] if compute == "fp8" else None
+        self.cast_bytes = (K.fp8_cast_bytes(self.fp8_recipe or "delayed",
+                                            s.get("hardware.preset") in BLACKWELL_PRESETS and compute == "fp8")
+                           if self.low_precision else 0.0)
+        self.amax_reductions = self.fp8_recipe == "current"
         self.peak = s["hardware.peak_flops"]
         # BF16 runs at peak x (compute bytes / 2): tensor-core rates double as the format halves
         # (every datasheet in presets/accelerators)
@@ -147,6 +163,7 @@ class Work:
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
         self.unfused = s["training.attention_kernel"] == "unfused"
+        self.unfused_epilogue = self.moe and s["training.expert_epilogue"] == "unfused"
         # forward FLOPs of QK^T and PV per token over the whole s x s square of the full-attention layers
         self.attention_square = r["model.attention_flops_per_key"] * s["training.sequence"] * self.full_layers \
             / maximum(r.terms["full_attention_layers"].value, 1.0)
@@ -170,7 +187,10 @@ def evaluate(w: Work, lay: dict) -> dict:
              host launches (formulas.grouped_gemm) + attention (forward at 0.75, B200/GB200 0.65,
              backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
-             any recompute) + element-wise bytes at 0.85 BW, on the slowest
+             any recompute) + element-wise bytes at 0.85 BW (FP8 casts at the recipe's bytes,
+             kernel_efficiency.fp8_cast_bytes; current scaling's amax all-reduces exposed with the
+             tensor-parallel time, amax_reductions; an unfused expert epilogue's clamp and bias
+             passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
              (last) stage with the LM head; m micro-batches per step and replica
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
     group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
@@ -237,25 +257,37 @@ def evaluate(w: Work, lay: dict) -> dict:
         attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
                                                  w.attention_efficiency, forward_passes=where(full, 2.0, 1.0))
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
-                                                      fp8_casts=float(w.low_precision))
+                                                      cast_bytes=w.cast_bytes)
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
-                                                    fp8_casts=float(w.low_precision))
+                                                    cast_bytes=w.cast_bytes)
     replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work
+    casts = T / t * stage * replayed * (
+        w.dense_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.dense_ffn, w.cast_bytes)
+        + w.moe_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.moe_width, w.cast_bytes))
+    out["fp8_cast_seconds"] = K.memory_bound_seconds(casts, w.bandwidth)  # within the element-wise work
     elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed
                    + T / t * 24.0 * w.vocab * head_passes)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
+    if w.unfused_epilogue:  # the clamp replays with the activation (modules, full), the bias with the layer (full)
+        elementwise = elementwise + T / t * stage * w.moe_layers * K.unfused_expert_epilogue_bytes(
+            w.expert_ffn, w.h, w.k, where(full | modules, 2.0, 1.0), where(full, 2.0, 1.0))
     elementwise = K.memory_bound_seconds(elementwise, w.bandwidth)
     compute = gemm + head + attention + elementwise
     out.update(gemm_seconds=gemm + head, attention_seconds=attention, elementwise_seconds=elementwise)
 
     # --- communication of one micro-batch, per link class
     zeros = 0.0 * compute
-    tp_time = ep_up = ep_out = cp_time = zeros
+    tp_time = ep_up = ep_out = cp_time = amax = zeros
     if w.links:
         tp_collectives = (TP_FORWARD_ALL_REDUCES + TP_BACKWARD_ALL_REDUCES) * where(w.sequence_parallel, 2.0, 1.0)
         passes = where(w.sequence_parallel, 1.0, 2.0)  # ring passes of one collective (all-reduce: two)
         tp_alpha = tp_collectives * _ring_latency(w, t, 1.0, passes) * where(t > 1, 1.0, 0.0)
         tp_time = tp_replay_factor(full) * w.layers * stage * tp_alpha \
             + tp_replay_factor(full) * C.tensor_parallel_bytes(w.layers * stage, T, w.h, 2.0, t) / _link(w, t)
+        if w.amax_reductions:  # current scaling: each gathered tensor's amax, all-reduced before its cast
+            amax = where(w.sequence_parallel & (t > 1), 1.0, 0.0) * tp_replay_factor(full) * stage \
+                * amax_reductions(w) * _ring_latency(w, t, 1.0, 2.0)
+            out["amax_reduction_seconds"] = amax
+            tp_time = tp_time + amax
         kv_layer = 2 * w.kv_dim * 2.0
         cp_time = C.context_parallel_bytes(w.full_layers * stage, T, kv_layer / t, c) / _link(w, t * c)
         if w.moe:
@@ -287,9 +319,9 @@ def evaluate(w: Work, lay: dict) -> dict:
     overlap_ep = (schedule == PL.DUALPIPE) | w.ep_overlap
     busy = where(overlap_ep & (ep_time > 0), compute / (1 - w.all_to_all_share), compute)
     ep_exposed = where(overlap_ep, maximum(ep_time - busy, 0.0), ep_time)
-    tp_exposed = zeros if w.tp_overlap else tp_time
+    tp_exposed = amax if w.tp_overlap else tp_time  # the cast waits on its amax: never overlapped
     if w.tp_overlap:  # compute under overlapped tensor-parallel collectives runs slower while they run
-        busy = busy + C.overlap_slowdown_seconds(minimum(tp_time, busy), w.overlap_slowdown)
+        busy = busy + C.overlap_slowdown_seconds(minimum(tp_time - amax, busy), w.overlap_slowdown)
     cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
     micro = busy + ep_exposed + tp_exposed + cp_exposed
 
@@ -347,7 +379,8 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     def per_layer(width, top_k, code):
         return TM.activation_bytes_per_layer(w.sequence / c, mb, w.h, w.heads, w.q_dim, w.kv_dim, width, w.gated, t,
-                                             w.sequence_parallel, code, top_k, cached, w.dispatch_bytes, w.latent)
+                                             w.sequence_parallel, code, top_k, cached, w.dispatch_bytes, w.latent,
+                                             w.unfused)
     has_dense = any_true(w.dense_layers > 0)
     dense_layer = per_layer(w.dense_ffn, 0.0, recompute) if has_dense else 0.0
     moe_layer = per_layer(w.moe_width, w.k, recompute) if w.moe else 0.0
@@ -389,6 +422,25 @@ def _ring_latency(w: Work, group, stride, passes):
     domains = ceil(group / per_domain)
     inside, across = C.ring_steps(group, domains)
     return C.collective_latency(passes * inside, passes * across)  # one start, `passes` trips around the ring
+
+
+def amax_reductions(w: Work):
+    """Amax all-reduces in one micro-batch's forward and backward over all the layers, FP8 current scaling.
+
+    Formula: 2 * (L + L_dense + L_moe * [shared experts or expert tensor split])
+             (per attention block and per FFN split over the tensor-parallel group: the input of its
+             column-parallel GEMM in the forward, the output gradient of its row-parallel GEMM in the
+             backward); each one all-reduce's latency over the tensor-parallel group, exposed: the
+             cast waits on it. Charged only under sequence parallelism with tensor degree > 1.
+    Convention: MoE layers' routed experts without a tensor split cast their own tokens (no group).
+    Source: NVIDIA Transformer Engine @ d0067d0, pytorch/module/linear.py and layernorm_linear.py
+    (an amax reduction group for sequence-parallel column-mode inputs and row-mode output gradients),
+    pytorch/csrc/quantizer.cpp (amax, all-reduce and wait, scale, cast); docs, "FP8 Current Scaling":
+    "Tensors that are gathered across nodes (e.g. input and gradient in sequence parallelism) require
+    amax synchronization before quantization".
+    """
+    split_ffn = where((w.moe_shared_ffn > 0) | w.expert_tensor_split, 1.0, 0.0)
+    return AMAX_REDUCTIONS_PER_SPLIT_GEMM_PAIR * (w.layers + w.dense_layers + w.moe_layers * split_ffn)
 
 
 def _body_shapes(w: Work, t):
