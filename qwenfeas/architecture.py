@@ -127,10 +127,16 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
                        "{model.params} (dense)")
     _check_given_counts(b.report.scenario, total, active, embedding, tied)
     if any_true(s.get("model.mtp_layers", 0) > 0):
+        ffn = "{moe_params}" if moe else "{dense_ffn_params}"
         b.put("model.mtp_params", P.mtp_params(s["model.mtp_layers"], attn, moe_all if moe else dense_ffn, h), "count",
               "multi-token-prediction weights (not in the total)",
-              "{model.mtp_layers} × ({attention_params} + " + ("{moe_params}" if moe else "{dense_ffn_params}")
-              + " + 2 × {model.hidden}² + 5 × {model.hidden})", P.mtp_params)
+              "{model.mtp_layers} × ({attention_params} + " + ffn + " + 2 × {model.hidden}² + 5 × {model.hidden})",
+              P.mtp_params)
+        active_ffn = "{moe_active_params}" if moe else "{dense_ffn_params}"
+        b.term("mtp_active_params", P.mtp_params(s["model.mtp_layers"], attn, moe_active if moe else dense_ffn, h),
+               "count", "multi-token-prediction weights one token uses (its top-k experts)",
+               "{model.mtp_layers} × ({attention_params} + " + active_ffn + " + 2 × {model.hidden}² + 5 × "
+               "{model.hidden})", P.mtp_params)
     b.put("model.non_embedding_params", total - embedding * (2 - tied), "count", "parameters excluding embeddings",
           "{model.params} - {embedding_params} × (2 - {model.tied_embeddings})")
     b.put("model.matmul_params", F.matmul_params(active, embedding, tied), "count",

@@ -315,6 +315,6 @@ def test_the_attention_formula_names_the_sliding_and_linear_layers_it_adds(run):
 def test_no_attention_term_leaves_out_linear_attention_too(run):
     """attention_term none counts the weight matmuls only (6ND, Kaplan et al. 2020): Qwen3-Next's
     linear-attention layers add nothing either."""
-    r = run(TRAIN % "qwen3-next-80b-a3b", "training.attention_term=none")
+    r = run(TRAIN % "qwen3-next-80b-a3b", "training.attention_term=none", "model.mtp_layers=0")
     assert r["training.attention_flops"] == 0
     assert r["training.flops"] == r["training.dense_flops"] == 6 * r["model.matmul_params"] * 1e12

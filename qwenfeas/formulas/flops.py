@@ -106,6 +106,22 @@ def training_dense_flops(matmul_params, tokens):
     return 6 * matmul_params * tokens
 
 
+def mtp_matmul_params(mtp_active_params, depths, embedding_params):
+    """Weights one token multiplies in the multi-token-prediction (MTP) modules, all depths.
+
+    Formula: N_mtp,active + D * V*h   (each depth's block, norms and 2h x h projection, plus one more
+             pass of the shared output head; the shared embedding is a lookup, no FLOPs)
+    Convention: every depth runs over every token of the sequence (the last k tokens of depth k
+             have no target, a 1/T effect, ignored); MTP weights are not in model.params (671B), so
+             they are added here, not in model.matmul_params.
+    Source: DeepSeek-V3 report (arXiv 2412.19437) sec. 2.2 (depth k: shared embedding, RMSNorms, M_k
+    of 2h x h, one transformer block, the shared output head); Megatron-Bridge's model-FLOPs count
+    (training/utils/flop_utils.py @ 067f987: mtp_num_layers more layers of the last layer's kind,
+    2h^2 + 3h per depth, the logits (mtp_num_layers + 1) times).
+    """
+    return mtp_active_params + depths * embedding_params
+
+
 def training_attention_flops(flops_per_key, sequence, tokens, convention, window=UNBOUNDED):
     """Training FLOPs of attention scores, under a stated masking convention.
 

@@ -87,7 +87,9 @@ MODEL = {
     "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3)"),
     "max_context": _int("the model's context window, for a warning when exceeded"),
     "mtp_layers": _int("multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart from the "
-                       "total, as model.mtp_params", zero_ok=True),
+                       "total, as model.mtp_params; trained with the model: training.mtp_flops (in "
+                       "training.flops and the MFU), one more layer each and the head again on the last "
+                       "stage; 0 for a run without them", zero_ok=True),
     "attention": {
         "kind": Field("choice", "attention variant", minimum=None, choices=ATTENTION_KINDS),
         "kv_lora_rank": _int("MLA: width of the compressed KV latent"),

@@ -154,7 +154,8 @@ def model_section(path: str, where: Node) -> Node:
            if fields.get(name) is not None and str(fields[name].value).isdigit() and int(fields[name].value) > 0]
     if mtp:
         section["mtp_layers"] = mtp[0]
-        notes.append(f"{mtp[0].value} multi-token-prediction layer(s) counted apart, as model.mtp_params")
+        notes.append(f"{mtp[0].value} multi-token-prediction layer(s) counted apart, as model.mtp_params, and trained "
+                     "with the model (training.mtp_flops)")
     if notes:
         section["notes"] = Node("; ".join(notes), file, 1)
     return _nest(section, file, where.line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..formulas import flops as F
-from ..formulas._array import any_true
+from ..formulas._array import any_true, maximum
 from .layout import choose_layout
 from .step import add_step
 from .step_time import Work, attention_forward_per_token
@@ -38,5 +38,19 @@ def _training(b, s: dict, layers) -> None:
         formula += " + 3 × {model.linear_attention_flops_per_token} × {tokens}"
     attention = b.put("training.attention_flops", attention, "FLOP", f"attention scores ({convention})", formula,
                       F.training_attention_flops)
-    b.put("training.flops", dense + attention, "FLOP", "model FLOPs",
-          "{training.dense_flops} + {training.attention_flops}")
+    if "model.mtp_params" not in r.metrics:
+        b.put("training.flops", dense + attention, "FLOP", "model FLOPs",
+              "{training.dense_flops} + {training.attention_flops}")
+        return
+    D = s["model.mtp_layers"]
+    mtp = F.training_dense_flops(F.mtp_matmul_params(r.terms["mtp_active_params"].value, D,
+                                                     r.terms["embedding_params"].value), s["tokens"])
+    # each depth's block attends like one full-attention layer of the model (formulas.params.mtp_params)
+    per_layer = r["model.attention_flops_per_key"] / maximum(layers.full, 1.0)
+    mtp = b.put("training.mtp_flops", mtp + F.training_attention_flops(per_layer * D, T_, s["tokens"], convention),
+                "FLOP", "multi-token-prediction modules (weights, head pass, attention)",
+                "6 × ({mtp_active_params} + {model.mtp_layers} × {embedding_params}) × {tokens} + 3 × "
+                "{model.attention_flops_per_key} / {full_attention_layers} × {model.mtp_layers} × "
+                + _KEYS_PER_TOKEN[convention] + " × {tokens}", F.mtp_matmul_params)
+    b.put("training.flops", dense + attention + mtp, "FLOP", "model FLOPs, multi-token prediction included",
+          "{training.dense_flops} + {training.attention_flops} + {training.mtp_flops}")

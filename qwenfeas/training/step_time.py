@@ -74,10 +74,12 @@ class Work:
     def __init__(self, r, s: dict, attention_forward_per_token) -> None:
         self.moe = "model.moe.experts" in s
         L = s["model.layers"]
-        self.layers = L
-        self.dense_layers = s["model.moe.dense_layers"] if self.moe else L
-        self.moe_layers = L - self.dense_layers
-        self.full_layers = r.terms["full_attention_layers"].value
+        # multi-token prediction: each depth is one more layer of the last layer's kind (see `mtp_layers`)
+        self.mtp = s.get("model.mtp_layers", 0.0)
+        self.layers = L + self.mtp
+        self.dense_layers = s["model.moe.dense_layers"] if self.moe else self.layers
+        self.moe_layers = self.layers - self.dense_layers
+        self.full_layers = r.terms["full_attention_layers"].value + self.mtp
         self.h, self.heads, self.gated = s["model.hidden"], s["model.heads"], s["model.ffn_gated"]
         self.q_dim = s["model.heads"] * s["model.head_dim"]
         self.kv_dim = s["model.kv_heads"] * s["model.head_dim"]
@@ -99,12 +101,19 @@ class Work:
             self.routed_active = self.moe_layers * self.k * self.expert_params
             self.moe_width = (self.k * s["model.moe.expert_ffn_hidden"]
                               + s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"])
-            self.routed = r.terms["routed_expert_params"].value
+            self.routed = r.terms["routed_expert_params"].value + self.mtp * self.experts * self.expert_params
         else:
             self.k = self.experts = self.expert_params = self.routed_active = self.moe_width = self.routed = 0.0
-        self.shared = r["model.params"] - self.routed
+        mtp_all, mtp_active = (r["model.mtp_params"], r.terms["mtp_active_params"].value) \
+            if "model.mtp_params" in r.metrics else (0.0, 0.0)
+        self.shared = r["model.params"] + mtp_all - self.routed
+        # the MTP blocks' weights outside and inside the routed experts (on the last stage, for memory)
+        self.mtp_routed = self.mtp * self.experts * self.expert_params
+        self.mtp_shared = mtp_all - self.mtp_routed
+        self.mtp_moe, self.mtp_dense = (self.mtp, 0.0) if self.moe else (0.0, self.mtp)
         # GEMM weights one token multiplies, outside the routed experts and the LM head
-        self.body = r["model.matmul_params"] - self.routed_active - self.tables
+        self.body = r["model.matmul_params"] + mtp_active - self.routed_active - self.tables
+        self.head_passes = 1.0 + self.mtp  # the output head once for the model, once per MTP depth (memory)
         # per kind of attention layer: forward FLOPs of QK^T and PV per token (causal), and the kernel's
         # forward and backward shares of the BF16 peak at the keys each query attends
         self.attention_kernel = (kernel_generation(s.get("hardware.preset"), s["training.attention_kernel"]),
@@ -160,7 +169,8 @@ class Work:
         self.unfused = s["training.attention_kernel"] == "unfused"
         self.unfused_epilogue = self.moe and s["training.expert_epilogue"] == "unfused"
         # forward FLOPs of QK^T and PV per token over the whole s x s square of the full-attention layers
-        self.attention_square = r["model.attention_flops_per_key"] * s["training.sequence"]
+        self.attention_square = r["model.attention_flops_per_key"] * s["training.sequence"] * self.full_layers \
+            / maximum(r.terms["full_attention_layers"].value, 1.0)
         self.steps = self.tokens / self.batch_tokens
 
 
@@ -195,6 +205,9 @@ def evaluate(w: Work, lay: dict) -> dict:
     stages first and last (Llama 3, Dubey et al. 2024 sec. 3.3.2) the first stage holds no more than
     that in weights and in-flight activations for the bundled runs, and charging it the slowest
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
+    Multi-token prediction: L counts each MTP depth as one more layer of the last layer's kind, the
+    head runs mtp_head_passes times on the slowest stage, and the last stage's in-flight micro-batch
+    adds the MTP blocks' activations and one more set of logits per depth.
     Source: the constants' sources are in formulas.kernel_efficiency, formulas.grouped_gemm, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
@@ -221,7 +234,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     gemm = body_flops / (w.peak * dense_eff * K.layer_quantization(T, body, w.sms)) + _written(w, body_flops, T, body)
     head_eff = K.gemm_efficiency(T, 2.0, w.peak16, w.bandwidth, w.ceiling16) \
         * K.layer_quantization(T, head_shape, w.sms)
-    head_flops = 6 * T * w.tables / t
+    head_passes = mtp_head_passes(w.mtp, p)
+    head_flops = 6 * T * w.tables / t * head_passes
     head = head_flops / (w.peak16 * head_eff) + _written(w, head_flops, T, head_shape)  # the LM head, BF16, last stage
     et = t if w.expert_tensor_split else 1.0  # expert tensor parallelism: 1 or the tensor degree
     if w.moe:
@@ -258,7 +272,7 @@ def evaluate(w: Work, lay: dict) -> dict:
         + w.moe_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.moe_width, w.cast_bytes))
     out["fp8_cast_seconds"] = K.memory_bound_seconds(casts, w.bandwidth)  # within the element-wise work
     elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed
-                   + T / t * 24.0 * w.vocab)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
+                   + T / t * 24.0 * w.vocab * head_passes)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
     if w.unfused_epilogue:  # the clamp replays with the activation (modules, full), the bias with the layer (full)
         elementwise = elementwise + T / t * stage * w.moe_layers * K.unfused_expert_epilogue_bytes(
             w.expert_ffn, w.h, w.k, where(full | modules, 2.0, 1.0), where(full, 2.0, 1.0))
@@ -357,10 +371,15 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     # --- memory per accelerator: the first stage, at an even share of the layers (see the docstring)
     even = 1.0 / p
-    dense_params_even = ((w.shared - w.tables * (2 - w.tied)) * even + tables) / t * copies
+    # the MTP blocks sit on the last stage in place of decoder layers (mtp_head_passes' layouts), so
+    # the even share of the decoder layers stands for that stage too; without a pipeline the only
+    # stage holds them
+    mtp_held = where(p == 1, 1.0, 0.0)
+    dense_params_even = ((w.shared - w.mtp_shared - w.tables * (2 - w.tied)) * even + tables
+                         + w.mtp_shared * mtp_held) / t * copies
     weights, grads, opt = TM.model_state_bytes(dense_params_even, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c,
                                                zero)
-    ew, eg, eo = TM.model_state_bytes(w.routed * even / (e * et) * copies, w.w_bytes, w.grad_bytes, w.optimizer_bytes,
+    ew, eg, eo = TM.model_state_bytes(((w.routed - w.mtp_routed) * even + w.mtp_routed * mtp_held) / (e * et) * copies, w.w_bytes, w.grad_bytes, w.optimizer_bytes,
                                       expert_group, zero)
     cached = 1.0 if w.low_precision else 2.0
 
@@ -371,18 +390,35 @@ def evaluate(w: Work, lay: dict) -> dict:
     has_dense = any_true(w.dense_layers > 0)
     dense_layer = per_layer(w.dense_ffn, 0.0, recompute) if has_dense else 0.0
     moe_layer = per_layer(w.moe_width, w.k, recompute) if w.moe else 0.0
-    stage_bytes = even * (w.dense_layers * dense_layer + w.moe_layers * moe_layer)
+    mtp_bytes = w.mtp_dense * dense_layer + w.mtp_moe * moe_layer  # the MTP blocks, on the last stage
+    stage_bytes = even * (w.dense_layers * dense_layer + w.moe_layers * moe_layer - mtp_bytes)
     largest = maximum(per_layer(w.dense_ffn, 0.0, TM.SELECTIVE) if has_dense else 0.0,
                       per_layer(w.moe_width, w.k, TM.SELECTIVE) if w.moe else 0.0)
     stage_bytes = stage_bytes + where(full, largest, 0.0)  # the layer being replayed holds everything
     held = PL.micro_batches_in_flight(schedule, p, m, v)
-    logits = TM.logits_bytes(w.sequence / c, mb, w.vocab, t)
-    activations = maximum(held * stage_bytes, stage_bytes + logits)
+    logits = TM.logits_bytes(w.sequence / c, mb, w.vocab, t) * w.head_passes  # one set per MTP depth too
+    activations = maximum(held * stage_bytes, stage_bytes + mtp_bytes + logits)
     out.update(weights_bytes=weights + ew, gradients_bytes=grads + eg, optimizer_bytes=opt + eo,
                activations_bytes=activations)
     out["total_bytes"] = weights + ew + grads + eg + opt + eo + activations
     out["fill"] = out["total_bytes"] / w.usable
     return out
+
+
+def mtp_head_passes(depths, stages):
+    """Passes of the output head the slowest pipeline stage runs, per micro-batch, with D MTP depths.
+
+    Formula: 1 + D / p   (the model's own head on the last stage; the D further passes of the MTP
+             depths on the last stage too, which the layout offsets by giving that stage fewer
+             decoder layers, so the pipeline's pace carries their average share over p stages)
+    Convention: the MTP blocks themselves take layer slots of the split (Work.layers = L + D); the
+    head's logits are held on the last stage whole (Work.head_passes, memory).
+    Source: Megatron-Bridge DeepSeek-V3 recipes (recipes/deepseek/h100/deepseek_v3.py @ 067f987,
+    _get_deepseek_v3_pipeline_layout): PP16 gives the last stage ["decoder", "mtp", "loss"] against 4
+    decoders elsewhere, PP8 5 decoders + mtp + loss against 8; DeepSeek-V3 report (arXiv 2412.19437)
+    sec. 2.2: MTP shares the output head on the last PP rank.
+    """
+    return 1.0 + depths / stages
 
 
 def _ring_latency(w: Work, group, stride, passes):
@@ -418,7 +454,8 @@ def _body_shapes(w: Work, t):
     tensor-parallel rank: attention projections of every layer, the dense FFN of the dense layers,
     the shared experts of the MoE layers (for kernel_efficiency.layer_quantization and _written)."""
     up = 1.0 + w.gated
-    shapes = [(w.h, (w.q_dim + 2 * w.kv_dim) / t, w.layers), (w.q_dim / t, w.h, w.layers)]
+    shapes = [(w.h, (w.q_dim + 2 * w.kv_dim) / t, w.layers), (w.q_dim / t, w.h, w.layers),
+              (2 * w.h, w.h / t, w.mtp)]  # each MTP depth's projection M_k of [h; embedding]
     for ffn, layers in ((w.dense_ffn, w.dense_layers), (w.moe_shared_ffn, w.moe_layers)):
         shapes += [(w.h, up * ffn / t, layers), (ffn / t, w.h, layers)]  # weight 0 when absent
     return shapes
@@ -446,7 +483,8 @@ def attention_forward_per_token(r, s: dict, layers):
     """Forward FLOPs of attention scores and values per token at the training sequence, causal, with
     the keys one query attends, per kind of layer: [(FLOPs, keys)] for the full-attention layers
     (the sequence), the sliding-window layers (the window, when shorter) and the linear-attention
-    layers (the sequence: no kernel grid of their own, they take the full layers' rate).
+    layers (the sequence: no kernel grid of their own, they take the full layers' rate), and the
+    multi-token-prediction depths (the sequence, one full-attention layer each).
 
     Kernels skip the masked half whatever FLOPs convention the report counts, so time uses causal.
     Under context parallelism a query still attends the whole sequence (Llama 3's all-gather of keys
@@ -459,5 +497,9 @@ def attention_forward_per_token(r, s: dict, layers):
                                                  layers.window) / 3, minimum(seq, layers.window)))
     if "model.linear_attention_flops_per_token" in r.metrics:
         parts.append((r["model.linear_attention_flops_per_token"], seq))
+    if "model.mtp_params" in r.metrics:  # each MTP depth attends like one full-attention layer
+        parts.append((F.training_attention_flops(r["model.attention_flops_per_key"] * s["model.mtp_layers"]
+                                                 / maximum(r.terms["full_attention_layers"].value, 1.0), seq,
+                                                 1.0, "causal") / 3, seq))
     return parts
 
