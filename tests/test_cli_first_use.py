@@ -214,3 +214,30 @@ def test_a_listed_row_puts_a_cell_that_does_not_fit_on_its_own_line():
     assert shown == ["a long label that wraps", "  12 s", "  training.exposed_communication_seconds"]
     wider = [line.plain for line in table(columns, rows, 50, keep=0, show_header=False)]
     assert wider == ["a long label that wraps", "  12 s  training.exposed_communication_seconds"]
+
+
+def test_an_absurd_mtp_depth_is_refused_like_an_absurd_layer_count(write):
+    # each MTP depth is one more layer of the layout search (step_time.Work.layers = L + D), so
+    # a billion depths made the same slow search model.layers' limit prevents
+    import qwenfeas
+    from qwenfeas.errors import QwenfeasError
+
+    rest = "context: 2048\nhardware: {preset: h100-sxm, count: 8}\n"
+    model = "model: {layers: 2, hidden: 1024, heads: 8, ffn_hidden: 4096, vocab: 1000, mtp_layers: %s}\n"
+    assert qwenfeas.load(write(model % "10000" + rest), [])["model.mtp_layers"] == 10_000  # the limit itself
+    path = write(model % "1e9" + rest)
+    with pytest.raises(QwenfeasError) as caught:
+        qwenfeas.load(path, [])
+    assert str(caught.value).startswith(f"{path}:1: model.mtp_layers: must be at most 10,000, got 1e+09")
+    hint = str(caught.value).split("hint: ", 1)[1]
+    assert "DeepSeek-V3" in hint and "model.layers" in hint
+
+
+def test_a_warning_printed_with_the_results_wraps_at_the_width():
+    # palm-540b on TPU v4 has no rental price: the warning runs to 121 characters unwrapped
+    result = piped("estimate", "tests/scorecard/palm-540b-tpuv4-6144-step.yaml", "--explain", COLUMNS="80")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("warning: no rental price is known for tpu-v4"))
+    assert lines[start + 1].startswith("  ") and "datacenter.gpu_hour" in lines[start] + lines[start + 1]
+    assert max(len(line) for line in lines) <= 80

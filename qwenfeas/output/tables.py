@@ -13,7 +13,7 @@ from rich.text import Text
 from ..report import SECTIONS, Report
 from ..scenario.units import format_quantity
 from .layout import Column, table, wrap_items
-from .prose import wrap_prose
+from .prose import CONTINUATION, wrap_prose
 from .render import binding_label
 
 
@@ -47,7 +47,7 @@ def render(reports: list[Report], console: Console, explain: bool = False) -> No
             if explain:
                 emit(console, _formulas(report, metrics, width))
         for warning in report.warnings:  # e.g. no rental price known: said with the results, not only on stderr
-            console.print(Text(f"warning: {warning}", style="yellow"), soft_wrap=True)
+            emit(console, [Text(line, style="yellow") for line in wrap_prose(warning, width, CONTINUATION, "warning: ")])
         if explain:
             emit(console, _inputs(report, width))
             emit(console, _sources(report, width))

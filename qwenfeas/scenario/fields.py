@@ -28,6 +28,8 @@ ATTENTION_KERNELS = ("fused", "flash2", "unfused")
 EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 FP8_RECIPES = ("delayed", "current", "mxfp8", "blockwise")
+# The deepest model.layers (and model.mtp_layers) accepted: see the layers field's maximum_source
+MAX_LAYERS = 10_000.0
 
 
 class Field(NamedTuple):
@@ -71,7 +73,7 @@ MODEL = {
     "notes": _text("assumptions behind the figures"),
     "params": Field("count", "total parameters; derived from the architecture when omitted"),
     "active_params": Field("count", "parameters used per token (MoE); derived when omitted"),
-    "layers": Field("integer", "transformer blocks (at most 10,000)", maximum=10_000.0, maximum_source=(
+    "layers": Field("integer", "transformer blocks (at most 10,000)", maximum=MAX_LAYERS, maximum_source=(
         # DeepNet (Wang et al. 2022, arXiv 2203.00555) trained 1,000 layers, the deepest published
         "10x the deepest transformer trained (1,000 layers, DeepNet, Wang et al. 2022); deeper inputs "
         "only slow the layout search")),
@@ -86,10 +88,12 @@ MODEL = {
     "qkv_bias": _flag("q, k and v projections have a bias (Qwen2/2.5)"),
     "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3)"),
     "max_context": _int("the model's context window, for a warning when exceeded"),
-    "mtp_layers": _int("multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart from the "
-                       "total, as model.mtp_params; trained with the model: training.mtp_flops (in "
-                       "training.flops and the MFU), one more layer each and the head again on the last "
-                       "stage; 0 for a run without them", zero_ok=True),
+    "mtp_layers": Field("integer", "multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart "
+                        "from the total, as model.mtp_params; trained with the model: training.mtp_flops (in "
+                        "training.flops and the MFU), one more layer each and the head again on the last "
+                        "stage; 0 for a run without them (at most 10,000)", strict=False, maximum=MAX_LAYERS,
+                        maximum_source="each depth is one more layer the layout search splits, so the limit of "
+                        "model.layers holds; published models train one (DeepSeek-V3, arXiv 2412.19437 sec. 2.2)"),
     "attention": {
         "kind": Field("choice", "attention variant", minimum=None, choices=ATTENTION_KINDS),
         "kv_lora_rank": _int("MLA: width of the compressed KV latent"),
