@@ -46,12 +46,15 @@ def test_a_wider_source_is_read_as_often_as_the_recipe_reads_it():
 
 
 def test_casts_of_one_token_in_one_layer_llama3_70b():
-    # Llama 3 70B (h 8192, q 64 x 128 = 8192, SwiGLU f 28,672): the inputs of QKV (h), the attention
-    # output (q), FFN up (h) and down (f) forward, their output gradients backward; current scaling on H100
-    values = 8192 + 8192 + 8192 + 28672
-    assert K.fp8_cast_bytes_per_token_layer(8192, 8192, 28672, 6.0) == 2 * 6 * values == 638_976
-    with_casts = K.elementwise_bytes_per_token_layer(8192, 8192, 1024, 28672, True, cast_bytes=6.0)
-    assert with_casts - K.elementwise_bytes_per_token_layer(8192, 8192, 1024, 28672, True) == 638_976
+    # Llama 3 70B (h 8192, q 64 x 128 = 8192, kv 8 x 128 = 1024, SwiGLU f 28,672): forward, the inputs of
+    # QKV (h), the attention output (q), FFN up (h) and down (f); backward, the gradients of their
+    # outputs: QKV's q + 2 kv, the attention output's h, FFN up's gate and up halves 2 f, FFN down's h.
+    # Current scaling on H100: 6 B per value.
+    forward = 8192 + 8192 + 8192 + 28672  # 53,248 values
+    backward = (8192 + 2 * 1024) + 8192 + 2 * 28672 + 8192  # 83,968 values
+    assert K.fp8_cast_bytes_per_token_layer(8192, 8192, 1024, 28672, True, 6.0) == 6 * (forward + backward)
+    # full recompute replays the forward: its casts again, not the backward's
+    assert K.fp8_cast_bytes_per_token_layer(8192, 8192, 1024, 28672, True, 6.0, 2.0) == 6 * (2 * forward + backward)
 
 
 def test_mxfp8_needs_block_scaled_tensor_cores():
@@ -89,10 +92,21 @@ def test_cast_time_of_one_micro_batch(run, recipe, preset, bandwidth, cast):
     report = _run(run, recipe, preset)
     # under TP4 with sequence parallelism each rank casts 4,096 / 4 tokens' share of every GEMM input:
     # its sequence slice of the h-wide inputs (then gathered in FP8), its heads' q / 4 and its f / 4 of
-    # all 4,096 tokens (the same count); 4 layers, each token's casts 2 c (2h + q + f) bytes
+    # all 4,096 tokens (the same count); 4 layers, each token's casts c (2h + q + f) bytes forward
+    # and c (2h + q + 2 kv + 2f) backward (SwiGLU: the gradient of FFN up's gate and up halves)
     tokens = 4096 / 4
-    values = 2 * 4096 + 32 * 128 + 14336
-    expected = tokens * 4 * 2 * cast * values / (0.85 * bandwidth)
+    values = (2 * 4096 + 32 * 128 + 14336) + (2 * 4096 + 32 * 128 + 2 * 8 * 128 + 2 * 14336)
+    expected = tokens * 4 * cast * values / (0.85 * bandwidth)
+    assert report.terms["step_fp8_cast_seconds"].value == pytest.approx(expected, rel=1e-12)
+
+
+def test_full_recompute_casts_the_forward_inputs_again_not_the_gradients(run):
+    # the replayed forward casts its GEMM inputs (c (2h + q + f) per token and layer) once more; the
+    # backward's gradient casts run once: delayed scaling on H100, 4 B per value, the scenario above
+    report = _run(run, "delayed", "h100-sxm", "training.recompute=full")
+    forward = 2 * 4096 + 32 * 128 + 14336
+    backward = 2 * 4096 + 32 * 128 + 2 * 8 * 128 + 2 * 14336
+    expected = 4096 / 4 * 4 * 4.0 * (2 * forward + backward) / (0.85 * 3.35e12)
     assert report.terms["step_fp8_cast_seconds"].value == pytest.approx(expected, rel=1e-12)
 
 

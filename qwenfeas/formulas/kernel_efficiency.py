@@ -242,39 +242,41 @@ def fp8_cast_bytes(recipe, transpose_free=False, source_bytes=2.0):
 
 
 def elementwise_bytes_per_token_layer(hidden, q_dim, kv_dim, ffn_width, gated, routed_top_k=0.0,
-                                      activation_bytes=2.0, cast_bytes=0.0):
+                                      activation_bytes=2.0):
     """HBM bytes one token's element-wise work moves in one layer, forward and backward.
 
-    Formula: 3 * b * (10 h + 2 (q + kv) + (2 + gated) * f + 5 k h) + 2 * c * (2 h + q + f)
+    Formula: 3 * b * (10 h + 2 (q + kv) + (2 + gated) * f + 5 k h)
              forward: two RMSNorms (read h, write h: 4h values), two residual adds (read 2h, write h:
              6h), RoPE on queries and keys (read and write: 2 (q + kv)), the activation function
              (read (1 + gated) f, write f), and for an MoE layer the permutation of k copies (write
              and read: 2kh), the unpermutation (2kh) and the weighted sum of k outputs (read kh).
-             The backward moves about twice the forward's bytes. Under FP8 GEMMs each GEMM input
-             (2h + q + f values) is cast to FP8 in the forward and its gradient in the backward, c
-             bytes per value each (fp8_cast_bytes: 4 for delayed scaling's fused cast and transpose).
-    Convention: b bytes per activation value (2 for BF16); c = 0 for BF16 GEMMs. GEMMs and attention
-    kernels read their own operands; only the work between them is counted here.
+             The backward moves about twice the forward's bytes. Casts to FP8 under FP8 GEMMs are
+             counted apart (fp8_cast_bytes_per_token_layer): their backward is not twice their forward.
+    Convention: b bytes per activation value (2 for BF16). GEMMs and attention kernels read their
+    own operands; only the work between them is counted here.
     Source: operator-level count of a pre-norm SwiGLU transformer block (Korthikanti et al. 2022,
-    sec. 4.1, lists the same tensors); backward/forward ratio from the same paper's 3x FLOPs; FP8
-    casts and transposes: NVIDIA Transformer Engine FP8 Linear (fp8 input and its transpose kept).
+    sec. 4.1, lists the same tensors); backward/forward ratio from the same paper's 3x FLOPs.
     """
     forward = 10 * hidden + 2 * (q_dim + kv_dim) + (2 + gated) * ffn_width + 5 * routed_top_k * hidden
-    return 3.0 * activation_bytes * forward + fp8_cast_bytes_per_token_layer(hidden, q_dim, ffn_width, cast_bytes)
+    return 3.0 * activation_bytes * forward
 
 
-def fp8_cast_bytes_per_token_layer(hidden, q_dim, ffn_width, cast_bytes):
+def fp8_cast_bytes_per_token_layer(hidden, q_dim, kv_dim, ffn_width, gated, cast_bytes, forward_passes=1.0):
     """HBM bytes one token's casts to FP8 move in one layer, forward and backward.
 
-    Formula: 2 * c * (2 h + q + f)
-             (the inputs of the QKV, attention-output, FFN-up and FFN-down GEMMs, h + q + h + f values,
-             cast in the forward; their output gradients, as many values, cast in the backward)
+    Formula: c * (a * (2 h + q + f) + (2 h + q + 2 kv + (1 + gated) f))
+             forward: the inputs of the QKV, attention-output, FFN-up and FFN-down GEMMs (h, q, h, f
+             values); backward: the gradients of their outputs (q + 2 kv, h, (1 + gated) f, h values),
+             which each GEMM's data- and weight-gradient products take in FP8
     Convention: c bytes per cast value (fp8_cast_bytes); f the FFN width a token passes (MoE: k
-    routed experts' and the shared experts' widths, as elementwise_bytes_per_token_layer).
-    Source: NVIDIA Transformer Engine FP8 Linear (the input quantizer in the forward, the output-
-    gradient quantizer in the backward; docs "Low precision training" @ d0067d0).
+    routed experts' and the shared experts' widths, as elementwise_bytes_per_token_layer); a the
+    forward passes (2 when recomputation replays the forward, which casts the inputs again).
+    Source: NVIDIA Transformer Engine FP8 Linear (the input quantizer in the forward, the grad-output
+    quantizer in the backward; docs "Low precision training" @ d0067d0).
     """
-    return 2.0 * cast_bytes * (2 * hidden + q_dim + ffn_width)
+    forward = 2 * hidden + q_dim + ffn_width
+    backward = 2 * hidden + q_dim + 2 * kv_dim + (1 + gated) * ffn_width
+    return cast_bytes * (forward_passes * forward + backward)
 
 
 def optimizer_seconds(params, bandwidth, bytes_per_param=30.0, efficiency=ELEMENTWISE_BANDWIDTH):

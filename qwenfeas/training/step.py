@@ -195,7 +195,8 @@ def _fp8_recipe(b, work, result) -> None:
         return
     b.term("step_fp8_cast_seconds", result["fp8_cast_seconds"], "s",
            f"casts to FP8 ({work.fp8_recipe} scaling), one micro-batch (in the element-wise work)",
-           f"tokens × layers × 2 × {work.cast_bytes:.4g} B × (2 h + q + f) / (0.85 × bandwidth)",
+           f"tokens × layers × {work.cast_bytes:.4g} B × (forward passes × (2 h + q + f) + 2 h + q + 2 kv + "
+           "(1 + gated) × f) / (0.85 × bandwidth)",
            fp8_cast_bytes)
     if "amax_reduction_seconds" in result:
         b.term("step_amax_reduction_seconds", result["amax_reduction_seconds"], "s",

@@ -262,16 +262,17 @@ def evaluate(w: Work, lay: dict) -> dict:
         attention = sum(K.attention_training_seconds(flops * T * stage / t, w.peak16, forward, backward,
                                                      forward_passes=where(full, 2.0, 1.0))
                         for flops, forward, backward in w.attention_parts)
-    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
-                                                      cast_bytes=w.cast_bytes)
-    bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
-                                                    cast_bytes=w.cast_bytes)
-    replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work
-    casts = T / t * stage * replayed * (
-        w.dense_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.dense_ffn, w.cast_bytes)
-        + w.moe_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.moe_width, w.cast_bytes))
+    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated)
+    bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k)
+    replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work (1/3 of it)
+    cast_passes = where(full | modules, 2.0, 1.0)  # a replayed forward casts the GEMM inputs again
+    casts = T / t * stage * (
+        w.dense_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
+                                                          w.cast_bytes, cast_passes)
+        + w.moe_layers * K.fp8_cast_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated,
+                                                          w.cast_bytes, cast_passes))
     out["fp8_cast_seconds"] = K.memory_bound_seconds(casts, w.bandwidth)  # within the element-wise work
-    elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed
+    elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed + casts
                    + T / t * 24.0 * w.vocab * head_passes)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
     if w.unfused_epilogue:  # the clamp replays with the activation (modules, full), the bias with the layer (full)
         elementwise = elementwise + T / t * stage * w.moe_layers * K.unfused_expert_epilogue_bytes(
