@@ -10,7 +10,7 @@ of 2h x h, the shared embedding and output head.
 
 import pytest
 
-from qwenfeas.training.step_time import mtp_head_passes
+from qwenfeas.formulas.pipeline import mtp_head_passes
 
 H, V = 7168, 129_280
 # MLA weights of one layer: q down (h x 1536) + its norm + q up (1536 x 128 x (128 + 64)) + kv down

@@ -58,7 +58,7 @@ def may_print_help(argv: list[str], commands: set[str]) -> bool:
 
 def trim_piped_help(argv: list[str], commands: set[str]) -> bool:
     """Point sys.stdout at a TrimmedLines when help may go to something other than a terminal;
-    True when it did (the caller flushes and restores sys.stdout.stream)."""
+    True when it did (its last partial line is written when stdout is flushed: exits.run does)."""
     stdout = sys.stdout
     if stdout is None or not may_print_help(argv, commands):
         return False

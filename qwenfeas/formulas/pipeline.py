@@ -71,3 +71,18 @@ def slowest_stage_layers(layers, stages, virtual_stages=1.0):
     """
     return minimum(virtual_stages * ceil(layers / (stages * virtual_stages)), layers)
 
+
+def mtp_head_passes(depths, stages):
+    """Passes of the output head the slowest pipeline stage runs, per micro-batch, with D MTP depths.
+
+    Formula: 1 + D / p   (the model's own head on the last stage; the D further passes of the MTP
+             depths on the last stage too, which the layout offsets by giving that stage fewer
+             decoder layers, so the pipeline's pace carries their average share over p stages)
+    Convention: the MTP blocks themselves take layer slots of the split (training.step_time.Work.layers
+    = L + D); the head's logits are held on the last stage whole (Work.head_passes, for memory).
+    Source: Megatron-Bridge DeepSeek-V3 recipes (recipes/deepseek/h100/deepseek_v3.py @ 067f987,
+    _get_deepseek_v3_pipeline_layout): PP16 gives the last stage ["decoder", "mtp", "loss"] against 4
+    decoders elsewhere, PP8 5 decoders + mtp + loss against 8; DeepSeek-V3 report (arXiv 2412.19437)
+    sec. 2.2: MTP shares the output head on the last PP rank.
+    """
+    return 1.0 + depths / stages

@@ -206,8 +206,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     that in weights and in-flight activations for the bundled runs, and charging it the slowest
     stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
     Multi-token prediction: L counts each MTP depth as one more layer of the last layer's kind, the
-    head runs mtp_head_passes times on the slowest stage, and the last stage's in-flight micro-batch
-    adds the MTP blocks' activations and one more set of logits per depth.
+    head runs pipeline.mtp_head_passes times on the slowest stage, and the last stage's in-flight
+    micro-batch adds the MTP blocks' activations and one more set of logits per depth.
     Source: the constants' sources are in formulas.kernel_efficiency, formulas.grouped_gemm, formulas.pipeline,
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
@@ -234,7 +234,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     gemm = body_flops / (w.peak * dense_eff * K.layer_quantization(T, body, w.sms)) + _written(w, body_flops, T, body)
     head_eff = K.gemm_efficiency(T, 2.0, w.peak16, w.bandwidth, w.ceiling16) \
         * K.layer_quantization(T, head_shape, w.sms)
-    head_passes = mtp_head_passes(w.mtp, p)
+    head_passes = PL.mtp_head_passes(w.mtp, p)
     head_flops = 6 * T * w.tables / t * head_passes
     head = head_flops / (w.peak16 * head_eff) + _written(w, head_flops, T, head_shape)  # the LM head, BF16, last stage
     et = t if w.expert_tensor_split else 1.0  # expert tensor parallelism: 1 or the tensor degree
@@ -372,7 +372,7 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     # --- memory per accelerator: the first stage, at an even share of the layers (see the docstring)
     even = 1.0 / p
-    # the MTP blocks sit on the last stage in place of decoder layers (mtp_head_passes' layouts), so
+    # the MTP blocks sit on the last stage in place of decoder layers (pipeline.mtp_head_passes' layouts), so
     # the even share of the decoder layers stands for that stage too; without a pipeline the only
     # stage holds them
     mtp_held = where(p == 1, 1.0, 0.0)
@@ -404,22 +404,6 @@ def evaluate(w: Work, lay: dict) -> dict:
     out["total_bytes"] = weights + ew + grads + eg + opt + eo + activations
     out["fill"] = out["total_bytes"] / w.usable
     return out
-
-
-def mtp_head_passes(depths, stages):
-    """Passes of the output head the slowest pipeline stage runs, per micro-batch, with D MTP depths.
-
-    Formula: 1 + D / p   (the model's own head on the last stage; the D further passes of the MTP
-             depths on the last stage too, which the layout offsets by giving that stage fewer
-             decoder layers, so the pipeline's pace carries their average share over p stages)
-    Convention: the MTP blocks themselves take layer slots of the split (Work.layers = L + D); the
-    head's logits are held on the last stage whole (Work.head_passes, memory).
-    Source: Megatron-Bridge DeepSeek-V3 recipes (recipes/deepseek/h100/deepseek_v3.py @ 067f987,
-    _get_deepseek_v3_pipeline_layout): PP16 gives the last stage ["decoder", "mtp", "loss"] against 4
-    decoders elsewhere, PP8 5 decoders + mtp + loss against 8; DeepSeek-V3 report (arXiv 2412.19437)
-    sec. 2.2: MTP shares the output head on the last PP rank.
-    """
-    return 1.0 + depths / stages
 
 
 def _ring_latency(w: Work, group, stride, passes):
