@@ -148,6 +148,9 @@ def _model(b: Builder, s: dict, layers: Layers) -> None:
     else:
         qk = v = d
         dims = "(2 × {model.head_dim})"
+    b.term("attention_kernel_head_dim", (qk + v) / 2, "count",
+           "head dim an attention kernel runs at: the mean of the query-key and value dims (MLA: 160), so its "
+           "FLOPs per key match an equal-dim kernel's (formulas.attention_kernels)", "(qk + v) / 2")
     b.put("model.attention_flops_per_key", F.attention_flops_per_key(layers.full, nq, qk, v), "FLOP",
           "attention FLOPs per token per attended token", "2 × {full_attention_layers} × {model.heads} × " + dims,
           F.attention_flops_per_key)

@@ -5,7 +5,9 @@ The small dense model has round numbers (2 layers, hidden 1024, 8 heads of 128, 
 vocab 1000, untied) and the accelerator too (1000 TFLOP/s, 2 TB/s, 80 GB, 100 GB/s links), so every
 expected value below is worked out from the constants' sources, not from the program's output:
 weight streaming 0.76 and KV reads 0.90 of bandwidth, GEMMs 0.75 (no measured ceiling for this made-up
-accelerator: formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED) and attention 0.67 of peak, NCCL's
+accelerator: formulas.kernel_efficiency.GEMM_CEILING_UNMEASURED), decode attention 0.67 of peak and prefill
+attention at FlashAttention-3's causal forward for head dim 128 at 2,048 keys (521 of 989 TFLOP/s, Shah et
+al. 2024, Figure 5e; no preset runs the H100 grid), NCCL's
 6.6 us + 0.6 us per NVLink hop, 4 us per kernel, links at 0.8 of their bandwidth.
 """
 
@@ -30,6 +32,13 @@ H, L, HEADS, D, F, V = 1024, 2, 8, 128, 4096, 1000
 PEAK, BW, LINK = 1000e12, 2e12, 100e9
 KERNEL = 4e-6
 GEMM = 0.75  # dense GEMMs on an accelerator without a measured ceiling
+PREFILL_ATTENTION = 521 / 989  # FlashAttention-3 forward, causal, head dim 128, 2k (Shah et al. 2024, Fig. 5e)
+
+
+def prefill_attention(P):
+    """FlashAttention-3's causal forward rate, head dim 128, at a P-token prompt (Fig. 5e): 292 at 512 and
+    below, 521 at 2k, log-interpolated between 602 at 8k and 616 at 16k."""
+    return {1: 292 / 989, 2048: PREFILL_ATTENTION, 10000: (602 + (math.log2(10000) - 13) * (616 - 602)) / 989}[P]
 KERNELS = 4 + L * 6 + L * 4  # per step: embedding, final norm, LM head, sampling; 6 attention + 4 FFN per layer
 
 
@@ -70,9 +79,9 @@ def test_prefill_counts_the_prompt_only(run):
     P = 2304 - 256  # the prompt: context less the output tokens
     flops = 2 * matmul(8) * P + per_key() * P * (P + 1) / 2
     assert r["inference.prefill_flops"] == pytest.approx(flops, rel=1e-12)
-    # one accelerator: weights phase is compute-bound, attention at 0.67 of peak, then the kernel floor
+    # one accelerator: weights phase is compute-bound, attention at FA3's 2k causal rate, then the kernel floor
     weights = max(2 * matmul(8) * P / (PEAK * GEMM), matmul(8) * 2 / (BW * 0.76))
-    attention = per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
+    attention = per_key() * P * (P + 1) / 2 / (PEAK * PREFILL_ATTENTION)
     assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + elementwise(P) + KERNELS * KERNEL,
                                                            rel=1e-12)
     # a whole-context prefill (the old convention) would cost 12% more FLOPs for this request
@@ -160,7 +169,7 @@ def test_one_user_sees_the_step_and_pays_the_prefill_once(run):
 def batched_prefill_pass(prompts, P=2048, kv=8):
     """One prefill pass of `prompts` prompts of P tokens on one accelerator of the small model, by hand."""
     weights = max(2 * matmul(kv) * prompts * P / (PEAK * GEMM), matmul(kv) * 2 / (BW * 0.76))
-    attention = prompts * per_key() * P * (P + 1) / 2 / (PEAK * 0.67)
+    attention = prompts * per_key() * P * (P + 1) / 2 / (PEAK * prefill_attention(P))
     return weights + attention + elementwise(prompts * P) + KERNELS * KERNEL
 
 
@@ -393,7 +402,7 @@ def test_a_prefix_cache_hit_prefills_only_the_rest_of_the_prompt(run):
     P, hit = 2048, 1024  # half the prompt is cached: 1,024 new tokens attend to 1,024 cached ones and each other
     keys = hit * hit + hit * (hit + 1) / 2
     weights = max(2 * matmul(8) * hit / (PEAK * GEMM), matmul(8) * 2 / (BW * 0.76))
-    attention = per_key() * keys / (PEAK * 0.67)
+    attention = per_key() * keys / (PEAK * PREFILL_ATTENTION)  # queries attend up to the whole 2,048 prompt
     assert r["inference.prefill_seconds"] == pytest.approx(weights + attention + elementwise(hit) + KERNELS * KERNEL,
                                                            rel=1e-12)
     # the input tokens billed are the whole prompt, cached or not

@@ -98,13 +98,6 @@ def gemm_ceiling(preset, precision: str):
     return table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
 
 
-def attention_forward_efficiency(preset):
-    """Share of the BF16 peak attention's forward kernel reaches on a preset: Blackwell's measured
-    figure on B200 and GB200, else FlashAttention-3's on H100 (kernel_efficiency.ATTENTION_FORWARD*)."""
-    blackwell = _FAMILY.get(preset) in ("b200", "gb200")
-    return K.ATTENTION_FORWARD_BLACKWELL if blackwell else K.ATTENTION_FORWARD
-
-
 def ceiling_depth(preset):
     """Depth K of the GEMM the preset's ceiling was measured at (kernel_efficiency.CEILING_DEPTH)."""
     return K.CEILING_DEPTH.get(_FAMILY.get(preset), K.CEILING_DEPTH_DEFAULT)

@@ -27,17 +27,6 @@ GEMM_CEILING = {
 # parts in the table (TPUs, Ascend, older GPUs), so no published figure applies.
 GEMM_CEILING_UNMEASURED = 0.75
 
-# FlashAttention-3 forward, BF16, H100 SXM5: up to 740 TFLOP/s = 75% of peak (Shah et al. 2024,
-# arXiv 2407.08608, abstract). Backward: 1000 of 2250 TFLOP/s = 44% on B200, the only published
-# backward figure for current kernels (deepseek-ai/FlashMLA README @ 066b5ba6, dense MHA prefill).
-ATTENTION_FORWARD = 0.75
-ATTENTION_BACKWARD = 0.44
-# Blackwell (B200, GB200) forward: 1460 of 2250 TFLOP/s, the same kernels' forward (FlashMLA README
-# @ 066b5ba6, dense MHA prefill on SM100). Blackwell Ultra (B300, GB300) doubles the exponential units
-# attention's softmax waits on (NVIDIA technical blog "Inside NVIDIA Blackwell Ultra", Aug 2025), so
-# the B200 figure does not carry over to it.
-ATTENTION_FORWARD_BLACKWELL = 1460 / 2250
-
 # Well-written memory-bound kernels reach ~90% of HBM peak (FlashMLA decode, 3000 of 3350 GB/s,
 # deepseek-ai/FlashMLA README @ 066b5ba6); weight-streaming GEMMs 45-80% (DeepGEMM README @ a9967bc,
 # M = 64-128). Element-wise training kernels (norms, activations, casts) are taken at 0.85, and a
@@ -159,15 +148,16 @@ def layer_quantization(tokens, shapes, sms, groups=1.0):
     return total / slowed
 
 
-def attention_training_seconds(forward_flops, peak_flops, forward_efficiency=ATTENTION_FORWARD,
-                               backward_efficiency=ATTENTION_BACKWARD, forward_passes=1.0):
+def attention_training_seconds(forward_flops, peak_flops, forward_efficiency, backward_efficiency,
+                               forward_passes=1.0):
     """Time of the attention score and value products, forward and backward, on one accelerator.
 
     Formula: passes * F / (peak * eta_f) + 2 F / (peak * eta_b)
              (the backward computes dQ, dK, dV and recomputes the scores: about twice the forward)
-    Convention: F is the forward FLOPs of QK^T and PV; `forward_passes` is 2 under full recompute.
+    Convention: F is the forward FLOPs of QK^T and PV; `forward_passes` is 2 under full recompute;
+    eta_b a share of the useful 2F backward FLOPs.
     Source: Dao 2023, FlashAttention-2, sec. 3 (backward = 2.5x the forward matmuls, 2x counted as
-    useful); efficiencies: FlashAttention-3 (arXiv 2407.08608) forward, FlashMLA README backward.
+    useful); efficiencies by head dim, mask, length and generation: formulas.attention_kernels.
     """
     return forward_passes * forward_flops / (peak_flops * forward_efficiency) \
         + 2.0 * forward_flops / (peak_flops * backward_efficiency)

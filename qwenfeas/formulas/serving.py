@@ -22,9 +22,6 @@ KV_BANDWIDTH_EFFICIENCY = 0.90
 the default where formulas.accelerators.KV_BANDWIDTH_MEASURED has no measurement for the accelerator."""
 GROUPED_GEMM_EFFICIENCY = 0.55
 """MoE grouped GEMM, masked layout: 47-62% of FP8 peak (DeepGEMM README @ a9967bc, grouped tables), midpoint."""
-ATTENTION_EFFICIENCY = 0.67
-"""Attention kernels when compute-bound: FlashMLA dense decode 660 TFLOP/s of 989 on H800 (FlashMLA README
-@ 066b5ba6); FlashAttention-3 forward 75% on H100 (arXiv 2407.08608)."""
 LINK_EFFICIENCY = 0.80
 """NCCL busbw over NVLink: ~370 of 450 GB/s on 8x H100 (NCCL maintainer, NVIDIA/nccl-tests issue #212)."""
 COLLECTIVE_BASE_SECONDS = 6.6e-6

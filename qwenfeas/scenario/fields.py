@@ -24,7 +24,7 @@ ATTENTION_KINDS = ("mha", "gqa", "mqa", "mla")
 ATTENTION_FLOPS = ("none", "causal", "noncausal")
 LINEAR_ATTENTION_KINDS = ("gated_deltanet", "lightning", "kda")
 RECOMPUTE = ("none", "selective", "modules", "full")
-ATTENTION_KERNELS = ("fused", "unfused")
+ATTENTION_KERNELS = ("fused", "flash2", "unfused")
 EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
 FP8_RECIPES = ("delayed", "current", "mxfp8", "blockwise")
@@ -247,8 +247,10 @@ TRAINING = {
         "keep no attention-score matrix either (Korthikanti et al. 2022, sec. 5)",
     ),
     "attention_kernel": Field(
-        "choice", "how attention runs: fused keeps the score matrices on chip (FlashAttention, cuDNN fused "
-        "attention); unfused writes QK^T, softmax and dropout outputs to memory and runs the two products as "
+        "choice", "how attention runs: fused keeps the score matrices on chip with the newest kernel of the "
+        "accelerator's generation (FlashAttention-3 on Hopper, FlashMLA on B200/GB200, FlashAttention-2 on A100); "
+        "flash2 is FlashAttention-2 on any GPU (stacks before FlashAttention-3, 2023 to mid 2024); unfused "
+        "writes QK^T, softmax and dropout outputs to memory and runs the two products as "
         "batched GEMMs over the whole square (Megatron-LM, Megatron-DeepSpeed and other stacks before 2022)",
         minimum=None, choices=ATTENTION_KERNELS, default="fused",
         default_source="FlashAttention-style kernels are the default of Megatron-Core, NeMo, torchtitan and "

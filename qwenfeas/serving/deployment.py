@@ -14,6 +14,7 @@ from ..formulas import kernel_efficiency as K
 from ..formulas import serving as S
 from ..formulas._array import any_true, maximum
 from ..formulas.accelerators import DEFAULT_SCALE_UP, gemm_ceiling, kv_bandwidth_efficiency
+from ..formulas.attention_kernels import attention_efficiency, kernel_generation
 from ..scenario.fields import PRECISION_BYTES
 
 # Kernels one layer launches in a decode step: one per operation of the engines' model code
@@ -73,6 +74,7 @@ class Device(NamedTuple):
     gemm_efficiency: object  # the best share of `peak` a dense GEMM reaches on this accelerator and precision
     attention_peak: object
     attention_efficiency: object
+    prefill_attention_efficiency: object  # share of `attention_peak` the prompt's fused attention reaches
     bandwidth: object
     usable_memory: object
     scale_up: object  # link bandwidth inside the scale-up domain
@@ -177,5 +179,9 @@ def read_device(r, s: dict) -> Device:
                   scale_up=s.get("hardware.scale_up_bandwidth", inf),
                   scale_out=s.get("hardware.scale_out_bandwidth", s.get("hardware.scale_up_bandwidth", inf)),
                   domain=s.get("hardware.scale_up_size", DEFAULT_SCALE_UP),
-                  kv_efficiency=kv_bandwidth_efficiency(s.get("hardware.preset"), S.KV_BANDWIDTH_EFFICIENCY))
+                  kv_efficiency=kv_bandwidth_efficiency(s.get("hardware.preset"), S.KV_BANDWIDTH_EFFICIENCY),
+                  # the training step's forward kernel grid, causal, a query attending the whole prompt
+                  prefill_attention_efficiency=attention_efficiency(
+                      kernel_generation(s.get("hardware.preset"), "fused"), r.terms["attention_kernel_head_dim"].value,
+                      s["inference.prompt_tokens"], True)[0])
 

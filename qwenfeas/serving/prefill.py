@@ -40,17 +40,20 @@ def prefill_pass_seconds(m: Model, d: Device, tensor, attention_data, expert, wa
 
     Formula: k = prompts per rank, n = prompts in the replica (prompts_per_pass);
              phase(2 N_d k P / t, N_d w / t) + phase(2 P_e pairs(n P) L_moe / m, L_moe n_e(n P) P_e w / m)
-             + k F_attn(P) / (t * attention peak * 0.67) + collectives and element-wise work of k P tokens
-             + kernels * 4 us
-    Convention: prefill attention kernels reach the generic 67% (FlashMLA, FlashAttention-3), not the
-    decode kernels' hardware.attention_efficiency; a lone prompt (waiting = 1) is a pass of one.
-    Source: formulas.serving constants; prompts_per_pass.
+             + k F_attn(P) / (t * attention peak * eta_fwd) + collectives and element-wise work of k P
+             tokens + kernels * 4 us
+    Convention: prefill attention runs the training step's forward kernel at the prompt's length
+    (formulas.attention_kernels: FlashAttention-3's causal grid by head dim and length, FA2's on
+    Ampere, FlashMLA's on Blackwell), not the decode kernels' hardware.attention_efficiency; every
+    layer at the full-attention layers' rate (a sliding window's shorter keys are not told apart);
+    a lone prompt (waiting = 1) is a pass of one.
+    Source: formulas.serving constants; formulas.attention_kernels; prompts_per_pass.
     """
     per_rank, replica_prompts = prompts_per_pass(m, attention_data, waiting, together)
     tokens = per_rank * m.prompt
     weights = weight_phase(m, d, tokens, tensor)
     experts = expert_phase(m, d, replica_prompts * m.prompt, expert, tensor * attention_data / expert)
-    attention = per_rank * m.prefill_attention_flops / (tensor * d.attention_peak * S.ATTENTION_EFFICIENCY)
+    attention = per_rank * m.prefill_attention_flops / (tensor * d.attention_peak * d.prefill_attention_efficiency)
     return (weights + experts + attention + tensor_collectives(m, d, tensor, tokens)
             + expert_collectives(m, d, tensor, attention_data, tokens) + elementwise_phase(m, d, tokens, tensor, attention_data)
             + m.kernels * S.KERNEL_SECONDS)

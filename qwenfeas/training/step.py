@@ -7,7 +7,8 @@ from ..formulas import pipeline as PL
 from ..formulas import reliability as R
 from ..formulas import time as T
 from ..formulas import training_memory as TM
-from ..formulas._array import is_array, maximum
+from ..formulas._array import is_array, maximum, show
+from ..formulas.attention_kernels import attention_efficiency
 from ..formulas.grouped_gemm import expert_gemm_seconds
 from ..formulas.kernel_efficiency import fp8_cast_bytes
 from . import layout_search as LS
@@ -141,6 +142,12 @@ def _time(b, s, work, layout, result, used) -> None:
                            ("exposed_seconds", "exposed communication, one step"),
                            ("optimizer_seconds", "optimizer step")):
             b.term(f"step_{key}", result[key], "s", label, "step_time.evaluate", evaluate)
+        if not work.unfused:  # the full-attention layers' kernel rates
+            generation, head_dim = work.attention_kernel
+            shape = f"{generation}, head dim {show(head_dim)}, causal, {{training.sequence}} keys"
+            for index, name in ((1, "forward"), (2, "backward")):
+                b.term(f"step_attention_{name}_efficiency", work.attention_parts[0][index], "fraction",
+                       f"attention kernel {name}, share of the BF16 peak", f"grid at ({shape})", attention_efficiency)
         _fp8_recipe(b, work, result)
     scale = step / result["step_seconds"]  # 1 when predicted; the given MFU's step otherwise
     b.put("training.bubble_fraction", result["bubble_seconds"] * scale / step, "fraction",

@@ -25,12 +25,12 @@ from ..formulas._array import any_true, ceil, maximum, minimum, where
 from ..formulas.accelerators import (
     BLACKWELL_PRESETS,
     DEFAULT_SCALE_UP,
-    attention_forward_efficiency,
     ceiling_depth,
     gemm_ceiling,
     sm_share,
     streaming_multiprocessors,
 )
+from ..formulas.attention_kernels import attention_efficiency, kernel_generation
 from ..scenario.fields import PRECISION_BYTES
 
 __all__ = ["Work", "amax_reductions", "attention_forward_per_token", "evaluate"]
@@ -114,7 +114,12 @@ class Work:
         # GEMM weights one token multiplies, outside the routed experts and the LM head
         self.body = r["model.matmul_params"] + mtp_active - self.routed_active - self.tables
         self.head_passes = 1.0 + self.mtp  # the output head once for the model, once per MTP depth (memory)
-        self.attention_forward = attention_forward_per_token  # FLOPs of QK^T and PV per token, causal
+        # per kind of attention layer: forward FLOPs of QK^T and PV per token (causal), and the kernel's
+        # forward and backward shares of the BF16 peak at the keys each query attends
+        self.attention_kernel = (kernel_generation(s.get("hardware.preset"), s["training.attention_kernel"]),
+                                 r.terms["attention_kernel_head_dim"].value)
+        self.attention_parts = [(flops, *attention_efficiency(*self.attention_kernel, keys, True))
+                                for flops, keys in attention_forward_per_token]
         self.sequence, self.batch_tokens, self.tokens = s["training.sequence"], s["training.batch_tokens"], s["tokens"]
         self.w_bytes = PRECISION_BYTES[s["precision.weights"]]
         self.grad_bytes, self.optimizer_bytes = s["training.grad_bytes"], s["training.optimizer_bytes"]
@@ -140,7 +145,6 @@ class Work:
         self.ceiling = K.intrinsic_ceiling(gemm_ceiling(preset, compute), self.peak, self.bandwidth, depth)
         self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth, depth)
         self.sms = streaming_multiprocessors(preset)
-        self.attention_efficiency = attention_forward_efficiency(preset)  # forward kernel, of the BF16 peak
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
         self.overlap_slowdown = C.OVERLAP_COMPUTE_SLOWDOWN  # of compute under a hidden collective
         self.moe_shared_ffn = (s["model.moe.shared_experts"] * s["model.moe.shared_expert_ffn_hidden"]
@@ -184,8 +188,9 @@ def evaluate(w: Work, lay: dict) -> dict:
              + 0.189/1.189 of the hidden DP (and overlapped TP) traffic, the compute it slows;
              compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), less tile, wave and output-write
              losses (kernel_efficiency), each grouped expert GEMM at least its local experts x 33 us of
-             host launches (formulas.grouped_gemm) + attention (forward at 0.75, B200/GB200 0.65,
-             backward 2x at 0.44 of the BF16 peak; an unfused kernel: the whole square's batched
+             host launches (formulas.grouped_gemm) + attention (forward, and backward 2x, at the shares of
+             the BF16 peak formulas.attention_kernels gives for the head dim, keys per query and
+             kernel generation, layer kind by layer kind; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
              any recompute) + element-wise bytes at 0.85 BW (FP8 casts at the recipe's bytes,
              kernel_efficiency.fp8_cast_bytes; current scaling's amax all-reduces exposed with the
@@ -207,7 +212,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
     depth (kernel_efficiency.intrinsic_ceiling); compute under hidden collectives 18.9% slower: Lee
-    et al. 2025, arXiv 2507.03114; attention: FlashAttention-3, FlashMLA's B200 figures; schedules:
+    et al. 2025, arXiv 2507.03114; attention: FlashAttention-2 and -3's figures, FlashMLA's B200 ones; schedules:
     Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
     t, p, d, e, c = lay["tensor"], lay["pipeline"], lay["data"], lay["expert"], lay["context"]
@@ -254,8 +259,9 @@ def evaluate(w: Work, lay: dict) -> dict:
                                                 w.attention_square * T * stage / t, w.peak16, w.bandwidth,
                                                 w.ceiling16, where(recompute == TM.NO_RECOMPUTE, 1.0, 2.0))
     else:
-        attention = K.attention_training_seconds(w.attention_forward * T * stage / t, w.peak16,
-                                                 w.attention_efficiency, forward_passes=where(full, 2.0, 1.0))
+        attention = sum(K.attention_training_seconds(flops * T * stage / t, w.peak16, forward, backward,
+                                                     forward_passes=where(full, 2.0, 1.0))
+                        for flops, forward, backward in w.attention_parts)
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
                                                       cast_bytes=w.cast_bytes)
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
@@ -474,19 +480,26 @@ def _is_up(w: Work, span):
 
 
 def attention_forward_per_token(r, s: dict, layers):
-    """Forward FLOPs of attention scores and values per token at the training sequence, causal.
+    """Forward FLOPs of attention scores and values per token at the training sequence, causal, with
+    the keys one query attends, per kind of layer: [(FLOPs, keys)] for the full-attention layers
+    (the sequence), the sliding-window layers (the window, when shorter) and the linear-attention
+    layers (the sequence: no kernel grid of their own, they take the full layers' rate), and the
+    multi-token-prediction depths (the sequence, one full-attention layer each).
 
     Kernels skip the masked half whatever FLOPs convention the report counts, so time uses causal.
+    Under context parallelism a query still attends the whole sequence (Llama 3's all-gather of keys
+    and values, Dubey et al. 2024 sec. 3.3.2), so the keys stay the sequence.
     """
     seq = s["training.sequence"]
-    flops = F.training_attention_flops(r["model.attention_flops_per_key"], seq, 1.0, "causal") / 3
+    parts = [(F.training_attention_flops(r["model.attention_flops_per_key"], seq, 1.0, "causal") / 3, seq)]
     if "model.sliding_attention_flops_per_key" in r.metrics:
-        flops = flops + F.training_attention_flops(r["model.sliding_attention_flops_per_key"], seq, 1.0, "causal",
-                                                   layers.window) / 3
+        parts.append((F.training_attention_flops(r["model.sliding_attention_flops_per_key"], seq, 1.0, "causal",
+                                                 layers.window) / 3, minimum(seq, layers.window)))
     if "model.linear_attention_flops_per_token" in r.metrics:
-        flops = flops + r["model.linear_attention_flops_per_token"]
+        parts.append((r["model.linear_attention_flops_per_token"], seq))
     if "model.mtp_params" in r.metrics:  # each MTP depth attends like one full-attention layer
-        flops = flops + F.training_attention_flops(r["model.attention_flops_per_key"] * s["model.mtp_layers"]
-                                                   / maximum(r.terms["full_attention_layers"].value, 1.0), seq,
-                                                   1.0, "causal") / 3
-    return flops
+        parts.append((F.training_attention_flops(r["model.attention_flops_per_key"] * s["model.mtp_layers"]
+                                                 / maximum(r.terms["full_attention_layers"].value, 1.0), seq,
+                                                 1.0, "causal") / 3, seq))
+    return parts
+

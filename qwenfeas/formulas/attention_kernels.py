@@ -1,0 +1,157 @@
+"""How fast fused attention kernels run: forward and backward share of the BF16 peak by head dimension,
+causal mask, keys per query and accelerator generation.
+
+The measured grid is FlashAttention-3's (Shah et al. 2024, arXiv 2407.08608, sec. 4.1), BF16 on one
+H100 80GB SXM5 (989 TFLOP/s dense BF16, NVIDIA H100 datasheet), batch x sequence = 16k tokens,
+hidden 2048 (heads = 2048 / head dim), sequences 512 to 16k. TFLOP/s as labelled on the bars:
+
+  Figure 5, forward, FlashAttention-3            512   1k    2k    4k    8k    16k
+    (a) head dim 64,  no causal mask             333   392   460   476   496   497
+    (b) head dim 128, no causal mask             467   565   625   638   646   648
+    (c) head dim 256, no causal mask             482   639   707   736   746   756
+    (d) head dim 64,  causal mask                197   265   371   420   460   473
+    (e) head dim 128, causal mask                292   423   521   579   602   616
+    (f) head dim 256, causal mask                286   427   537   612   628   642
+  Figure 6, backward, FlashAttention-3, no causal mask
+    (a) head dim 64                              272   363   422   453   472   474
+    (b) head dim 128                             316   424   501   542   559   561
+  Figures 5 and 6, the FlashAttention-2 bars on the same H100 (the kernel of stacks before FA3)
+    forward, head dim 64 / 128 / 256, no mask    282   306   318   321   322   324
+                                                 309   350   362   368   370   370
+                                                 275   313   321   323   324   326
+    forward, head dim 64 / 128 / 256, causal     180   229   262   284   295   299
+                                                 191   260   298   319   333   335
+                                                 208   251   278   293   297   298
+    backward, head dim 64 / 128, no mask         198   238   264   279   287   291
+                                                 214   260   291   310   318   322
+
+Figure 5(b) at 512 is read 467 (one reading of the figure gives 497 there and 467 to cuDNN); the
+lower is taken. Neither paper's figures give a causal backward, nor a backward at head dim 256.
+
+Conventions. The papers count FLOPs as flash-attention's benchmark does: forward 4 s^2 h d per
+sequence (halved under the causal mask), backward 2.5x the forward (five matmuls to the forward's
+two). This model charges the backward 2x the forward's FLOPs (kernel_efficiency.attention_training_seconds),
+so a backward bar B becomes a share 2 / 2.5 x B / peak of "useful" backward FLOPs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._array import _numpy, maximum, minimum, where
+
+# H100 SXM5 dense BF16 peak, TFLOP/s (NVIDIA H100 Tensor Core GPU datasheet: 989.4; 1979 with sparsity)
+H100_BF16_PEAK_TFLOPS = 989.0
+# The sequence lengths of the grid (each figure's x axis)
+GRID_SEQUENCES = (512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0)
+# flash-attention's benchmark counts the backward as 2.5x the forward's FLOPs; this model counts 2x
+BENCHMARK_BACKWARD_FLOPS = 2.5
+USEFUL_BACKWARD_FLOPS = 2.0
+
+# BF16 on H100 SXM5, TFLOP/s at GRID_SEQUENCES (Shah et al. 2024, Figure 5 forward, Figure 6 backward):
+# FlashAttention-3 ("fa3") and the FlashAttention-2 bars of the same figures ("fa2").
+# Forward, keyed (kernel, head dim, causal mask):
+FORWARD_TFLOPS = {
+    ("fa3", 64.0, False): (333, 392, 460, 476, 496, 497), ("fa2", 64.0, False): (282, 306, 318, 321, 322, 324),
+    ("fa3", 128.0, False): (467, 565, 625, 638, 646, 648), ("fa2", 128.0, False): (309, 350, 362, 368, 370, 370),
+    ("fa3", 256.0, False): (482, 639, 707, 736, 746, 756), ("fa2", 256.0, False): (275, 313, 321, 323, 324, 326),
+    ("fa3", 64.0, True): (197, 265, 371, 420, 460, 473), ("fa2", 64.0, True): (180, 229, 262, 284, 295, 299),
+    ("fa3", 128.0, True): (292, 423, 521, 579, 602, 616), ("fa2", 128.0, True): (191, 260, 298, 319, 333, 335),
+    ("fa3", 256.0, True): (286, 427, 537, 612, 628, 642), ("fa2", 256.0, True): (208, 251, 278, 293, 297, 298),
+}
+# Backward, measured without the mask only, keyed the same way:
+BACKWARD_TFLOPS = {
+    ("fa3", 64.0, False): (272, 363, 422, 453, 472, 474), ("fa2", 64.0, False): (198, 238, 264, 279, 287, 291),
+    ("fa3", 128.0, False): (316, 424, 501, 542, 559, 561), ("fa2", 128.0, False): (214, 260, 291, 310, 318, 322),
+}
+
+# FlashAttention-2 on A100 reaches up to 73% of the A100's peak (Dao 2023, arXiv 2307.08691, abstract:
+# "50-73% of the theoretical maximum FLOPs/s on A100"); on H100 its best bar is 370 of 989 TFLOP/s
+# (FORWARD_TFLOPS, head dim 128, 8k-16k). The A100 grid is the H100 FA2 grid times 0.73 / (370 / 989).
+FA2_A100_BEST = 0.73
+FA2_H100_BEST_TFLOPS = 370.0
+
+# Blackwell (B200, GB200): dense MHA prefill on SM100, 1460 TFLOP/s forward and 1000 backward of the
+# B200's 2250 (deepseek-ai/FlashMLA README @ 066b5ba6); one figure each, no grid by head dim or length.
+# The README does not say how it counts backward FLOPs: the figure is taken, as before this grid, as a
+# share of the useful 2x-forward FLOPs (the FA count would make it 2 / 2.5 of that).
+BLACKWELL_FORWARD = 1460 / 2250
+BLACKWELL_BACKWARD = 1000 / 2250
+
+# accelerator preset -> kernel generation of its attention grid
+_GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere", "b200": "blackwell", "gb200": "blackwell"}
+
+
+def kernel_generation(preset, kernel):
+    """The attention kernel a preset runs: "fa2-ampere" (A100, A800: FlashAttention-2, the newest for
+    Ampere), "blackwell" (B200, GB200: FlashMLA's SM100 figures), else "fa3-hopper" (H100, H800,
+    H200, H20, and every accelerator without its own measurement, as an estimate). A stack that
+    runs FlashAttention-2 (training.attention_kernel: flash2) runs "fa2-hopper", FA2's own H100
+    bars, on every accelerator but Ampere (measured on H100; elsewhere an estimate)."""
+    generation = _GENERATION.get(preset, "fa3-hopper")
+    if kernel == "flash2" and generation != "fa2-ampere":
+        return "fa2-hopper"
+    return generation
+
+
+def _log2(x):
+    """log2, element-wise over a numpy array."""
+    np = _numpy(x)
+    return np.log2(x) if np else math.log2(x)
+
+
+def _along(grid_points, values, x):
+    """Piecewise-linear interpolation of `values` over log2(x) at the points `grid_points`, clamped at both ends."""
+    position = _log2(minimum(maximum(x, grid_points[0]), grid_points[-1]))  # clamped first: no log of 0
+    result = values[0]  # each step's share below broadcasts it over an array of positions
+    for i in range(1, len(grid_points)):
+        low, high = _log2(grid_points[i - 1]), _log2(grid_points[i])
+        share = minimum(maximum((position - low) / (high - low), 0.0), 1.0)
+        result = result + share * (values[i] - values[i - 1])
+    return result
+
+
+def grid_rate(table, kernel, head_dim, keys, causal):
+    """TFLOP/s of a figure grid at a head dimension and keys per query (log-log interpolation, clamped).
+
+    Formula: interpolate each head dim's row over log2(keys) between 512 and 16k, then between the
+             rows over log2(head dim) between the kernel's smallest and largest head dim; outside
+             either range the end value holds (no extrapolation)
+    Convention: `table` keyed (kernel, head dim, causal mask).
+    Source: the figures in the module docstring.
+    """
+    rows = {key[1]: values for key, values in table.items() if key[0] == kernel and key[2] == causal}
+    dims = sorted(rows)
+    return _along(tuple(dims), [_along(GRID_SEQUENCES, rows[d], keys) for d in dims], head_dim)
+
+
+def _grid_fractions(kernel, head_dim, keys, causal):
+    """(forward, backward) share of the H100 peak of one kernel's grid; the causal backward is the
+    non-causal one slowed as the forward is by the mask (both skip the same blocks, mask the same
+    diagonal ones), in useful-FLOP terms."""
+    masked = grid_rate(FORWARD_TFLOPS, kernel, head_dim, keys, True)
+    open_ = grid_rate(FORWARD_TFLOPS, kernel, head_dim, keys, False)
+    fwd = where(causal, masked, open_)
+    bwd = grid_rate(BACKWARD_TFLOPS, kernel, head_dim, keys, False) * where(causal, masked / open_, 1.0)
+    return fwd / H100_BF16_PEAK_TFLOPS, bwd / H100_BF16_PEAK_TFLOPS * USEFUL_BACKWARD_FLOPS / BENCHMARK_BACKWARD_FLOPS
+
+
+def attention_efficiency(generation, head_dim, keys, causal):
+    """Forward and backward share of the BF16 peak a fused attention kernel reaches.
+
+    Formula: FA3 (Hopper and the rest): grid / 989 (forward); grid / 989 x 2 / 2.5 (backward, a
+             causal one x masked / open forward); FA2 ("fa2-hopper"): its H100 grid the same way;
+             FA2 on Ampere: that, x 0.73 / (370 / 989); Blackwell: 1460 / 2250 forward, 1000 / 2250 backward (whatever the length)
+    Convention: `keys` the keys one query attends at most (the sequence, or a sliding window); head
+    dim the mean of the query-key and value dims when they differ (MLA: (192 + 128) / 2 = 160, the
+    equal-dim kernel of the same FLOPs per key); backward in this model's 2x-forward FLOPs.
+    Source: the module docstring's figures (Shah et al. 2024, Figures 5 and 6; Dao 2023, abstract);
+    FlashMLA README @ 066b5ba6 for Blackwell (its backward taken as a share of the useful 2x FLOPs).
+    """
+    if generation == "blackwell":
+        return BLACKWELL_FORWARD, BLACKWELL_BACKWARD
+    if generation == "fa3-hopper":
+        return _grid_fractions("fa3", head_dim, keys, causal)
+    fwd, bwd = _grid_fractions("fa2", head_dim, keys, causal)
+    scale = FA2_A100_BEST / (FA2_H100_BEST_TFLOPS / H100_BF16_PEAK_TFLOPS) if generation == "fa2-ampere" else 1.0
+    return fwd * scale, bwd * scale
