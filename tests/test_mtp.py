@@ -161,7 +161,9 @@ def test_the_step_s_attention_counts_sliding_window_layers_within_their_window(w
     scenario = qwenfeas.load(write("model: {preset: gpt-oss-120b}\ncontext: 4096\ntokens: 1T\n"
                                    "training: {sequence: 4096}\nhardware: {preset: h100-sxm, count: 8}\n"))
     report = qwenfeas.estimate(scenario)
-    forward = attention_forward_per_token(report, scenario.values, attention_layers(scenario.values))
+    parts = attention_forward_per_token(report, scenario.values, attention_layers(scenario.values))
+    assert [keys for _, keys in parts] == [4096, 128]  # the kernel's grid: the sequence, the window
+    forward = sum(flops for flops, _ in parts)
     per_key = 2 * 64 * (64 + 64)
     banded = (128 * 129 / 2 + (4096 - 128) * 128) / 4096
     assert forward == pytest.approx(18 * per_key * ((4096 + 1) / 2 + banded), rel=1e-12)
