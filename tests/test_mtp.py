@@ -148,3 +148,22 @@ def test_the_last_stage_holds_the_dense_mtp_blocks_and_their_logits(run):
     logits = 4096 * 128_256 * 4
     # the last stage (one micro-batch in flight) outweighs the first (two of one layer): 3 layers + 3 logits
     assert activations(2, 2, 2) == pytest.approx(3 * layer + 3 * logits, rel=1e-9)
+
+
+def test_the_step_s_attention_counts_sliding_window_layers_within_their_window(write):
+    # gpt-oss-120b (model card, arXiv 2508.10925, Table 1): 36 layers, half banded to 128 tokens, 64 query
+    # heads of 64; no MTP. Causal forward attention per token at 4K: the 18 dense layers see (4096 + 1) / 2
+    # keys on average, the 18 banded ones min(p, 128) summed over p = 1..4096, over 4096 tokens
+    import qwenfeas
+    from qwenfeas.architecture import attention_layers
+    from qwenfeas.training.step_time import attention_forward_per_token
+
+    scenario = qwenfeas.load(write("model: {preset: gpt-oss-120b}\ncontext: 4096\ntokens: 1T\n"
+                                   "training: {sequence: 4096}\nhardware: {preset: h100-sxm, count: 8}\n"))
+    report = qwenfeas.estimate(scenario)
+    parts = attention_forward_per_token(report, scenario.values, attention_layers(scenario.values))
+    assert [keys for _, keys in parts] == [4096, 128]  # the kernel's grid: the sequence, the window
+    forward = sum(flops for flops, _ in parts)
+    per_key = 2 * 64 * (64 + 64)
+    banded = (128 * 129 / 2 + (4096 - 128) * 128) / 4096
+    assert forward == pytest.approx(18 * per_key * ((4096 + 1) / 2 + banded), rel=1e-12)
