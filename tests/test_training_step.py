@@ -122,9 +122,10 @@ def test_a_step_on_one_accelerator_by_hand(run):
     forward = 2 * 2 * 8 * (128 + 128) * (2048 + 1) / 2 * T  # causal attention, forward
     # no preset: FlashAttention-3's H100 grid, head dim 128, causal, 2,048 keys: forward 521 of 989 TFLOP/s
     # (Shah et al. 2024, Fig. 5e); backward 501 (Fig. 6b, no mask) slowed as the forward is by the mask,
-    # 521 / 625 (Fig. 5b), and counted as 2x, not 2.5x, the forward's FLOPs
+    # 521 / 625 (Fig. 5b), and counted as 2x, not 2.5x, the forward's FLOPs; selective recompute
+    # (Megatron-Core's core_attn) runs the forward a second time in the backward
     forward_eff, backward_eff = 521 / 989, 501 / 989 * 521 / 625 * 2 / 2.5
-    attention = forward / (1e15 * forward_eff) + 2 * forward / (1e15 * backward_eff)
+    attention = 2 * forward / (1e15 * forward_eff) + 2 * forward / (1e15 * backward_eff)
     elementwise = (T * 2 * 3 * 2 * (10 * 1024 + 2 * 2048 + 3 * 4096) + T * 24 * 1000) / (0.85 * 2e12)
     optimizer = PARAMS * 30 / (0.85 * 2e12)
     step = m * (gemm + attention + elementwise) + optimizer

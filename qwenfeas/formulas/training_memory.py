@@ -41,7 +41,7 @@ def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_d
              selective: s*b*h * (R + (A + M + X)/t)
              modules:   s*b*h * (R - 4/t' + (A' + M' + X)/t)   (recompute the norms, the activation
                         function and MLA's up-projections: Megatron-Core --recompute-modules
-                        layernorm moe_act mla_up_proj)
+                        layernorm moe_act mla_up_proj), + 5*a*s/(h*t) with an unfused kernel
              full:      2*s*b*h / (t with sequence parallelism, else 1)
              R = 10 (10/t with sequence parallelism): layer-norm inputs, the inputs of the QKV and
              first FFN matmuls, dropout masks;
@@ -58,7 +58,8 @@ def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_d
     Transformer Engine keeps the FP8 cast of a Linear's input for its weight gradient). For GPT's 4h
     GELU FFN, M = 16 and the bracket is Korthikanti's 34 + 5as/h. The 5as/h term (QK^T, softmax,
     dropout mask and output, the a x s x s score matrices) is kept only by an unfused attention
-    kernel (unfused_attention=True) without recomputation: "selective" recomputes those scores, and a
+    kernel (unfused_attention=True) whose forward is not replayed ("none", and "modules", which replays
+    norms and activations only): "selective" and "full" recompute those scores, and a
     fused kernel (FlashAttention) never writes them to memory at all, keeping only its O(s) softmax
     statistics, so with it "none" holds what "selective" holds.
     Source: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
@@ -82,9 +83,9 @@ def activation_bytes_per_layer(sequence, micro_batch, hidden, heads, q_dim, kv_d
     if isinstance(recompute, str):
         recompute = RECOMPUTE.index(recompute)
     scores = sbh * 5 * heads * sequence / (hidden * t)
-    stored = where(recompute == NO_RECOMPUTE, where(unfused_attention, scores, 0.0), 0.0)
+    stored = where(unfused_attention, where((recompute == NO_RECOMPUTE) | (recompute == MODULES), scores, 0.0), 0.0)
     return where(recompute == FULL, 2 * sbh / shard,
-                 where(recompute == MODULES, modules, kept + stored))
+                 where(recompute == MODULES, modules + stored, kept + stored))
 
 
 def logits_bytes(sequence, micro_batch, vocab, tensor_parallel):

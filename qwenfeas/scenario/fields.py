@@ -243,7 +243,8 @@ TRAINING = {
     ),
     "recompute": Field(
         "choice", "activation recomputation: none keeps attention scores only with the unfused kernel "
-        "(training.attention_kernel); selective recomputes them (the memory FlashAttention also gives); modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
+        "(training.attention_kernel); selective replays the attention forward in the backward (Megatron-Core's core_attn), "
+        "so it keeps no scores with either kernel and, with a fused kernel, costs time for no memory; modules also recomputes norms, the FFN activation and MLA up-projections (Megatron-Core "
         "--recompute-modules, DeepSeek-V3 sec. 3.2.3); full replays each layer's forward pass (8N instead of 6N "
         "hardware FLOPs per token). The step time counts the replay; chosen by the layout search when left out",
         minimum=None, choices=RECOMPUTE, default="selective",

@@ -191,8 +191,8 @@ def evaluate(w: Work, lay: dict) -> dict:
              host launches (formulas.grouped_gemm) + attention (forward, and backward 2x, at the shares of
              the BF16 peak formulas.attention_kernels gives for the head dim, keys per query and
              kernel generation, layer kind by layer kind; an unfused kernel: the whole square's batched
-             GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM, replayed forward under
-             any recompute) + element-wise bytes at 0.85 BW (FP8 casts at the recipe's bytes,
+             GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM; either kernel's forward
+             replayed under selective (Megatron-Core's core_attn) or full recompute) + element-wise bytes at 0.85 BW (FP8 casts at the recipe's bytes,
              kernel_efficiency.fp8_cast_bytes; current scaling's amax all-reduces exposed with the
              tensor-parallel time, amax_reductions; an unfused expert epilogue's clamp and bias
              passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
@@ -254,13 +254,15 @@ def evaluate(w: Work, lay: dict) -> dict:
     if w.latent is not None:  # `modules` replays MLA's up-projections
         gemm = gemm + where(modules, 2 * T * w.up_projection * w.full_layers * stage / t
                             / (w.peak * dense_eff), 0.0)
+    # selective recompute (Megatron-Core's core_attn) and full recompute replay the attention forward
+    attention_passes = where(full | (recompute == TM.SELECTIVE), 2.0, 1.0)
     if w.unfused:  # the whole s x s square, masked half included, its scores through HBM
         attention = K.unfused_attention_seconds(T * stage / t * w.heads * w.sequence * w.full_layers,
                                                 w.attention_square * T * stage / t, w.peak16, w.bandwidth,
-                                                w.ceiling16, where(recompute == TM.NO_RECOMPUTE, 1.0, 2.0))
+                                                w.ceiling16, attention_passes)
     else:
         attention = sum(K.attention_training_seconds(flops * T * stage / t, w.peak16, forward, backward,
-                                                     forward_passes=where(full, 2.0, 1.0))
+                                                     forward_passes=attention_passes)
                         for flops, forward, backward in w.attention_parts)
     bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated)
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k)
