@@ -192,9 +192,10 @@ def evaluate(w: Work, lay: dict) -> dict:
              the BF16 peak formulas.attention_kernels gives for the head dim, keys per query and
              kernel generation, layer kind by layer kind; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM; either kernel's forward
-             replayed under selective (Megatron-Core's core_attn) or full recompute) + element-wise bytes at 0.85 BW (FP8 casts at the recipe's bytes,
-             kernel_efficiency.fp8_cast_bytes; current scaling's amax all-reduces exposed with the
-             tensor-parallel time, amax_reductions; an unfused expert epilogue's clamp and bias
+             replayed under selective (Megatron-Core's core_attn) or full recompute) + element-wise
+             bytes at 0.85 BW (FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
+             current scaling's amax all-reduces exposed with the tensor-parallel time,
+             amax_reductions; an unfused expert epilogue's clamp and bias
              passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
              (last) stage with the LM head; m micro-batches per step and replica
     Convention: ranks ordered tensor, context, expert/data, pipeline (fastest first), so the tensor
