@@ -108,12 +108,13 @@ def estimate(
         if explain and output_format == Format.csv:  # said before any work, not dropped in silence
             raise QwenfeasError("CSV has one column per output and no room for formulas and sources",
                                 key="--explain", hint="use --explain with --format table, json, jsonl or yaml")
-        if field and (explain or output_format != Format.table):
-            raise QwenfeasError(f"prints one bare number, so {'--explain' if explain else '--format'} has no effect "
-                                "on it", key="--field",
-                                hint=f"drop --field, or use --format json | jq '.{field}'" if not explain else
-                                f"drop --explain, or see the formula with --explain --format json | jq '.explain"
-                                f"[\"{field}\"]'")
+        if field and explain:
+            raise QwenfeasError("prints one bare number, so --explain has no effect on it", key="--field",
+                                hint=f"drop --explain, or see the formula with --explain --format json | "
+                                f"jq '.explain[\"{field}\"]'")
+        if field and output_format != Format.table:
+            raise QwenfeasError("prints one bare number, so --format has no effect on it", key="--field",
+                                hint=f"drop --field, or use --format json | jq '.{field}'")
         reports = estimates(files, _assignments(overrides, hf_config))
         if field:
             sys.stdout.write("".join(bare(report, field) + "\n" for report in reports))

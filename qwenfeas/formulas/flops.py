@@ -147,7 +147,8 @@ def hardware_flops(model_flops, recompute):
     Formula: model FLOPs x 4/3 with full recomputation (8N instead of 6N per token), else x 1.
     Convention: model FLOPs (for MFU) never include recomputation; hardware FLOPs (for HFU) do.
     Selective recomputation replays only the attention scores, which Korthikanti et al. measure
-    at 2.7% for GPT-3 175B; it is not added, nor are the norms and activations "modules" replays.
+    at 2.7% for GPT-3 175B; this count leaves it out, as it leaves out the norms and activations
+    "modules" replays (the step time does charge the attention replay: training.step_time.evaluate).
     Source: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
     Transformer Models", sec. 6; Narayanan et al. 2021, sec. 5.1 (8TP per token).
     """
