@@ -32,6 +32,21 @@ Conventions. The papers count FLOPs as flash-attention's benchmark does: forward
 sequence (halved under the causal mask), backward 2.5x the forward (five matmuls to the forward's
 two). This model charges the backward 2x the forward's FLOPs (kernel_efficiency.attention_training_seconds),
 so a backward bar B becomes a share 2 / 2.5 x B / peak of "useful" backward FLOPs.
+
+Blackwell (B200, GB200; B300, GB300 as an estimate). One measured figure each way, no grid: the
+SM100 dense MHA prefill kernels in deepseek-ai/FlashMLA (contributed by NVIDIA, FlashMLA PR #76) reach
+"up to 1460 TFlops in forward and 1000 TFlops in backward computation on B200" (README), of the
+B200's 2250 dense BF16. The README's benchmark (tests/test_fmha_sm100.py, `timer`) counts 2 (d + dv)
+FLOPs per unmasked query-key pair and head forward and 2 (3 d + 2 dv) backward: 2.5x the forward at
+d = dv, the flash-attention convention above, so its backward figure converts by 2 / 2.5 as the
+Hopper bars do. FlashAttention-4 (Zadouri et al. 2026, arXiv 2603.05451) measures B200 by head dim,
+mask and length against cuDNN 9.13 (the kernel Transformer Engine runs for NeMo), but only its
+abstract's "up to" figures were readable here (1613 TFLOP/s, 71%; up to 1.3x cuDNN 9.13): without
+the shape behind them they build no grid, and FlashMLA's figures stay. Blackwell Ultra (B300, GB300)
+doubles the SFU's exponential rate for softmax (NVIDIA technical blog "Making Softmax More Efficient
+with NVIDIA Blackwell Ultra", 2026), measured there as ~35% more FP8 forward throughput on
+DeepSeek-V3's attention; no BF16 or backward figure is given, so B300 and GB300 take B200's figures
+(same tcgen05 tensor cores and kernels), an estimate that is likely slow for their forward.
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ from __future__ import annotations
 import math
 
 from ._array import _numpy, maximum, minimum, where
+from .accelerators import BLACKWELL_PRESETS
 
 # H100 SXM5 dense BF16 peak, TFLOP/s (NVIDIA H100 Tensor Core GPU datasheet: 989.4; 1979 with sparsity)
 H100_BF16_PEAK_TFLOPS = 989.0
@@ -71,20 +87,22 @@ BACKWARD_TFLOPS = {
 FA2_A100_BEST = 0.73
 FA2_H100_BEST_TFLOPS = 370.0
 
-# Blackwell (B200, GB200): dense MHA prefill on SM100, 1460 TFLOP/s forward and 1000 backward of the
-# B200's 2250 (deepseek-ai/FlashMLA README @ 066b5ba6); one figure each, no grid by head dim or length.
-# The README does not say how it counts backward FLOPs: the figure is taken, as before this grid, as a
-# share of the useful 2x-forward FLOPs (the FA count would make it 2 / 2.5 of that).
-BLACKWELL_FORWARD = 1460 / 2250
-BLACKWELL_BACKWARD = 1000 / 2250
+# Blackwell: dense MHA prefill on SM100, up to 1460 TFLOP/s forward and 1000 backward of the B200's 2250
+# dense BF16 (deepseek-ai/FlashMLA README @ 9241ae3); one figure each, no grid by head dim or length.
+# Its benchmark counts the backward as 2.5x the forward (tests/test_fmha_sm100.py, 2 (3d + 2dv) over
+# 2 (d + dv) at d = dv), so the backward converts to useful FLOPs as the Hopper bars do.
+B200_BF16_PEAK_TFLOPS = 2250.0
+BLACKWELL_FORWARD = 1460 / B200_BF16_PEAK_TFLOPS
+BLACKWELL_BACKWARD = 1000 / B200_BF16_PEAK_TFLOPS * USEFUL_BACKWARD_FLOPS / BENCHMARK_BACKWARD_FLOPS
 
-# accelerator preset -> kernel generation of its attention grid
-_GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere", "b200": "blackwell", "gb200": "blackwell"}
+# accelerator preset -> kernel generation of its attention grid (every Blackwell preset: B200's figures,
+# measured on B200 and GB200's same SM100 die; on B300 and GB300 an estimate, see the module docstring)
+_GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere"} | {p: "blackwell" for p in BLACKWELL_PRESETS}
 
 
 def kernel_generation(preset, kernel):
     """The attention kernel a preset runs: "fa2-ampere" (A100, A800: FlashAttention-2, the newest for
-    Ampere), "blackwell" (B200, GB200: FlashMLA's SM100 figures), else "fa3-hopper" (H100, H800,
+    Ampere), "blackwell" (B200, GB200, and B300, GB300 as an estimate: FlashMLA's SM100 figures), else "fa3-hopper" (H100, H800,
     H200, H20, and every accelerator without its own measurement, as an estimate). A stack that
     runs FlashAttention-2 (training.attention_kernel: flash2) runs "fa2-hopper", FA2's own H100
     bars, on every accelerator but Ampere (measured on H100; elsewhere an estimate)."""
@@ -141,12 +159,13 @@ def attention_efficiency(generation, head_dim, keys, causal):
 
     Formula: FA3 (Hopper and the rest): grid / 989 (forward); grid / 989 x 2 / 2.5 (backward, a
              causal one x masked / open forward); FA2 ("fa2-hopper"): its H100 grid the same way;
-             FA2 on Ampere: that, x 0.73 / (370 / 989); Blackwell: 1460 / 2250 forward, 1000 / 2250 backward (whatever the length)
+             FA2 on Ampere: that, x 0.73 / (370 / 989); Blackwell: 1460 / 2250 forward, 1000 / 2250 x 2 / 2.5
+             backward (whatever the shape)
     Convention: `keys` the keys one query attends at most (the sequence, or a sliding window); head
     dim the mean of the query-key and value dims when they differ (MLA: (192 + 128) / 2 = 160, the
     equal-dim kernel of the same FLOPs per key); backward in this model's 2x-forward FLOPs.
     Source: the module docstring's figures (Shah et al. 2024, Figures 5 and 6; Dao 2023, abstract);
-    FlashMLA README @ 066b5ba6 for Blackwell (its backward taken as a share of the useful 2x FLOPs).
+    FlashMLA README @ 9241ae3 for Blackwell (its backward counted 2.5x the forward, tests/test_fmha_sm100.py).
     """
     if generation == "blackwell":
         return BLACKWELL_FORWARD, BLACKWELL_BACKWARD

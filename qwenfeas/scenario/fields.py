@@ -253,7 +253,8 @@ TRAINING = {
     ),
     "attention_kernel": Field(
         "choice", "how attention runs: fused keeps the score matrices on chip with the newest kernel of the "
-        "accelerator's generation (FlashAttention-3 on Hopper, FlashMLA on B200/GB200, FlashAttention-2 on A100); "
+        "accelerator's generation (FlashAttention-3 on Hopper, FlashMLA's B200 figures on B200/GB200 and, as an "
+        "estimate, B300/GB300, FlashAttention-2 on A100); "
         "flash2 is FlashAttention-2 on any GPU (stacks before FlashAttention-3, 2023 to mid 2024); unfused "
         "writes QK^T, softmax and dropout outputs to memory and runs the two products as "
         "batched GEMMs over the whole square (Megatron-LM, Megatron-DeepSpeed and other stacks before 2022)",
