@@ -3,9 +3,9 @@
 Every number below is read from the figures, TFLOP/s on one H100 80GB SXM5 (989 TFLOP/s dense BF16):
 FlashAttention-3 (Shah et al. 2024, arXiv 2407.08608) Figure 5 forward, Figure 6 backward (no causal
 mask); the FlashAttention-2 bars of the same figures; FlashAttention-2's A100 best, 73% (Dao 2023,
-arXiv 2307.08691, abstract); FlashMLA's B200 dense prefill, 1460 forward and 1000 backward of 2250
-(deepseek-ai/FlashMLA README @ 9241ae3). The papers and FlashMLA's benchmark count the backward as 2.5x the forward's FLOPs;
-the step model counts 2x, so a backward bar B is a share B / 989 x 2 / 2.5.
+arXiv 2307.08691, abstract); NVIDIA's cuDNN 9.13.1 and FlashAttention-2 runs on B200 and GB300
+(NVIDIA/cudnn-frontend @ bb37575). The papers and NVIDIA's benchmark count the backward as 2.5x the
+forward's FLOPs; the step model counts 2x, so a backward bar B is a share B / peak x 2 / 2.5.
 """
 
 from __future__ import annotations
@@ -74,22 +74,59 @@ def test_ampere_runs_flashattention2_scaled_to_its_a100_best():
     assert backward == pytest.approx(264 / H100 * 262 / 318 * 2 / 2.5 * scale)
 
 
-def test_blackwell_keeps_flashmla_figures_whatever_the_shape():
-    # FlashMLA README (deepseek-ai/FlashMLA @ 9241ae3): up to 1460 TFLOP/s forward, 1000 backward on B200
-    # (2250 dense BF16). Its benchmark, tests/test_fmha_sm100.py, counts per unmasked pair and head
-    # 2 (d + dv) forward and 2 (3 d + 2 dv) backward: at d = dv = 128, 512 and 1280 FLOPs, 2.5x. This
-    # model's backward is 2x the forward, so 1000 counted at 1280 / 512 is 1000 x 2 / 2.5 = 800 useful
-    useful = 1000 * 2 / ((3 * 128 + 2 * 128) / (128 + 128))
-    for head_dim, keys, causal in ((64, 128, True), (128, 8192, True), (256, 131072, False), (160, 4096, True)):
-        forward, backward = AK.attention_efficiency("blackwell", head_dim, keys, causal)
-        assert forward == pytest.approx(1460 / 2250)
-        assert backward == pytest.approx(useful / 2250)
-        assert backward == pytest.approx(800 / 2250)
+# NVIDIA/cudnn-frontend @ bb37575, benchmark/sdpa_benchmark_training/artifacts: cuDNN 9.13.1 and
+# FlashAttention-2 2.7.4, BF16, causal, head dim 128, 128 query heads, batch 1, on one B200 (2250 TFLOP/s
+# dense BF16) and one GB300 (2500); FLOPs 4 s^2 h d / 2 forward, 2.5x that backward (its `flops`)
+B200, GB300 = 2250.0, 2500.0
+
+
+def test_the_cudnn_bars_are_the_csvs_times_in_flops():
+    # B200 at 8k: forward 1.877 ms, backward 5.833 ms (sdpa_bf16_benchmark_results_NVIDIA_B200.csv, pyt_cudnn)
+    flops = 4 * 8192 ** 2 * 128 * 128 / 2
+    forward, backward = AK.attention_efficiency("cudnn-b200", 128, 8192, True)
+    assert forward * B200 == pytest.approx(flops / 1.877e-3 / 1e12, rel=1e-3)  # 1171 TFLOP/s
+    # the backward bar counts 2.5x the forward's FLOPs; this model's backward is 2x, so 2 / 2.5 of it
+    assert backward * B200 == pytest.approx(2.5 * flops / 5.833e-3 / 1e12 * 2 / 2.5, rel=1e-3)  # 943 x 0.8
+
+
+@pytest.mark.parametrize(("generation", "peak", "forward", "backward"), [
+    ("cudnn-b200", B200, 856, 701),  # B200 at 4k
+    ("cudnn-gb300", GB300, 1145, 893),  # GB300's own run at 4k, of its 2500
+])
+def test_a_grid_point_of_cudnn_on_b200_and_gb300(generation, peak, forward, backward):
+    assert AK.attention_efficiency(generation, 128, 4096, True) == pytest.approx(
+        (forward / peak, backward / peak * 2 / 2.5))
+
+
+def test_blackwell_bars_follow_log_length_and_hold_at_the_ends():
+    # halfway between 8k and 16k in log2: (1171 + 1332) / 2 forward, (943 + 1075) / 2 backward (B200)
+    forward, backward = AK.attention_efficiency("cudnn-b200", 128, 2 ** 13.5, True)
+    assert forward == pytest.approx((1171 + 1332) / 2 / B200)
+    assert backward == pytest.approx((943 + 1075) / 2 / B200 * 0.8)
+    # a quarter of the way from 32k to 64k on GB300: 1796 + (1770 - 1796) / 4
+    assert AK.attention_efficiency("cudnn-gb300", 128, 2 ** 15.25, True)[0] == pytest.approx(
+        (1796 + (1770 - 1796) / 4) / GB300)
+    # a 128-token window at the 512 bar, a million keys at the 128k bar
+    assert AK.attention_efficiency("cudnn-b200", 128, 128, True) == pytest.approx((84 / B200, 134 / B200 * 0.8))
+    assert AK.attention_efficiency("cudnn-b200", 128, 1e6, True) == pytest.approx((1355 / B200, 1048 / B200 * 0.8))
+
+
+def test_blackwell_has_one_measured_shape_every_head_dim_and_mask_takes_it():
+    # only head dim 128 with the causal mask was measured: MLA's 160, 64, 256 and an open mask take it (16k)
+    expected = (1332 / B200, 1075 / B200 * 0.8)
+    for head_dim, causal in ((64, True), (160, True), (256, True), (128, False)):
+        assert AK.attention_efficiency("cudnn-b200", head_dim, 16384, causal) == pytest.approx(expected)
+
+
+def test_flashattention2_on_blackwell_runs_its_measured_bars():
+    # the same runs' flash_attn 2.7.4: B200 at 32k 436 forward, 346 backward; GB300 at 2k 285 and 247
+    assert AK.attention_efficiency("fa2-b200", 128, 32768, True) == pytest.approx((436 / B200, 346 / B200 * 0.8))
+    assert AK.attention_efficiency("fa2-gb300", 128, 2048, True) == pytest.approx((285 / GB300, 247 / GB300 * 0.8))
 
 
 @pytest.mark.parametrize(("preset", "generation"), [
-    ("a100-sxm-80gb", "fa2-ampere"), ("a800", "fa2-ampere"), ("b200", "blackwell"), ("gb200", "blackwell"),
-    ("b300", "blackwell"), ("gb300", "blackwell"),
+    ("a100-sxm-80gb", "fa2-ampere"), ("a800", "fa2-ampere"), ("b200", "cudnn-b200"), ("gb200", "cudnn-b200"),
+    ("b300", "cudnn-gb300"), ("gb300", "cudnn-gb300"),
     ("h100-sxm", "fa3-hopper"), ("h800", "fa3-hopper"), ("h200", "fa3-hopper"), (None, "fa3-hopper"),
 ])
 def test_each_preset_runs_its_generation(preset, generation):
@@ -97,7 +134,8 @@ def test_each_preset_runs_its_generation(preset, generation):
 
 
 @pytest.mark.parametrize(("preset", "generation"), [
-    ("a100-sxm-80gb", "fa2-ampere"), ("h100-sxm", "fa2-hopper"), ("b200", "fa2-hopper"), (None, "fa2-hopper"),
+    ("a100-sxm-80gb", "fa2-ampere"), ("h100-sxm", "fa2-hopper"), ("b200", "fa2-b200"), ("gb200", "fa2-b200"),
+    ("b300", "fa2-gb300"), ("gb300", "fa2-gb300"), (None, "fa2-hopper"),
 ])
 def test_a_flashattention2_stack_runs_fa2_everywhere(preset, generation):
     assert AK.kernel_generation(preset, "flash2") == generation

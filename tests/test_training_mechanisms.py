@@ -384,11 +384,11 @@ def test_attention_time_on_a_b200_by_hand(run):
     work = r.training_work
     result = ST.evaluate(work, _layout())
     # 8 layers of causal attention at 4,096 tokens: QK^T and PV, 2 x 2 FLOPs per key and head dimension, 32
-    # heads of 128, (4096 + 1)/2 keys on average; forward at 1460/2250 (twice: the layout's selective
-    # recompute replays it), backward twice the FLOPs at 1000/2250 of 2.25 PFLOP/s, a figure FlashMLA's
-    # benchmark counts at 2.5x the forward (tests/test_fmha_sm100.py): 1000 x 2 / 2.5 = 800 useful
+    # heads of 128, (4096 + 1)/2 keys on average; the kernel runs cuDNN 9.13.1's B200 bars at 4k
+    # (NVIDIA/cudnn-frontend @ bb37575): forward 856 TFLOP/s (twice: the layout's selective recompute
+    # replays it), backward twice the FLOPs at 701 TFLOP/s counted at 2.5x the forward, so 701 x 2 / 2.5
     forward = 8 * 2 * 2 * 4096 * (4096 + 1) / 2 * 4096
-    expected = 2 * forward / (2250e12 * 1460 / 2250) + 2 * forward / (2250e12 * 800 / 2250)
+    expected = 2 * forward / 856e12 + 2 * forward / (701e12 * 2 / 2.5)
     assert result["attention_seconds"] == pytest.approx(expected, rel=1e-9)
 
 

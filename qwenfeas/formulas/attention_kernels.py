@@ -33,20 +33,34 @@ sequence (halved under the causal mask), backward 2.5x the forward (five matmuls
 two). This model charges the backward 2x the forward's FLOPs (kernel_efficiency.attention_training_seconds),
 so a backward bar B becomes a share 2 / 2.5 x B / peak of "useful" backward FLOPs.
 
-Blackwell (B200, GB200; B300, GB300 as an estimate). One measured figure each way, no grid: the
-SM100 dense MHA prefill kernels in deepseek-ai/FlashMLA (contributed by NVIDIA, FlashMLA PR #76) reach
-"up to 1460 TFlops in forward and 1000 TFlops in backward computation on B200" (README), of the
-B200's 2250 dense BF16. The README's benchmark (tests/test_fmha_sm100.py, `timer`) counts 2 (d + dv)
-FLOPs per unmasked query-key pair and head forward and 2 (3 d + 2 dv) backward: 2.5x the forward at
-d = dv, the flash-attention convention above, so its backward figure converts by 2 / 2.5 as the
-Hopper bars do. FlashAttention-4 (Zadouri et al. 2026, arXiv 2603.05451) measures B200 by head dim,
-mask and length against cuDNN 9.13 (the kernel Transformer Engine runs for NeMo), but only its
-abstract's "up to" figures were readable here (1613 TFLOP/s, 71%; up to 1.3x cuDNN 9.13): without
-the shape behind them they build no grid, and FlashMLA's figures stay. Blackwell Ultra (B300, GB300)
-doubles the SFU's exponential rate for softmax (NVIDIA technical blog "Making Softmax More Efficient
-with NVIDIA Blackwell Ultra", 2026), measured there as ~35% more FP8 forward throughput on
-DeepSeek-V3's attention; no BF16 or backward figure is given, so B300 and GB300 take B200's figures
-(same tcgen05 tensor cores and kernels), an estimate that is likely slow for their forward.
+Blackwell: the measured grid is NVIDIA's cuDNN SDPA training benchmark (NVIDIA/cudnn-frontend @ bb37575,
+benchmark/sdpa_benchmark_training, "cuDNN frontend v1.15 ... for cuDNN 9.13.1"; NGC PyTorch 25.09,
+cuDNN 9.13.1, the version Megatron-Bridge/NeMo 25.11 ships and Transformer Engine's fused attention calls),
+BF16, causal, head dim 128, 128 query and 8 KV heads, batch 1, CUDA events around PyTorch's SDPA call
+(median of 10), one B200 and one GB300 (artifacts/sdpa_bf16_benchmark_results_NVIDIA_{B200,GB300}.csv,
+rounded to 1 TFLOP/s; the same benchmark's FLOP count as flash-attention's, backward 2.5x):
+
+  cuDNN 9.13.1, causal, head dim 128   512   1k    2k    4k    8k    16k   32k   64k   128k
+    B200  forward                      84    255   479   856   1171  1332  1419  1382  1355
+    B200  backward                     134   309   371   701   943   1075  1109  1073  1048
+    GB300 forward                      55    224   594   1145  1496  1702  1796  1770  1721
+    GB300 backward                     95    277   487   893   1130  1268  1319  1302  1280
+  FlashAttention-2 2.7.4 (`flash_attn`), same runs
+    B200  forward                      64    154   254   343   400   425   436   441   444
+    B200  backward                     81    105   199   273   318   337   346   349   348
+    GB300 forward                      52    156   285   392   440   465   475   480   483
+    GB300 backward                     55    149   247   315   352   369   378   381   381
+
+Each GPU's bars are shares of its own dense BF16 peak (B200 2250, GB300 2500 TFLOP/s; the presets'
+datasheet figures). GB200 runs B200's shares and B300 GB300's (the same die; an estimate, scaled by
+their own peaks). Blackwell Ultra's GB300 bars are its own measurement: its SFU's doubled exponential
+rate (NVIDIA technical blog "Making Softmax More Efficient with NVIDIA Blackwell Ultra", 2026) shows
+as 28% more forward TFLOP/s than B200 at 8k (on an 11% higher peak). Only causal head dim 128 was measured: other head dims hold the
+128 bars (MLA's 160 included) and a non-causal query the causal bars. At 512-1k a call of batch 1
+is mostly launch time (0.1 ms), so the short bars are a floor. FlashAttention-4 (Zadouri et al. 2026,
+arXiv 2603.05451) measures B200 against cuDNN 9.13 too, but only its abstract's "up to" figures
+(1613 TFLOP/s; up to 1.3x cuDNN 9.13) were readable here, not the bars; DeepSeek's FlashMLA SM100
+kernels ("up to 1460 forward, 1000 backward" on B200, FlashMLA README @ 9241ae3) have no grid either.
 """
 
 from __future__ import annotations
@@ -54,7 +68,6 @@ from __future__ import annotations
 import math
 
 from ._array import _numpy, maximum, minimum, where
-from .accelerators import BLACKWELL_PRESETS
 
 # H100 SXM5 dense BF16 peak, TFLOP/s (NVIDIA H100 Tensor Core GPU datasheet: 989.4; 1979 with sparsity)
 H100_BF16_PEAK_TFLOPS = 989.0
@@ -87,28 +100,42 @@ BACKWARD_TFLOPS = {
 FA2_A100_BEST = 0.73
 FA2_H100_BEST_TFLOPS = 370.0
 
-# Blackwell: dense MHA prefill on SM100, up to 1460 TFLOP/s forward and 1000 backward of the B200's 2250
-# dense BF16 (deepseek-ai/FlashMLA README @ 9241ae3); one figure each, no grid by head dim or length.
-# Its benchmark counts the backward as 2.5x the forward (tests/test_fmha_sm100.py, 2 (3d + 2dv) over
-# 2 (d + dv) at d = dv), so the backward converts to useful FLOPs as the Hopper bars do.
-B200_BF16_PEAK_TFLOPS = 2250.0
-BLACKWELL_FORWARD = 1460 / B200_BF16_PEAK_TFLOPS
-BLACKWELL_BACKWARD = 1000 / B200_BF16_PEAK_TFLOPS * USEFUL_BACKWARD_FLOPS / BENCHMARK_BACKWARD_FLOPS
+# Blackwell, BF16, causal, head dim 128 (NVIDIA/cudnn-frontend @ bb37575, module docstring): TFLOP/s at
+# BLACKWELL_SEQUENCES on one B200 ("b200") and one GB300 ("gb300"), cuDNN 9.13.1 ("cudnn") and
+# FlashAttention-2 2.7.4 ("fa2"), keyed (kernel and GPU, head dim, causal mask)
+BLACKWELL_SEQUENCES = GRID_SEQUENCES + (32768.0, 65536.0, 131072.0)
+BLACKWELL_FORWARD_TFLOPS = {
+    ("cudnn-b200", 128.0, True): (84, 255, 479, 856, 1171, 1332, 1419, 1382, 1355),
+    ("cudnn-gb300", 128.0, True): (55, 224, 594, 1145, 1496, 1702, 1796, 1770, 1721),
+    ("fa2-b200", 128.0, True): (64, 154, 254, 343, 400, 425, 436, 441, 444),
+    ("fa2-gb300", 128.0, True): (52, 156, 285, 392, 440, 465, 475, 480, 483),
+}
+BLACKWELL_BACKWARD_TFLOPS = {
+    ("cudnn-b200", 128.0, True): (134, 309, 371, 701, 943, 1075, 1109, 1073, 1048),
+    ("cudnn-gb300", 128.0, True): (95, 277, 487, 893, 1130, 1268, 1319, 1302, 1280),
+    ("fa2-b200", 128.0, True): (81, 105, 199, 273, 318, 337, 346, 349, 348),
+    ("fa2-gb300", 128.0, True): (55, 149, 247, 315, 352, 369, 378, 381, 381),
+}
+# the measured GPUs' dense BF16 peaks, TFLOP/s (NVIDIA DGX B200 datasheet; Blackwell Ultra datasheet, GB300)
+BLACKWELL_PEAK_TFLOPS = {"b200": 2250.0, "gb300": 2500.0}
 
-# accelerator preset -> kernel generation of its attention grid (every Blackwell preset: B200's figures,
-# measured on B200 and GB200's same SM100 die; on B300 and GB300 an estimate, see the module docstring)
-_GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere"} | {p: "blackwell" for p in BLACKWELL_PRESETS}
+# accelerator preset -> kernel generation of its attention grid: Blackwell runs its GPU's cuDNN grid
+# (B200's for B200 and GB200, GB300's for GB300 and B300)
+_GENERATION = {"a100-sxm-80gb": "fa2-ampere", "a800": "fa2-ampere", "b200": "cudnn-b200", "gb200": "cudnn-b200",
+               "b300": "cudnn-gb300", "gb300": "cudnn-gb300"}
 
 
 def kernel_generation(preset, kernel):
     """The attention kernel a preset runs: "fa2-ampere" (A100, A800: FlashAttention-2, the newest for
-    Ampere), "blackwell" (B200, GB200, and B300, GB300 as an estimate: FlashMLA's SM100 figures), else "fa3-hopper" (H100, H800,
-    H200, H20, and every accelerator without its own measurement, as an estimate). A stack that
-    runs FlashAttention-2 (training.attention_kernel: flash2) runs "fa2-hopper", FA2's own H100
-    bars, on every accelerator but Ampere (measured on H100; elsewhere an estimate)."""
+    Ampere), "cudnn-b200" (B200, GB200) and "cudnn-gb300" (GB300, B300): cuDNN 9.13.1, what Transformer
+    Engine runs on Blackwell, measured on that GPU; else "fa3-hopper" (H100, H800, H200, H20, and every
+    accelerator without its own measurement, as an estimate). A stack that runs FlashAttention-2
+    (training.attention_kernel: flash2) runs its measured Blackwell bars there ("fa2-b200", "fa2-gb300"),
+    "fa2-hopper", FA2's own H100 bars, on every other accelerator but Ampere (measured on H100;
+    elsewhere an estimate)."""
     generation = _GENERATION.get(preset, "fa3-hopper")
     if kernel == "flash2" and generation != "fa2-ampere":
-        return "fa2-hopper"
+        return generation.replace("cudnn", "fa2") if generation.startswith("cudnn") else "fa2-hopper"
     return generation
 
 
@@ -129,10 +156,10 @@ def _along(grid_points, values, x):
     return result
 
 
-def grid_rate(table, kernel, head_dim, keys, causal):
+def grid_rate(table, kernel, head_dim, keys, causal, sequences=GRID_SEQUENCES):
     """TFLOP/s of a figure grid at a head dimension and keys per query (log-log interpolation, clamped).
 
-    Formula: interpolate each head dim's row over log2(keys) between 512 and 16k, then between the
+    Formula: interpolate each head dim's row over log2(keys) between `sequences`' ends, then between the
              rows over log2(head dim) between the kernel's smallest and largest head dim; outside
              either range the end value holds (no extrapolation)
     Convention: `table` keyed (kernel, head dim, causal mask).
@@ -140,7 +167,7 @@ def grid_rate(table, kernel, head_dim, keys, causal):
     """
     rows = {key[1]: values for key, values in table.items() if key[0] == kernel and key[2] == causal}
     dims = sorted(rows)
-    return _along(tuple(dims), [_along(GRID_SEQUENCES, rows[d], keys) for d in dims], head_dim)
+    return _along(tuple(dims), [_along(sequences, rows[d], keys) for d in dims], head_dim)
 
 
 def _grid_fractions(kernel, head_dim, keys, causal):
@@ -154,21 +181,30 @@ def _grid_fractions(kernel, head_dim, keys, causal):
     return fwd / H100_BF16_PEAK_TFLOPS, bwd / H100_BF16_PEAK_TFLOPS * USEFUL_BACKWARD_FLOPS / BENCHMARK_BACKWARD_FLOPS
 
 
+def _blackwell_fractions(generation, head_dim, keys):
+    """(forward, backward) share of the measured GPU's peak of one Blackwell grid (causal bars only)."""
+    peak = BLACKWELL_PEAK_TFLOPS[generation.split("-")[1]]
+    fwd = grid_rate(BLACKWELL_FORWARD_TFLOPS, generation, head_dim, keys, True, BLACKWELL_SEQUENCES)
+    bwd = grid_rate(BLACKWELL_BACKWARD_TFLOPS, generation, head_dim, keys, True, BLACKWELL_SEQUENCES)
+    return fwd / peak, bwd / peak * USEFUL_BACKWARD_FLOPS / BENCHMARK_BACKWARD_FLOPS
+
+
 def attention_efficiency(generation, head_dim, keys, causal):
     """Forward and backward share of the BF16 peak a fused attention kernel reaches.
 
     Formula: FA3 (Hopper and the rest): grid / 989 (forward); grid / 989 x 2 / 2.5 (backward, a
              causal one x masked / open forward); FA2 ("fa2-hopper"): its H100 grid the same way;
-             FA2 on Ampere: that, x 0.73 / (370 / 989); Blackwell: 1460 / 2250 forward, 1000 / 2250 x 2 / 2.5
-             backward (whatever the shape)
+             FA2 on Ampere: that, x 0.73 / (370 / 989); Blackwell ("cudnn-b200", "cudnn-gb300",
+             "fa2-b200", "fa2-gb300"): the GPU's causal grid / its peak (B200 2250, GB300 2500),
+             backward x 2 / 2.5, whatever the mask and head dim
     Convention: `keys` the keys one query attends at most (the sequence, or a sliding window); head
     dim the mean of the query-key and value dims when they differ (MLA: (192 + 128) / 2 = 160, the
     equal-dim kernel of the same FLOPs per key); backward in this model's 2x-forward FLOPs.
-    Source: the module docstring's figures (Shah et al. 2024, Figures 5 and 6; Dao 2023, abstract);
-    FlashMLA README @ 9241ae3 for Blackwell (its backward counted 2.5x the forward, tests/test_fmha_sm100.py).
+    Source: the module docstring's figures (Shah et al. 2024, Figures 5 and 6; Dao 2023, abstract;
+    NVIDIA/cudnn-frontend @ bb37575, cuDNN 9.13.1 and FlashAttention-2 on B200 and GB300).
     """
-    if generation == "blackwell":
-        return BLACKWELL_FORWARD, BLACKWELL_BACKWARD
+    if generation.endswith(("-b200", "-gb300")):
+        return _blackwell_fractions(generation, head_dim, keys)
     if generation == "fa3-hopper":
         return _grid_fractions("fa3", head_dim, keys, causal)
     fwd, bwd = _grid_fractions("fa2", head_dim, keys, causal)

@@ -253,9 +253,9 @@ TRAINING = {
     ),
     "attention_kernel": Field(
         "choice", "how attention runs: fused keeps the score matrices on chip with the newest kernel of the "
-        "accelerator's generation (FlashAttention-3 on Hopper, FlashMLA's B200 figures on B200/GB200 and, as an "
-        "estimate, B300/GB300, FlashAttention-2 on A100); "
-        "flash2 is FlashAttention-2 on any GPU (stacks before FlashAttention-3, 2023 to mid 2024); unfused "
+        "accelerator's generation (FlashAttention-3 on Hopper, cuDNN 9.13.1 on Blackwell as Transformer Engine "
+        "runs it: B200's measurement for B200/GB200, GB300's for GB300/B300; FlashAttention-2 on A100); "
+        "flash2 is FlashAttention-2 on any GPU (its own B200/GB300 measurement on Blackwell) (stacks before FlashAttention-3, 2023 to mid 2024); unfused "
         "writes QK^T, softmax and dropout outputs to memory and runs the two products as "
         "batched GEMMs over the whole square (Megatron-LM, Megatron-DeepSpeed and other stacks before 2022)",
         minimum=None, choices=ATTENTION_KERNELS, default="fused",

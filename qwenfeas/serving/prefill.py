@@ -44,7 +44,7 @@ def prefill_pass_seconds(m: Model, d: Device, tensor, attention_data, expert, wa
              tokens + kernels * 4 us
     Convention: prefill attention runs the training step's forward kernel at the prompt's length
     (formulas.attention_kernels: FlashAttention-3's causal grid by head dim and length, FA2's on
-    Ampere, FlashMLA's on Blackwell), not the decode kernels' hardware.attention_efficiency; every
+    Ampere, cuDNN 9.13.1's on Blackwell), not the decode kernels' hardware.attention_efficiency; every
     layer at the full-attention layers' rate (a sliding window's shorter keys are not told apart);
     a lone prompt (waiting = 1) is a pass of one.
     Source: formulas.serving constants; formulas.attention_kernels; prompts_per_pass.
