@@ -8,9 +8,9 @@ from ..formulas import reliability as R
 from ..formulas import time as T
 from ..formulas import training_memory as TM
 from ..formulas._array import is_array, maximum, show
+from ..formulas.accelerators import gemm_ceiling
 from ..formulas.attention_kernels import attention_efficiency
 from ..formulas.grouped_gemm import expert_gemm_seconds
-from ..formulas.accelerators import gemm_ceiling
 from ..formulas.kernel_efficiency import BLOCK_SCALED_GEMM_RATE, fp8_cast_bytes, recipe_ceiling
 from . import layout_search as LS
 from .layout import written
