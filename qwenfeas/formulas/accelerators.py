@@ -80,22 +80,28 @@ NVFP4_BYTES = block_scaled_bytes(4, 16, 8)
 MXFP4_BYTES = block_scaled_bytes(4, 32, 8)
 
 
-def gemm_ceiling(preset, precision: str):
+def gemm_ceiling(preset, precision: str, fp8_recipe=None):
     """Best share of the datasheet peak a dense GEMM reaches on an accelerator preset at a precision.
 
     Formula: the measured maximum for the preset's family and precision: FP4 and MXFP4 their FP4
              measurement (FP4_GEMM_CEILING) where one exists, else, like INT8 and INT4, the FP8 figure;
-             else kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75)
+             else kernel_efficiency.GEMM_CEILING_UNMEASURED (0.75); FP8 under a block-scaled recipe
+             (MXFP8, blockwise) on Blackwell x 0.951 (kernel_efficiency.recipe_ceiling)
     Convention: B200 FP4 reaches 5,702 of 9,000 TFLOP/s (0.634), a smaller share of its peak than FP8
-    (0.763); an accelerator with no FP4 measurement keeps its FP8 share.
+    (0.763); an accelerator with no FP4 measurement keeps its FP8 share. `fp8_recipe` None (serving,
+    or a scenario without FP8 GEMMs) keeps the per-tensor figure.
     Source: kernel_efficiency.GEMM_CEILING (stas00/ml-engineering max-achievable matmul table; AMD ROCm
-    blog "Measuring Max-Achievable FLOPs - Part 2"); FP4_GEMM_CEILING (deepseek-ai/DeepGEMM PR #348).
+    blog "Measuring Max-Achievable FLOPs - Part 2"); FP4_GEMM_CEILING (deepseek-ai/DeepGEMM PR #348);
+    kernel_efficiency.BLOCK_SCALED_GEMM_RATE (Transformer Engine docs, "GEMM Profiling Tutorial", B300).
     """
     family = _FAMILY.get(preset)
     if precision in FP4_PRECISIONS and family in FP4_GEMM_CEILING:
         return FP4_GEMM_CEILING[family]
     table = K.GEMM_CEILING.get(family, {})
-    return table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
+    ceiling = table.get("fp8" if precision in LOW_PRECISIONS else "bf16", K.GEMM_CEILING_UNMEASURED)
+    if precision != "fp8":
+        return ceiling
+    return K.recipe_ceiling(ceiling, fp8_recipe, preset in BLACKWELL_PRESETS)
 
 
 def ceiling_depth(preset):

@@ -27,6 +27,41 @@ GEMM_CEILING = {
 # parts in the table (TPUs, Ascend, older GPUs), so no published figure applies.
 GEMM_CEILING_UNMEASURED = 0.75
 
+# The FP8 ceilings above were measured with one scale per tensor (stas00's mamf-finder.py calls
+# torch._scaled_mm with scalar scales; hipBLASLt the same). A block-scaled FP8 GEMM against it, same
+# part, library and shapes: NVIDIA Transformer Engine docs @ d0067d0, "GEMM Profiling Tutorial"
+# (docs/examples/gemm_profiling/gemm_profiling.rst), pre-quantized mode (inputs quantized before the
+# timed loop, cuBLASLt through tex.generic_gemm) on a B300 SXM6 AC: the 12 GEMMs of one layer (hidden
+# 4096, FFN 16384, QKV 12288; M = 15,872 tokens; forward, data and weight gradients) take 6.812 ms with
+# per-tensor FP8 (current scaling) and 7.161 ms with MXFP8 (BF16 13.102): MXFP8 runs at 0.951 of the
+# per-tensor rate (forward 2.158 / 2.365, data gradient 2.329 / 2.397, weight gradient 2.325 / 2.400).
+# On Blackwell, TE runs the blockwise recipe on the MXFP8 tensor cores (same page: "FP8 Block is emulated
+# via MXFP8"). On Hopper no same-kernel comparison was found: DeepGEMM's blockwise GEMMs reach 1520 of
+# 1979 TFLOP/s on H800 (deepseek-ai/DeepGEMM README @ a9967bc, 4096 x 7168 x 16384), above the
+# per-tensor cuBLAS maximum (1403), while TE's blockwise cuBLAS path is not timed without its casts;
+# Hopper keeps the per-tensor ceiling for every recipe.
+BLOCK_SCALED_RECIPES = ("mxfp8", "blockwise")
+BLOCK_SCALED_GEMM_RATE = 6.812 / 7.161
+
+
+def recipe_ceiling(ceiling, recipe, block_scaled_tensor_cores, rate=BLOCK_SCALED_GEMM_RATE):
+    """Best share of the FP8 peak a dense GEMM reaches under an FP8 scaling recipe.
+
+    Formula: eta_c * r for a block-scaled recipe (MXFP8, blockwise) on block-scaled tensor cores,
+             else eta_c;   r = t_per-tensor / t_MXFP8 = 6.812 / 7.161 = 0.951
+             (the ratio of the two GEMM times over the same 12 shapes of one layer: the mean rates over
+             equal FLOPs)
+    Convention: eta_c the per-tensor-scaled FP8 ceiling (GEMM_CEILING); the ratio measured at a
+    transformer layer's shapes (M = 15,872, hidden 4096) is taken at every shape, the measured maxima
+    included; `block_scaled_tensor_cores` for NVIDIA Blackwell (its MMA reads an E8M0 scale per 32
+    values with each tile; TE maps blockwise onto it). Other parts keep eta_c (no same-kernel
+    measurement; see BLOCK_SCALED_GEMM_RATE).
+    Source: NVIDIA Transformer Engine docs @ d0067d0, "GEMM Profiling Tutorial", pre-quantized B300
+    results (FP8 current scaling 6.812 ms, MXFP8 7.161 ms per layer); per-tensor scaling of the ceilings:
+    stas00/ml-engineering compute/accelerator/benchmarks/mamf-finder.py (torch._scaled_mm, scalar scales).
+    """
+    return ceiling * rate if block_scaled_tensor_cores and recipe in BLOCK_SCALED_RECIPES else ceiling
+
 # Well-written memory-bound kernels reach ~90% of HBM peak (FlashMLA decode, 3000 of 3350 GB/s,
 # deepseek-ai/FlashMLA README @ 066b5ba6); weight-streaming GEMMs 45-80% (DeepGEMM README @ a9967bc,
 # M = 64-128). Element-wise training kernels (norms, activations, casts) are taken at 0.85, and a

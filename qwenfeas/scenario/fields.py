@@ -154,7 +154,8 @@ PRECISION = {
                         "fp8: delayed (scale from an amax history, one fused cast), current (per-tensor amax read "
                         "first: a second read, and an amax all-reduce over the tensor-parallel group under "
                         "sequence parallelism; NeMo's FP8-CS), mxfp8 (E8M0 scale per 32 values, Blackwell; "
-                        "FP8-MX), blockwise (DeepSeek-V3's 1x128 tiles)", minimum=None, choices=FP8_RECIPES,
+                        "FP8-MX; its GEMMs at 0.951 of the per-tensor FP8 rate on Blackwell, as blockwise's), "
+                        "blockwise (DeepSeek-V3's 1x128 tiles)", minimum=None, choices=FP8_RECIPES,
                         default="delayed", default_source="Transformer Engine's original recipe (DelayedScaling)"),
     "state": Field("choice", "number format of linear-attention recurrent state", minimum=None,
                    choices=PRECISIONS, default="fp32",

@@ -8,9 +8,10 @@ from ..formulas import reliability as R
 from ..formulas import time as T
 from ..formulas import training_memory as TM
 from ..formulas._array import is_array, maximum, show
+from ..formulas.accelerators import gemm_ceiling
 from ..formulas.attention_kernels import attention_efficiency
 from ..formulas.grouped_gemm import expert_gemm_seconds
-from ..formulas.kernel_efficiency import fp8_cast_bytes
+from ..formulas.kernel_efficiency import BLOCK_SCALED_GEMM_RATE, fp8_cast_bytes, recipe_ceiling
 from . import layout_search as LS
 from .layout import written
 from .step_time import OVERLAP_ALL_TO_ALL_SMS, amax_reductions, evaluate
@@ -118,7 +119,7 @@ def _time(b, s, work, layout, result, used) -> None:
     step = b.put("training.step_seconds", run / steps, "s", "one optimizer step",
                  "{training.seconds} / steps (the given utilisation)" if given else
                  "{step_compute_seconds} + {step_bubble_seconds} + {step_exposed_seconds} + {step_optimizer_seconds}"
-                 + _fp8_recipe_parts(work, result), evaluate)
+                 "; weight GEMMs at most {step_gemm_ceiling} of the peak" + _fp8_recipe_parts(work, result), evaluate)
     b.put("training.mfu", model_flops / (run * used * peak), "fraction",
           "model FLOPs utilisation" + (" (given)" if given else " (predicted)"),
           "{training.flops} / ({training.seconds} × " + _used(s, used) + " × {hardware.peak_flops})")
@@ -142,6 +143,7 @@ def _time(b, s, work, layout, result, used) -> None:
                            ("exposed_seconds", "exposed communication, one step"),
                            ("optimizer_seconds", "optimizer step")):
             b.term(f"step_{key}", result[key], "s", label, "step_time.evaluate", evaluate)
+        _gemm_ceiling(b, s, work)
         if not work.unfused:  # the full-attention layers' kernel rates
             generation, head_dim = work.attention_kernel
             shape = f"{generation}, head dim {show(head_dim)}, causal, {{training.sequence}} keys"
@@ -176,6 +178,19 @@ def _time(b, s, work, layout, result, used) -> None:
     b.put("training.gpu_hours", reserved_hours(s["hardware.count"], wall), "h",
           "accelerator-hours reserved (wall-clock, interruptions included)",
           "{hardware.count} × {training.wall_clock_seconds} / 3600", reserved_hours)
+
+
+def _gemm_ceiling(b, s, work) -> None:
+    """The measured GEMM ceiling the step's weight GEMMs run under, and where it comes from."""
+    preset, compute = s.get("hardware.preset"), s["precision.compute"]
+    per_tensor = gemm_ceiling(preset, compute)
+    scaled = work.measured_ceiling != per_tensor
+    b.term("step_gemm_ceiling", work.measured_ceiling, "fraction",
+           f"best dense {compute} GEMM, share of the peak (before output writes, tiles and bandwidth)",
+           f"measured maximum for {preset or 'no preset'} at {compute}"
+           + (f" ({per_tensor:.4g}, per-tensor scales) × {BLOCK_SCALED_GEMM_RATE:.4g} ({work.fp8_recipe}: "
+              "block-scaled over per-tensor FP8 GEMMs, Transformer Engine on B300)" if scaled else ""),
+           recipe_ceiling if scaled else gemm_ceiling)
 
 
 def _fp8_recipe_parts(work, result) -> str:

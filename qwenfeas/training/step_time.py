@@ -142,7 +142,8 @@ class Work:
         # the main loop's rate: the measured ceiling less the output write of its own best shape; each
         # GEMM's writes are added back from its shape (_written)
         depth = ceiling_depth(preset)
-        self.ceiling = K.intrinsic_ceiling(gemm_ceiling(preset, compute), self.peak, self.bandwidth, depth)
+        self.measured_ceiling = gemm_ceiling(preset, compute, self.fp8_recipe)  # block-scaled FP8: its own rate
+        self.ceiling = K.intrinsic_ceiling(self.measured_ceiling, self.peak, self.bandwidth, depth)
         self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth, depth)
         self.sms = streaming_multiprocessors(preset)
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
