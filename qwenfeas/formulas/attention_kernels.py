@@ -55,8 +55,9 @@ Each GPU's bars are shares of its own dense BF16 peak (B200 2250, GB300 2500 TFL
 datasheet figures). GB200 runs B200's shares and B300 GB300's (the same die; an estimate, scaled by
 their own peaks). Blackwell Ultra's GB300 bars are its own measurement: its SFU's doubled exponential
 rate (NVIDIA technical blog "Making Softmax More Efficient with NVIDIA Blackwell Ultra", 2026) shows
-as 28% more forward TFLOP/s than B200 at 8k (on an 11% higher peak). Only causal head dim 128 was measured: other head dims hold the
-128 bars (MLA's 160 included) and a non-causal query the causal bars. At 512-1k a call of batch 1
+as 28% more forward TFLOP/s than B200 at 8k (on an 11% higher peak). Only causal head dim 128 was
+measured: other head dims hold the 128 bars (MLA's 160 included) and a non-causal query the causal
+bars. At 512-1k a call of batch 1
 is mostly launch time (0.1 ms), so the short bars are a floor. FlashAttention-4 (Zadouri et al. 2026,
 arXiv 2603.05451) measures B200 against cuDNN 9.13 too, but only its abstract's "up to" figures
 (1613 TFLOP/s; up to 1.3x cuDNN 9.13) were readable here, not the bars; DeepSeek's FlashMLA SM100

@@ -62,6 +62,7 @@ def recipe_ceiling(ceiling, recipe, block_scaled_tensor_cores, rate=BLOCK_SCALED
     """
     return ceiling * rate if block_scaled_tensor_cores and recipe in BLOCK_SCALED_RECIPES else ceiling
 
+
 # Well-written memory-bound kernels reach ~90% of HBM peak (FlashMLA decode, 3000 of 3350 GB/s,
 # deepseek-ai/FlashMLA README @ 066b5ba6); weight-streaming GEMMs 45-80% (DeepGEMM README @ a9967bc,
 # M = 64-128). Element-wise training kernels (norms, activations, casts) are taken at 0.85, and a

@@ -214,8 +214,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     formulas.communication and this module (NCCL and DeepEP link efficiencies, DeepSeek-V3's SM
     share); GEMM output writes after the main loop: the roofline, checked on DeepGEMM's FP8 rates by
     depth (kernel_efficiency.intrinsic_ceiling); compute under hidden collectives 18.9% slower: Lee
-    et al. 2025, arXiv 2507.03114; attention: FlashAttention-2 and -3's figures, cuDNN 9.13.1's on B200 and GB300; schedules:
-    Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
+    et al. 2025, arXiv 2507.03114; attention: FlashAttention-2 and -3's figures, cuDNN 9.13.1's on
+    B200 and GB300; schedules: Narayanan et al. 2021, Qi et al. 2024, the DualPipe README.
     """
     t, p, d, e, c = lay["tensor"], lay["pipeline"], lay["data"], lay["expert"], lay["context"]
     mb, v, schedule, zero, recompute = (lay["micro_batch"], lay["virtual_stages"], lay["schedule"], lay["zero"],
