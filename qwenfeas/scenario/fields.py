@@ -256,7 +256,8 @@ TRAINING = {
         "choice", "how attention runs: fused keeps the score matrices on chip with the newest kernel of the "
         "accelerator's generation (FlashAttention-3 on Hopper, cuDNN 9.13.1 on Blackwell as Transformer Engine "
         "runs it: B200's measurement for B200/GB200, GB300's for GB300/B300; FlashAttention-2 on A100); "
-        "flash2 is FlashAttention-2 on any GPU (its own B200/GB300 measurement on Blackwell) (stacks before FlashAttention-3, 2023 to mid 2024); unfused "
+        "flash2 is FlashAttention-2 on any GPU, with its own B200/GB300 measurement on Blackwell (stacks before "
+        "FlashAttention-3, 2023 to mid 2024); unfused "
         "writes QK^T, softmax and dropout outputs to memory and runs the two products as "
         "batched GEMMs over the whole square (Megatron-LM, Megatron-DeepSpeed and other stacks before 2022)",
         minimum=None, choices=ATTENTION_KERNELS, default="fused",
