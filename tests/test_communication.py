@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from qwenfeas.formulas.communication import data_parallel_bytes, pipeline_bytes, remote_destinations
+from qwenfeas.formulas.communication import (
+    data_parallel_bytes,
+    paired_all_to_all_exposed,
+    pipeline_bytes,
+    remote_destinations,
+)
 
 SCENARIO = """
 model: {layers: 4, hidden: 1024, heads: 8, ffn_hidden: 4096, vocab: 1000%s}
@@ -120,3 +125,16 @@ def test_context_parallel_ring_passes_each_chunk_to_the_others_three_times():
 
     assert context_parallel_bytes(7.875, 8192, 512, 16) == 3 * 7.875 * 8192 * 512 * 15
     assert context_parallel_bytes(7.875, 8192, 512, 1) == 0
+
+
+@pytest.mark.parametrize(("all_to_all", "compute", "forward_share", "exposed"), [
+    # Megatron-Core combined 1F1B: the forward's half under the backward's compute, the backward's under
+    # the forward's. 6 s of all-to-alls, 6 s of compute, forward 1/3: 3 - 2 = 1 s and 3 - 4 -> 0
+    (6.0, 6.0, 1 / 3, 1.0),
+    (6.0, 12.0, 1 / 3, 0.0),  # 3 s under a 4 s forward and an 8 s backward: all hidden
+    (12.0, 6.0, 1 / 3, (6 - 2) + (6 - 4)),  # both halves outlast their pass: 4 + 2 s
+    (8.0, 8.0, 1 / 4, (4 - 2) + 0.0),  # full recompute: a 2 s forward, a 6 s backward
+    (0.0, 5.0, 1 / 3, 0.0),
+])
+def test_paired_all_to_alls_hide_under_the_other_pass(all_to_all, compute, forward_share, exposed):
+    assert paired_all_to_all_exposed(all_to_all, compute, forward_share) == pytest.approx(exposed, abs=1e-12)

@@ -9,6 +9,7 @@ from qwenfeas.formulas import accelerators as A
 from qwenfeas.formulas import communication as C
 from qwenfeas.formulas import kernel_efficiency as K
 from qwenfeas.formulas import pipeline as PL
+from qwenfeas.formulas import training_memory as TM
 from qwenfeas.training import step_time as ST
 from qwenfeas.training.step import reserved_hours
 
@@ -218,9 +219,39 @@ def test_overlapped_all_to_alls_take_20_of_132_sms_and_hide_under_compute(run):
     busy = exposed["compute_seconds"] / m / (1 - 20 / 132)  # DeepSeek-V3 sec. 3.2.2: 20 of 132 SMs
     ep = exposed["expert_seconds"] / m
     assert hidden["compute_seconds"] == pytest.approx(m * busy, rel=1e-12)
-    # the all-to-all time beyond the (slowed) compute stays exposed; with overlap only that
-    assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (max(ep - busy, 0) - ep),
-                                                                                 rel=1e-9)
+    # each pass's half of the all-to-alls beyond the paired pass's (slowed) compute stays exposed:
+    # the forward's under the backward's 2/3 of it, the backward's under the forward's 1/3 (selective)
+    paired = max(ep / 2 - busy / 3, 0) + max(ep / 2 - 2 * busy / 3, 0)
+    assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (paired - ep), rel=1e-9)
+
+
+def test_overlapped_all_to_alls_beyond_the_forward_stay_exposed(run):
+    work = run(MOE).training_work
+    work.overlap_slowdown = 0.0
+    layout = _layout(data=8, expert=8)
+    first = ST.evaluate(work, layout)
+    # slow the link until the all-to-alls take about as long as the compute (their bytes scale with 1/BW)
+    work.up = work.out = work.up * first["expert_seconds"] / first["compute_seconds"]
+    exposed = ST.evaluate(work, layout)
+    work.ep_overlap = True
+    hidden = ST.evaluate(work, layout)
+    m = exposed["micro_batches"]
+    busy = exposed["compute_seconds"] / m / (1 - 20 / 132)
+    ep = exposed["expert_seconds"] / m
+    # the backward's all-to-alls outlast the forward they hide under, the forward's do not
+    assert busy / 3 < ep / 2 < 2 * busy / 3
+    paired = max(ep / 2 - busy / 3, 0) + max(ep / 2 - 2 * busy / 3, 0)
+    assert paired > max(ep - busy, 0)  # more than a perfect overlap of the sums would leave
+    assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (paired - ep), rel=1e-9)
+    # full recompute: the forward runs 1 of the 4 GEMM passes, the replay runs with the backward
+    full = {**layout, "recompute": float(TM.FULL)}
+    hidden = ST.evaluate(work, full)
+    work.ep_overlap = False
+    exposed = ST.evaluate(work, full)
+    busy = exposed["compute_seconds"] / m / (1 - 20 / 132)
+    ep = exposed["expert_seconds"] / m
+    paired = max(ep / 2 - busy / 4, 0) + max(ep / 2 - 3 * busy / 4, 0)
+    assert hidden["exposed_seconds"] - exposed["exposed_seconds"] == pytest.approx(m * (paired - ep), rel=1e-9)
 
 
 def test_overlapped_tensor_collectives_on_a_b200_at_most_the_compute(run):

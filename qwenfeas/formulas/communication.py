@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._array import minimum, where
+from ._array import maximum, minimum, where
 
 
 def ring_factor(group):
@@ -42,6 +42,27 @@ def overlap_slowdown_seconds(hidden_seconds, slowdown=OVERLAP_COMPUTE_SLOWDOWN):
     Source: Lee et al. 2025 (arXiv 2507.03114), abstract: 18.9% average, 40.0% maximum compute slowdown.
     """
     return hidden_seconds * slowdown / (1.0 + slowdown)
+
+
+def paired_all_to_all_exposed(all_to_all_seconds, compute_seconds, forward_share):
+    """Expert all-to-all time left exposed when a schedule pairs one micro-batch's forward with
+    another's backward and hides each pass's all-to-alls under the other pass's compute.
+
+    Formula: max(A / 2 - f C, 0) + max(A / 2 - (1 - f) C, 0)
+             (the forward's dispatch and combine, half the all-to-all time A, run under the paired
+             backward's (1 - f) C of compute; the backward's half under the forward's f C)
+    Convention: A the all-to-all seconds of one micro-batch, forward and backward (the backward sends
+    the gradients of the same tokens: the same bytes); C its compute, of which the forward runs the
+    share f (1/3: one of the three GEMM passes; 1/4 under full recomputation, whose replayed forward
+    runs in the backward pass).
+    Source: Megatron-Core API docs, core.pipeline_parallel.combined_1f1b ("EP A2A in forward step is
+    hidden by the attention/mlp computation in the backward step, and vice versa"; enabled by
+    --overlap-moe-expert-parallel-comm); DeepSeek-V3 report (arXiv 2412.19437) sec. 3.2.1, Figure 4
+    (DualPipe overlaps a pair of forward and backward chunks the same way).
+    """
+    forward = compute_seconds * forward_share
+    half = all_to_all_seconds / 2.0
+    return maximum(half - forward, 0.0) + maximum(half - (compute_seconds - forward), 0.0)
 
 
 def collective_latency(steps_inside, steps_between, base_seconds=COLLECTIVE_BASE_SECONDS,

@@ -305,8 +305,9 @@ PARALLEL = {
                           "default) or parallel.tensor (experts split like the dense layers)"),
     "cp_overlap": _flag("context-parallel K/V exchange overlaps attention (ring, Megatron-Core's default); false for "
                         "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
-    "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap; "
-                        "dualpipe always does)"),
+    "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap, "
+                        "--overlap-moe-expert-parallel-comm: the forward's under the paired backward, the "
+                        "backward's under the forward; dualpipe always does)"),
     "fused_grouped_gemm": _flag("routed experts' GEMMs run as one launch per grouped GEMM (Transformer Engine's "
                                 "graph-safe fused grouped MLP, NVTE_CUTEDSL_FUSED_GROUPED_MLP=1; DeepGEMM): no "
                                 "per-expert launch floor. Default no: one cuBLAS GEMM per local expert, "

@@ -185,7 +185,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     """Time of one optimizer step and memory per accelerator for a layout (numbers or arrays of candidates).
 
     Formula: step = m * (compute / (1 - SM share if all-to-alls overlap) + exposed TP + exposed EP
-             + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer
+             (overlapped: each pass's all-to-alls beyond the paired pass's compute,
+             communication.paired_all_to_all_exposed) + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer
              + 0.189/1.189 of the hidden DP (and overlapped TP) traffic, the compute it slows;
              compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), less tile, wave and output-write
              losses (kernel_efficiency), each grouped expert GEMM at least its local experts x 33 us of
@@ -329,7 +330,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     ep_time = maximum(ep_up, ep_out)  # the two link classes carry their shares at the same time
     overlap_ep = (schedule == PL.DUALPIPE) | w.ep_overlap
     busy = where(overlap_ep & (ep_time > 0), compute / (1 - w.all_to_all_share), compute)
-    ep_exposed = where(overlap_ep, maximum(ep_time - busy, 0.0), ep_time)
+    forward_share = where(full, 0.25, 1.0 / 3.0)  # the forward's GEMM pass of 3 (of 4: full recompute)
+    ep_exposed = where(overlap_ep, C.paired_all_to_all_exposed(ep_time, busy, forward_share), ep_time)
     tp_exposed = amax if w.tp_overlap else tp_time  # the cast waits on its amax: never overlapped
     if w.tp_overlap:  # compute under overlapped tensor-parallel collectives runs slower while they run
         busy = busy + C.overlap_slowdown_seconds(minimum(tp_time - amax, busy), w.overlap_slowdown)
