@@ -186,7 +186,8 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     Formula: step = m * (compute / (1 - SM share if all-to-alls overlap) + exposed TP + exposed EP
              (overlapped: each pass's all-to-alls beyond the paired pass's compute,
-             communication.paired_all_to_all_exposed) + exposed CP) * (1 + bubble ratio) + pipeline fill sends + exposed DP + optimizer
+             communication.paired_all_to_all_exposed) + exposed CP) * (1 + bubble ratio)
+             + pipeline fill sends + exposed DP + optimizer
              + 0.189/1.189 of the hidden DP (and overlapped TP) traffic, the compute it slows;
              compute = GEMMs at min(ceiling, 2M/b * 0.8 BW / peak), less tile, wave and output-write
              losses (kernel_efficiency), each grouped expert GEMM at least its local experts x 33 us of
@@ -330,7 +331,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     ep_time = maximum(ep_up, ep_out)  # the two link classes carry their shares at the same time
     overlap_ep = (schedule == PL.DUALPIPE) | w.ep_overlap
     busy = where(overlap_ep & (ep_time > 0), compute / (1 - w.all_to_all_share), compute)
-    forward_share = where(full, 0.25, 1.0 / 3.0)  # the forward's GEMM pass of 3 (of 4: full recompute)
+    forward_share = 1.0 / (3.0 * replay)  # the forward's GEMM pass of 3 (of 4 under full recompute)
     ep_exposed = where(overlap_ep, C.paired_all_to_all_exposed(ep_time, busy, forward_share), ep_time)
     tp_exposed = amax if w.tp_overlap else tp_time  # the cast waits on its amax: never overlapped
     if w.tp_overlap:  # compute under overlapped tensor-parallel collectives runs slower while they run
