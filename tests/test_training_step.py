@@ -58,6 +58,19 @@ def test_element_wise_bytes_of_a_dense_and_an_moe_layer():
     assert moe == 3 * 2 * (10240 + 4096 + 12288 + 5 * 8 * 1024)
 
 
+def test_qk_norm_reads_and_writes_the_queries_and_keys_once_more():
+    # OLMo-1124 1B (OLMo-core config.py at 41400c46: d 2048, 16 heads of 128, SwiGLU 5632, QK-norm):
+    # without QK-norm 10h + 2(q + kv) + 3f = 20480 + 8192 + 16896 = 45568 values forward; the norms
+    # on q (2048) and k (2048) read and write them: 2 x 4096 = 8192 more; x3 for the backward, 2 B
+    plain = K.elementwise_bytes_per_token_layer(2048, 2048, 2048, 5632, True)
+    normed = K.elementwise_bytes_per_token_layer(2048, 2048, 2048, 5632, True, qk_norm=True)
+    assert plain == 3 * 2 * 45568
+    assert normed == 3 * 2 * (45568 + 8192)
+    # grouped-query keys: q 4096, kv 1024 (8 heads x 128 of 32 x 128), k = 8 routed copies of h 2048
+    moe = K.elementwise_bytes_per_token_layer(2048, 4096, 1024, 6144, True, 8, qk_norm=True)
+    assert moe == 3 * 2 * (10 * 2048 + 4 * (4096 + 1024) + 3 * 6144 + 5 * 8 * 2048)
+
+
 def test_optimizer_step_streams_thirty_bytes_per_parameter():
     assert K.optimizer_seconds(1e9, 2e12) == pytest.approx(1e9 * 30 / (0.85 * 2e12))
 

@@ -278,12 +278,14 @@ def fp8_cast_bytes(recipe, transpose_free=False, source_bytes=2.0):
 
 
 def elementwise_bytes_per_token_layer(hidden, q_dim, kv_dim, ffn_width, gated, routed_top_k=0.0,
-                                      activation_bytes=2.0):
+                                      activation_bytes=2.0, qk_norm=False):
     """HBM bytes one token's element-wise work moves in one layer, forward and backward.
 
-    Formula: 3 * b * (10 h + 2 (q + kv) + (2 + gated) * f + 5 k h)
+    Formula: 3 * b * (10 h + (2 + 2 n) (q + kv) + (2 + gated) * f + 5 k h)
              forward: two RMSNorms (read h, write h: 4h values), two residual adds (read 2h, write h:
-             6h), RoPE on queries and keys (read and write: 2 (q + kv)), the activation function
+             6h), RoPE on queries and keys (read and write: 2 (q + kv)), with QK-norm (n = 1) an
+             RMSNorm on the queries and keys per head before RoPE (read and write: 2 (q + kv) more),
+             the activation function
              (read (1 + gated) f, write f), and for an MoE layer the permutation of k copies (write
              and read: 2kh), the unpermutation (2kh) and the weighted sum of k outputs (read kh).
              The backward moves about twice the forward's bytes. Casts to FP8 under FP8 GEMMs are
@@ -291,9 +293,13 @@ def elementwise_bytes_per_token_layer(hidden, q_dim, kv_dim, ffn_width, gated, r
     Convention: b bytes per activation value (2 for BF16). GEMMs and attention kernels read their
     own operands; only the work between them is counted here.
     Source: operator-level count of a pre-norm SwiGLU transformer block (Korthikanti et al. 2022,
-    sec. 4.1, lists the same tensors); backward/forward ratio from the same paper's 3x FLOPs.
+    sec. 4.1, lists the same tensors); backward/forward ratio from the same paper's 3x FLOPs. QK-norm
+    as its own normalisation of the projected queries and keys (OLMo 2, arXiv 2501.00656, sec. 3.1;
+    Qwen3 technical report, arXiv 2505.09388, sec. 2; Megatron-Core's q_layernorm and k_layernorm
+    modules, OLMo-core's q_norm and k_norm), one norm kernel each, counted as the block's other norms.
     """
-    forward = 10 * hidden + 2 * (q_dim + kv_dim) + (2 + gated) * ffn_width + 5 * routed_top_k * hidden
+    forward = 10 * hidden + (2 + 2 * qk_norm) * (q_dim + kv_dim) + (2 + gated) * ffn_width \
+        + 5 * routed_top_k * hidden
     return 3.0 * activation_bytes * forward
 
 

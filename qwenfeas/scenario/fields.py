@@ -86,7 +86,8 @@ MODEL = {
     "vocab": _int("embedding rows (padded vocabulary)"),
     "tied_embeddings": _flag("the LM head shares the input embedding matrix"),
     "qkv_bias": _flag("q, k and v projections have a bias (Qwen2/2.5)"),
-    "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3)"),
+    "qk_norm": _flag("RMSNorm on queries and keys per head (Qwen3; OLMo 2 over all heads); training reads "
+                     "and writes the queries and keys once more per layer (element-wise work)"),
     "max_context": _int("the model's context window, for a warning when exceeded"),
     "mtp_layers": Field("integer", "multi-token-prediction layers (DeepSeek-V3, GLM-4.5, Qwen3.5): counted apart "
                         "from the total, as model.mtp_params; trained with the model: training.mtp_flops (in "

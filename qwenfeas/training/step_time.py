@@ -81,6 +81,7 @@ class Work:
         self.moe_layers = self.layers - self.dense_layers
         self.full_layers = r.terms["full_attention_layers"].value + self.mtp
         self.h, self.heads, self.gated = s["model.hidden"], s["model.heads"], s["model.ffn_gated"]
+        self.qk_norm = s["model.qk_norm"]
         self.q_dim = s["model.heads"] * s["model.head_dim"]
         self.kv_dim = s["model.kv_heads"] * s["model.head_dim"]
         self.vocab, self.tied = s["model.vocab"], s["model.tied_embeddings"]
@@ -268,8 +269,9 @@ def evaluate(w: Work, lay: dict) -> dict:
         attention = sum(K.attention_training_seconds(flops * T * stage / t, w.peak16, forward, backward,
                                                      forward_passes=attention_passes)
                         for flops, forward, backward in w.attention_parts)
-    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated)
-    bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k)
+    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated, qk_norm=w.qk_norm)
+    bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
+                                                    qk_norm=w.qk_norm)
     replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work (1/3 of it)
     cast_passes = where(full | modules, 2.0, 1.0)  # a replayed forward casts the GEMM inputs again
     casts = T / t * stage * (
