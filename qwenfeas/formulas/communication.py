@@ -140,10 +140,14 @@ def fp8_gather_bytes(recipe):
     Formula: 1 + scale bytes per value of the recipe (FP8_GATHER_SCALE_BYTES)
     Convention: the weights are cast to FP8 on their owner before the all-gather, once per gather;
     the gradients' reduce-scatter keeps its own precision.
-    Source: Megatron-Core --fp8-param-gather and Transformer Engine fp8_model_init (FP8 weights
-    all-gathered by the distributed optimizer and FSDP); XLA's CollectiveQuantizer pass (openxla/xla
-    xla/service/collective_quantizer.h, run by gpu_compiler.cc's collectives pipeline) moves the cast
-    to FP8 that follows an all-gather before it, so JAX/MaxText FP8 runs gather FP8 weights too.
+    Source: Megatron-LM megatron/training/arguments.py, --fp8-param-gather ("Keep the compute param in
+    fp8 ... and perform the param all-gather in fp8"); NeMo's MegatronMixedPrecision turns it on with
+    fp8_params, and NeMo 2.0 / Megatron-Bridge's bf16_with_fp8_mixed and current-scaling recipes set
+    fp8_param_gather = True. JAX: MaxText's quantization=fp8 (layers/quantizations.py, Fp8Quantization ->
+    flax nn.Fp8DotGeneralOp) casts each gathered weight to FP8 with a per-tensor scale inside the dot;
+    XLA's CollectiveQuantizer pass (openxla/xla xla/service/collective_quantizer.h, "exchanging the
+    collectives with subsequent quantizations or type conversions to a narrower type", run in
+    gpu_compiler.cc's collectives pipeline) moves that cast before the all-gather.
     """
     return 1.0 + FP8_GATHER_SCALE_BYTES[recipe]
 
