@@ -237,7 +237,9 @@ def test_smallest_data_parallel_in_closed_form():
 def test_interleaving_with_one_virtual_stage_is_1f1b():
     # v = 1 (the default): (p - 1)/m and p micro-batches in flight
     assert PL.bubble_ratio(PL.INTERLEAVED, 16, 32) == 15 / 32
-    assert PL.micro_batches_in_flight(PL.INTERLEAVED, 16, 32) == 16 + 15
+    assert PL.micro_batches_in_flight(PL.INTERLEAVED, 16, 32) == 16
+    # v = 2 is the first interleaved warm-up: 16 + 15/2
+    assert PL.micro_batches_in_flight(PL.INTERLEAVED, 16, 32, 2) == 16 + 15 / 2
 
 
 def test_bf16_weights_halve_a_small_gemms_efficiency():

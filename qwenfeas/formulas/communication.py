@@ -126,6 +126,32 @@ def data_parallel_bytes(params, gradient_bytes, weight_bytes, steps, group, zero
     return steps * per_step * share
 
 
+# Scale bytes an FP8 weight all-gather carries per parameter, by recipe: per-tensor scaling (delayed,
+# current) sends one FP32 scale per weight tensor, nothing per parameter at the first order; MXFP8 one
+# E8M0 byte per block of 32 values (OCP Microscaling Formats (MX) Specification v1.0, sec. 5: k = 32,
+# scale E8M0); DeepSeek-V3's blockwise recipe one FP32 scale per 128 x 128 weight block (DeepSeek-V3
+# report, arXiv 2412.19437, sec. 3.3.1).
+FP8_GATHER_SCALE_BYTES = {"delayed": 0.0, "current": 0.0, "mxfp8": 1 / 32, "blockwise": 4 / (128 * 128)}
+
+
+def fp8_gather_bytes(recipe):
+    """Bytes per parameter of a weight all-gather sent in FP8: the E4M3 value and its share of the scales.
+
+    Formula: 1 + scale bytes per value of the recipe (FP8_GATHER_SCALE_BYTES)
+    Convention: the weights are cast to FP8 on their owner before the all-gather, once per gather;
+    the gradients' reduce-scatter keeps its own precision.
+    Source: Megatron-LM megatron/training/arguments.py, --fp8-param-gather ("Keep the compute param in
+    fp8 ... and perform the param all-gather in fp8"); NeMo's MegatronMixedPrecision turns it on with
+    fp8_params, and NeMo 2.0 / Megatron-Bridge's bf16_with_fp8_mixed and current-scaling recipes set
+    fp8_param_gather = True. JAX: MaxText's quantization=fp8 (layers/quantizations.py, Fp8Quantization ->
+    flax nn.Fp8DotGeneralOp) casts each gathered weight to FP8 with a per-tensor scale inside the dot;
+    XLA's CollectiveQuantizer pass (openxla/xla xla/service/collective_quantizer.h, "exchanging the
+    collectives with subsequent quantizations or type conversions to a narrower type", run in
+    gpu_compiler.cc's collectives pipeline) moves that cast before the all-gather.
+    """
+    return 1.0 + FP8_GATHER_SCALE_BYTES[recipe]
+
+
 def remote_destinations(top_k, nodes, node_limit):
     """Other nodes one token's routed copies go to, when copies to one node travel once.
 

@@ -38,13 +38,19 @@ def micro_batches_in_flight(schedule, stages, micro_batches, virtual_stages=1.0)
     """Micro-batches whose activations the busiest (first) stage holds at once, in units of one
     micro-batch through a whole stage.
 
-    Formula: 1F1B and ZB-H1: min(p, m); interleaved: min(p + (p - 1)/v, m); DualPipe: min(p + 1, m)
+    Formula: 1F1B and ZB-H1: min(p, m); interleaved with v > 1: min(p + (p - 1)/v, m);
+             DualPipe: min(p + 1, m)
+    Convention: interleaving with one chunk per device (v = 1) is plain 1F1B (p in flight): the
+    interleaved warm-up of 2(p - 1) + (v - 1)p chunks exists only for v > 1 (Megatron-LM runs the
+    non-interleaved 1F1B schedule when no virtual stages are set).
     Source: Narayanan et al. 2021 sec. 2.2 (1F1B keeps p in flight; interleaving raises the first
     stage's warm-up by (p - 1)/v of a stage); Qi et al. 2024, Table 1 (ZB-H1 at 1F1B's memory);
-    DualPipe README @ 89f5de1 (activations: p + 1).
+    DualPipe README @ 89f5de1 (activations: p + 1); Megatron-LM core/pipeline_parallel/schedules.py
+    (get_forward_backward_func: the interleaved schedule only with a virtual pipeline size).
     """
     p = stages
-    held = where(schedule == INTERLEAVED, p + (p - 1) / virtual_stages, where(schedule == DUALPIPE, p + 1, p))
+    interleaved = (schedule == INTERLEAVED) & (virtual_stages > 1)
+    held = where(interleaved, p + (p - 1) / virtual_stages, where(schedule == DUALPIPE, p + 1, p))
     return where(held < micro_batches, held, micro_batches)
 
 

@@ -218,6 +218,9 @@ def _complete_hardware(c) -> None:
 def _check_fp8_recipe(c) -> None:
     """An FP8 scaling recipe applies to FP8 GEMMs, and MXFP8 only to accelerators that compute it."""
     v = c.values
+    if v.get("training.fp8_param_gather") and v["precision.compute"] != "fp8":
+        c.warnings.append(f"training.fp8_param_gather ({c.origins['training.fp8_param_gather']}) is not used: "
+                          f"precision.compute is {v['precision.compute']}, not fp8")
     if c.origins["precision.fp8_recipe"].startswith("default"):
         return
     recipe, compute = v["precision.fp8_recipe"], v["precision.compute"]

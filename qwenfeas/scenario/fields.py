@@ -277,6 +277,9 @@ TRAINING = {
     "grad_bytes": Field("number", "bytes per gradient value", default=4.0,
                         default_source="fp32 gradient accumulation, Megatron-LM's default (theoretical_memory_usage.py: "
                         "18 bytes per parameter = 2 weight + 4 gradient + 12 optimizer)"),
+    "fp8_param_gather": _flag("weights are all-gathered in FP8 (1 byte per parameter plus the fp8_recipe's "
+                              "scales) when precision.compute is fp8: Megatron-Core --fp8-param-gather, or XLA's "
+                              "collective quantizer moving the FP8 cast before the FSDP all-gather (JAX/MaxText)"),
     "optimizer_bytes": Field("number", "optimizer-state bytes per parameter", default=12.0,
                              default_source="mixed-precision Adam: fp32 master weights, momentum and variance, "
                              "4 + 4 + 4 (Rajbhandari et al. 2020, ZeRO, sec. 3.1: K = 12)"),

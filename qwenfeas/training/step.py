@@ -10,6 +10,7 @@ from ..formulas import training_memory as TM
 from ..formulas._array import is_array, maximum, show
 from ..formulas.accelerators import gemm_ceiling
 from ..formulas.attention_kernels import attention_efficiency
+from ..formulas.communication import fp8_gather_bytes
 from ..formulas.grouped_gemm import expert_gemm_seconds
 from ..formulas.kernel_efficiency import BLOCK_SCALED_GEMM_RATE, fp8_cast_bytes, recipe_ceiling
 from . import layout_search as LS
@@ -317,6 +318,9 @@ def _communication(b, work, result) -> None:
             continue
         b.put(f"communication.{key}_seconds", result[f"{key}_seconds"] * steps, "s", label,
               "per step × {tokens} / {training.batch_tokens} steps, at the achieved link bandwidth")
+    if work.gather_bytes != work.w_bytes:  # training.fp8_param_gather
+        b.term("step_weight_gather_bytes", work.gather_bytes, "B", "bytes per parameter of the weight all-gathers "
+               f"(FP8, {work.fp8_recipe} scales)", "1 + scale bytes per value", fp8_gather_bytes)
     up = b.put("communication.scale_up_seconds", result["scale_up_seconds"] * steps, "s",
                "busy time of the scale-up link (NVLink, ICI)", "sum of the traffic that stays in the domain")
     out = b.put("communication.scale_out_seconds", result["scale_out_seconds"] * steps, "s",

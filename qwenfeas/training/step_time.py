@@ -134,6 +134,9 @@ class Work:
                                             s.get("hardware.preset") in BLACKWELL_PRESETS and compute == "fp8")
                            if self.low_precision else 0.0)
         self.amax_reductions = self.fp8_recipe == "current"
+        # the weights' all-gathers (ZeRO >= 1): FP8 when the recipe gathers FP8 weights, else the stored format
+        self.gather_bytes = (C.fp8_gather_bytes(self.fp8_recipe)
+                             if self.fp8_recipe and s["training.fp8_param_gather"] else self.w_bytes)
         self.peak = s["hardware.peak_flops"]
         # BF16 runs at peak x (compute bytes / 2): tensor-core rates double as the format halves
         # (every datasheet in presets/accelerators)
@@ -351,8 +354,8 @@ def evaluate(w: Work, lay: dict) -> dict:
     expert_group = d * c * t / (e * et)  # replicas of one expert shard (Megatron's expert data-parallel group)
     dp_time = pp_exposed = zeros
     if w.links:
-        dp_bytes = (C.data_parallel_bytes(dense_params, w.grad_bytes, w.w_bytes, 1.0, d * c, zero, m)
-                    + C.data_parallel_bytes(expert_params, w.grad_bytes, w.w_bytes, 1.0, expert_group, zero, m))
+        dp_bytes = (C.data_parallel_bytes(dense_params, w.grad_bytes, w.gather_bytes, 1.0, d * c, zero, m)
+                    + C.data_parallel_bytes(expert_params, w.grad_bytes, w.gather_bytes, 1.0, expert_group, zero, m))
         dp_span = t * c * d
         buckets = maximum(w.layers * stage * v, 1.0)  # one bucket per layer chunk (see `chunks` below)
         # per bucket a reduce-scatter and an all-gather (ZeRO >= 1), or one all-reduce (two ring passes)

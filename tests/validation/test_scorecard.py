@@ -128,3 +128,26 @@ def test_a_missing_cases_file_or_unknown_metric_is_an_input_error(tmp_path):
     path.write_text(path.read_text().replace("kv_cache.bytes_per_token", "kv_cache.bytes_per_tokn"))
     result = CliRunner().invoke(app, ["validate", "--cases", str(path)])
     assert result.exit_code == 2 and "kv_cache.bytes_per_token" in result.stderr, result.output
+
+
+# TensorRT-LLM's v1.0 perf overview (docs/source/performance/perf-overview.md @ 00f37686, "Preparing a Dataset"):
+# the $num_requests trtllm-bench was given per ISL/OSL, copied from its table by hand. trtllm-bench throughput
+# submits them all at once, so that many requests are in flight at most (fewer when the KV cache holds fewer).
+PERF_OVERVIEW_NUM_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (1000, 2000): 1500,
+                              (2048, 128): 3000, (2048, 2048): 1500, (5000, 500): 1500, (1000, 1000): 3000,
+                              (500, 2000): 3000, (20000, 2000): 1000}
+PERF_OVERVIEW_CASES = [case for case in CASES if "perf-overview.md (stored commit 00f37686" in case["reference"]]
+
+
+@pytest.mark.parametrize("case", PERF_OVERVIEW_CASES, ids=[case["id"] for case in PERF_OVERVIEW_CASES])
+def test_perf_overview_cases_run_the_requests_the_source_ran(case):
+    inference = yaml.safe_load((SCORECARD / case["file"]).read_text(encoding="utf-8"))["inference"]
+    lengths = (inference["prompt_tokens"], inference["output_tokens"])
+    assert inference["concurrency"] == PERF_OVERVIEW_NUM_REQUESTS[lengths]
+    # the id ends in the ISL-OSL the figure was read at
+    assert case["id"].endswith(f"-{lengths[0]}-{lengths[1]}")
+
+
+def test_the_perf_overview_cases_are_all_found():
+    # 24 rows of the v1.0 tables are scored (Llama 3.1 8B/405B, Llama 3.3 70B, Qwen3-235B-A22B, Qwen3-30B-A3B)
+    assert len(PERF_OVERVIEW_CASES) == 24
