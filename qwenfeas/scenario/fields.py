@@ -304,7 +304,8 @@ PARALLEL = {
                       "or dualpipe (DeepSeek-V3; holds two copies of the weights and overlaps expert all-to-alls); "
                       "chosen by the layout search when left out", minimum=None, choices=SCHEDULES),
     "virtual_stages": _int("model chunks per pipeline rank under the interleaved schedule"),
-    "tp_overlap": _flag("tensor-parallel collectives overlap the GEMMs (Transformer Engine userbuffers): not exposed"),
+    "tp_overlap": _flag("tensor-parallel collectives overlap the GEMMs (Transformer Engine userbuffers): not exposed; "
+                        "the MoE dispatcher's gather of routed tokens over a split expert group stays exposed"),
     "expert_tensor": _int("tensor-parallel degree inside each expert: 1 (whole experts, Megatron-Core's "
                           "default) or parallel.tensor (experts split like the dense layers)"),
     "cp_overlap": _flag("context-parallel K/V exchange overlaps attention (ring, Megatron-Core's default); false for "

@@ -294,7 +294,7 @@ def evaluate(w: Work, lay: dict) -> dict:
 
     # --- communication of one micro-batch, per link class
     zeros = 0.0 * compute
-    tp_time = ep_up = ep_out = cp_time = amax = zeros
+    tp_time = ep_up = ep_out = cp_time = amax = token_gather = zeros
     if w.links:
         tp_collectives = (TP_FORWARD_ALL_REDUCES + TP_BACKWARD_ALL_REDUCES) * where(w.sequence_parallel, 2.0, 1.0)
         passes = where(w.sequence_parallel, 1.0, 2.0)  # ring passes of one collective (all-reduce: two)
@@ -331,16 +331,19 @@ def evaluate(w: Work, lay: dict) -> dict:
             ep_out = ep_out + where(inside, 0.0, ep_alpha)
             ep_up, ep_out = where(e > 1, ep_up, 0.0), where(e > 1, ep_out, 0.0)
             if w.expert_tensor_split:  # the k routed copies are all-gathered and reduce-scattered over et
-                tp_time = tp_time + C.tensor_parallel_bytes(moe_layers, T / t * et * w.k, w.h, 2.0, et) / 2 \
-                    / _link(w, t)
+                token_gather = C.tensor_parallel_bytes(moe_layers, T / t * et * w.k, w.h, 2.0, et) / 2 / _link(w, t)
+                tp_time = tp_time + token_gather
     ep_time = maximum(ep_up, ep_out)  # the two link classes carry their shares at the same time
     overlap_ep = (schedule == PL.DUALPIPE) | w.ep_overlap
     busy = where(overlap_ep & (ep_time > 0), compute / (1 - w.all_to_all_share), compute)
     forward_share = 1.0 / (3.0 * replay)  # the forward's GEMM pass of 3 (of 4 under full recompute)
     ep_exposed = where(overlap_ep, C.paired_all_to_all_exposed(ep_time, busy, forward_share), ep_time)
-    tp_exposed = amax if w.tp_overlap else tp_time  # the cast waits on its amax: never overlapped
+    # TP overlap hides the collectives of Transformer Engine's linear layers (userbuffers); the cast waits on
+    # its amax, and the dispatcher's gather of routed tokens over the expert-TP group runs outside them
+    # (Megatron-Core token_dispatcher.py, gather_from_sequence_parallel_region): never overlapped
+    tp_exposed = amax + token_gather if w.tp_overlap else tp_time
     if w.tp_overlap:  # compute under overlapped tensor-parallel collectives runs slower while they run
-        busy = busy + C.overlap_slowdown_seconds(minimum(tp_time - amax, busy), w.overlap_slowdown)
+        busy = busy + C.overlap_slowdown_seconds(minimum(tp_time - amax - token_gather, busy), w.overlap_slowdown)
     cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
     micro = busy + ep_exposed + tp_exposed + cp_exposed
 
