@@ -14,21 +14,15 @@ from __future__ import annotations
 import pytest
 
 from qwenfeas.training import step_time as ST
+from tests.test_training_mechanisms import MOE as MECHANISMS_MOE
+from tests.test_training_mechanisms import _layout
 
-# 4 MoE layers, 64 experts top-4 with width 1024, hidden 2048, on one HGX H100 board: TP8 with the
-# experts split over it, no expert or data parallelism, BF16, 4,096 tokens per micro-batch
-MOE = """
-model: {layers: 4, hidden: 2048, heads: 16, ffn_hidden: 8192, vocab: 32000,
-        moe: {experts: 64, top_k: 4, expert_ffn_hidden: 1024}}
-context: 4096
-tokens: 1T
-training: {sequence: 4096, batch_tokens: 1048576, recompute: selective}
-hardware: {preset: h100-sxm, count: 8}
-parallel: {tensor: 8, pipeline: 1, data: 1, expert: 1, expert_tensor: 8, zero: 1, micro_batch: 1, schedule: 1f1b,
-           tp_overlap: true}
-"""
-LAYOUT = {"tensor": 8.0, "pipeline": 1.0, "data": 1.0, "expert": 1.0, "context": 1.0, "micro_batch": 1.0,
-          "virtual_stages": 1.0, "schedule": 0.0, "zero": 1.0, "recompute": 1.0}
+# test_training_mechanisms' MoE (4 layers, 64 experts top-4 of width 1024, hidden 2048, one HGX H100 board),
+# here TP8 with the experts split over it, no expert or data parallelism, BF16, 4,096 tokens per micro-batch
+MOE = MECHANISMS_MOE.replace("tensor: 1, pipeline: 1, data: 8, expert: 8,",
+                             "tensor: 8, pipeline: 1, data: 1, expert: 1, expert_tensor: 8,").replace(
+    "schedule: 1f1b}", "schedule: 1f1b,\n           tp_overlap: true}")
+LAYOUT = _layout(tensor=8)  # one stage, 1F1B, micro-batch 1, ZeRO-1, selective recompute
 
 
 def test_the_routed_token_gather_is_exposed_under_tp_overlap(run):
