@@ -357,3 +357,31 @@ def test_fewest_times_only_the_smallest_counts_and_picks_what_the_whole_grid_wou
     assert result["step_seconds"] == whole["step_seconds"][expected]
     assert sizes[:2] == [grid["tensor"].size] * 2 and len(sizes) == 3
     assert sizes[2] == int((count == count[expected]).sum()) < grid["tensor"].size / 10
+
+
+def test_a_default_batch_too_small_for_the_cluster_is_named():
+    import qwenfeas
+
+    # Llama 2 7B with no batch on 2,048 H100: the default 4M tokens is 4e6 / 4096 = 976.6 sequences of 4,096,
+    # under one per accelerator, so the note says so; with a stated 16M (3,906 sequences) it is silent
+    text = LLAMA2_7B.replace("batch_tokens: %d, ", "").replace("count: 64", "count: 2048")
+    notes = qwenfeas.estimate(qwenfeas.loads(text % (4096, "selective", "80GB"), "p.yaml")).notes
+    named = [n for n in notes if n.startswith("training.batch_tokens is not given")]
+    assert named == ["training.batch_tokens is not given: the default 4M tokens (Llama 2's) is 977 sequences for "
+                     "2,048 accelerators, so the layout search spends them on model parallelism; state the run's "
+                     "batch (Llama 3 405B: 16M tokens, DeepSeek-V3: 63M)"]
+    stated = qwenfeas.estimate(qwenfeas.loads(LLAMA2_7B.replace("count: 64", "count: 2048")
+                                              % (4096, 16_000_000, "selective", "80GB"), "p.yaml")).notes
+    assert not [n for n in stated if n.startswith("training.batch_tokens")]
+    # 64 accelerators hold the 977 sequences: no note either
+    small = qwenfeas.estimate(qwenfeas.loads(LLAMA2_7B.replace("batch_tokens: %d, ", "")
+                                             % (4096, "selective", "80GB"), "p.yaml")).notes
+    assert not [n for n in small if n.startswith("training.batch_tokens")]
+    # exactly one sequence per accelerator (4M / 4,000 = 1,000 on 1,000) is enough: no note
+    even = qwenfeas.estimate(qwenfeas.loads(LLAMA2_7B.replace("batch_tokens: %d, ", "").replace("count: 64", "count: 1000")
+                                            % (4000, "selective", "80GB"), "p.yaml")).notes
+    assert not [n for n in even if n.startswith("training.batch_tokens")]
+    # a stated layout is checked as stated (its idle replicas have their own note): no search, no note
+    fixed = qwenfeas.estimate(qwenfeas.loads(text % (4096, "selective", "80GB") + "parallel: {tensor: 8}\n",
+                                             "p.yaml")).notes
+    assert not [n for n in fixed if n.startswith("training.batch_tokens")]
