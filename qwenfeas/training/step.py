@@ -42,9 +42,9 @@ def add_step(b, s: dict, work, chosen) -> None:
     if chosen.searched and not written(b.report.scenario, "training.batch_tokens") \
             and not is_array(sequences * count) and sequences < count:
         b.report.notes.append(f"training.batch_tokens is not given: the default "
-                              f"{s['training.batch_tokens'] / 1e6:,.3g}M tokens (Llama 2's) is {sequences:,.3g} sequences for {count:,.0f} accelerators, "
-                              "so the layout search spends them on model parallelism; state the run's batch "
-                              "(Llama 3 405B: 16M tokens, DeepSeek-V3: 63M)")
+                              f"{s['training.batch_tokens'] / 1e6:,.3g}M tokens (Llama 2's) is {sequences:,.3g} "
+                              f"sequences for {count:,.0f} accelerators, so the layout search spends them on "
+                              "model parallelism; state the run's batch (Llama 3 405B: 16M tokens, DeepSeek-V3: 63M)")
     _time(b, s, work, layout, result, used)
     _memory(b, s, result)
     if not is_array(result["fill"]) and result["fill"] > 1:

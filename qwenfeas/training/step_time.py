@@ -272,7 +272,8 @@ def evaluate(w: Work, lay: dict) -> dict:
         attention = sum(K.attention_training_seconds(flops * T * stage / t, w.peak16, forward, backward,
                                                      forward_passes=attention_passes)
                         for flops, forward, backward in w.attention_parts)
-    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated, qk_norm=w.qk_norm)
+    bytes_dense = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.dense_ffn, w.gated,
+                                                      qk_norm=w.qk_norm)
     bytes_moe = K.elementwise_bytes_per_token_layer(w.h, w.q_dim, w.kv_dim, w.moe_width, w.gated, w.k,
                                                     qk_norm=w.qk_norm)
     replayed = where(full | modules, 4.0 / 3.0, 1.0)  # one more forward of the element-wise work (1/3 of it)
