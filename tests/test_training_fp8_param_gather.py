@@ -70,4 +70,7 @@ def test_without_fp8_gemms_the_flag_is_a_warning_and_changes_nothing(run, write)
 def test_the_explanation_shows_the_gathered_bytes(run):
     r = run(SCENARIO % 1, "training.fp8_param_gather=true")
     assert r.terms["step_weight_gather_bytes"].value == 1.0
+    # the data-parallel time's formula names it, so --explain prints its value beside the time
+    assert "{step_weight_gather_bytes}" in r.metrics["communication.data_seconds"].formula
+    assert "step_weight_gather_bytes" not in run(SCENARIO % 1).metrics["communication.data_seconds"].formula
     assert "step_weight_gather_bytes" not in run(SCENARIO % 1).terms

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+import qwenfeas
 from qwenfeas.formulas import pipeline as PL
 from qwenfeas.formulas import training_memory as TM
 from qwenfeas.training import layout_search as LS
@@ -360,8 +361,6 @@ def test_fewest_times_only_the_smallest_counts_and_picks_what_the_whole_grid_wou
 
 
 def test_a_default_batch_too_small_for_the_cluster_is_named():
-    import qwenfeas
-
     # Llama 2 7B with no batch on 2,048 H100: the default 4M tokens is 4e6 / 4096 = 976.6 sequences of 4,096,
     # under one per accelerator, so the note says so; with a stated 16M (3,906 sequences) it is silent
     text = LLAMA2_7B.replace("batch_tokens: %d, ", "").replace("count: 64", "count: 2048")
@@ -378,8 +377,8 @@ def test_a_default_batch_too_small_for_the_cluster_is_named():
                                              % (4096, "selective", "80GB"), "p.yaml")).notes
     assert not [n for n in small if n.startswith("training.batch_tokens")]
     # exactly one sequence per accelerator (4M / 4,000 = 1,000 on 1,000) is enough: no note
-    even = qwenfeas.estimate(qwenfeas.loads(LLAMA2_7B.replace("batch_tokens: %d, ", "").replace("count: 64", "count: 1000")
-                                            % (4000, "selective", "80GB"), "p.yaml")).notes
+    even_text = LLAMA2_7B.replace("batch_tokens: %d, ", "").replace("count: 64", "count: 1000")
+    even = qwenfeas.estimate(qwenfeas.loads(even_text % (4000, "selective", "80GB"), "p.yaml")).notes
     assert not [n for n in even if n.startswith("training.batch_tokens")]
     # a stated layout is checked as stated (its idle replicas have their own note): no search, no note
     fixed = qwenfeas.estimate(qwenfeas.loads(text % (4096, "selective", "80GB") + "parallel: {tensor: 8}\n",

@@ -39,6 +39,8 @@ def add_step(b, s: dict, work, chosen) -> None:
         b.report.notes.append(f"the global batch ({sequences:,.3g} sequences) is smaller than the "
                               f"{layout['data']:,.0f} data-parallel replicas: some sit idle")
     count = s["hardware.count"]
+    # published batches for scale: Llama 3 405B 16M tokens (Dubey et al. 2024, Table 4); DeepSeek-V3 63M,
+    # 15,360 x 4,096 (arXiv 2412.19437, sec. 4.2)
     if chosen.searched and not written(b.report.scenario, "training.batch_tokens") \
             and not is_array(sequences * count) and sequences < count:
         b.report.notes.append(f"training.batch_tokens is not given: the default "
@@ -319,15 +321,18 @@ def _communication(b, work, result) -> None:
                               "scale_out_bandwidth (set them under hardware:)")
         return
     steps = work.steps
+    gathered = ""
+    if work.gather_bytes != work.w_bytes:  # training.fp8_param_gather
+        b.term("step_weight_gather_bytes", work.gather_bytes, "B", "bytes per parameter of the weight all-gathers "
+               f"(FP8, {work.fp8_recipe} scales)", "1 + scale bytes per value", fp8_gather_bytes)
+        gathered = "; weights all-gathered at {step_weight_gather_bytes} per parameter"
     for key, label in (("tensor", "tensor-parallel collectives"), ("context", "context-parallel K/V ring"),
                        ("expert", "expert-parallel all-to-alls"), ("data", "data-parallel gradients and weights")):
         if key == "expert" and not work.moe:
             continue
         b.put(f"communication.{key}_seconds", result[f"{key}_seconds"] * steps, "s", label,
-              "per step × {tokens} / {training.batch_tokens} steps, at the achieved link bandwidth")
-    if work.gather_bytes != work.w_bytes:  # training.fp8_param_gather
-        b.term("step_weight_gather_bytes", work.gather_bytes, "B", "bytes per parameter of the weight all-gathers "
-               f"(FP8, {work.fp8_recipe} scales)", "1 + scale bytes per value", fp8_gather_bytes)
+              "per step × {tokens} / {training.batch_tokens} steps, at the achieved link bandwidth"
+              + (gathered if key == "data" else ""))
     up = b.put("communication.scale_up_seconds", result["scale_up_seconds"] * steps, "s",
                "busy time of the scale-up link (NVLink, ICI)", "sum of the traffic that stays in the domain")
     out = b.put("communication.scale_out_seconds", result["scale_out_seconds"] * steps, "s",
