@@ -85,6 +85,27 @@ def kv_shards(tensor, kv_heads):
     return minimum(tensor, kv_heads)
 
 
+def decode_kv_read_share(tensor, kv_heads, query_heads, per_query_head):
+    """Share of one sequence's KV cache a tensor-parallel rank reads from memory in one decode step.
+
+    Formula: grouped:         1 / min(t, n_kv)          (each KV head's cache read once, kv_shards)
+             per query head:  (n_q / t) / n_kv          (each of the rank's n_q / t query heads reads its
+                                                         KV head's cache: g = n_q / n_kv times the grouped
+                                                         read while t <= n_kv)
+    Convention: no reuse through L2 counted (the kernel's source documents none; each block streams its
+    KV head's whole cache); MLA's latent is always read once (deployment.read_model never asks for
+    per-query-head reads on MLA).
+    Source: TensorRT-LLM release/0.5.0 @ 11e14500f35dd781b535ba009c906f55ecfee3b5,
+    cpp/tensorrt_llm/kernels/decoderMaskedMultiheadAttention/decoderMaskedMultiheadAttentionLaunch.h
+    (grid = num_heads x batch x seq_len_tile: one thread block per query head) and
+    decoderMaskedMultiheadAttentionTemplate.h (block hi loads K and V of head hi_kv = hi / (n_q / n_kv) for
+    every cached timestep); the grouped form is XQA's (release/v0.7.1 decoderXQARunner.h: CTAs per KV head,
+    8 query heads per KV head; docs/source/blogs/XQA-kernel.md: "reducing data loading", Llama-70B on one
+    H200 at 128/2048 from 1,227 to 2,941 output tok/s/GPU).
+    """
+    return where(per_query_head, query_heads / (kv_heads * tensor), 1.0 / kv_shards(tensor, kv_heads))
+
+
 def mla_absorbed_flops_per_key(layers, heads, kv_lora_rank, rope_head_dim):
     """Forward FLOPs one decoded token spends on one cached token in MLA's absorbed form.
 

@@ -108,8 +108,10 @@ def decode_step(m: Model, d: Device, tensor, attention_data, expert, batch) -> S
 
     Formula: weights  = phase(2 N_d t_r / t, N_d w / t)          t_r = tokens per attention rank
              experts  = phase(2 P_e pairs L_moe / m, L_moe n_e P_e w / m)   busiest device, m = replica / e
-             attention= phase(t_r F_a / t, b_r KV / min(t, n_kv))    b_r = sequences per attention rank,
-                        KV read at the accelerator's measured decode-attention share of its bandwidth
+             attention= phase(t_r F_a / t, b_r KV s_kv)    b_r = sequences per attention rank, s_kv the rank's
+                        share of a sequence's cache read per step (1 / min(t, n_kv); (n_q / t) / n_kv when
+                        inference.decode_attention is per-query-head), KV read at the accelerator's measured
+                        decode-attention share of its bandwidth
              + 2 L all-reduces + 2 L_moe all-to-alls + element-wise work + kernels * 4 us, and d / L of it
              per draft token
     Convention: phases run back to back; tokens per rank count the draft tokens verified together, and
@@ -124,7 +126,8 @@ def decode_step(m: Model, d: Device, tensor, attention_data, expert, batch) -> S
     weights = weight_phase(m, d, tokens, tensor)
     experts = expert_phase(m, d, padded * attention_data * (1 + m.draft_tokens), expert, expert_tp)
     attention = S.phase_seconds(tokens * m.decode_attention_flops / tensor,
-                                per_rank * m.decode_kv_bytes / S.kv_shards(tensor, m.kv_heads),
+                                per_rank * m.decode_kv_bytes
+                                * S.decode_kv_read_share(tensor, m.kv_heads, m.query_heads, m.per_query_head),
                                 d.attention_peak, d.attention_efficiency, d.bandwidth, d.kv_efficiency)
     collectives_tp = tensor_collectives(m, d, tensor, tokens)
     collectives_ep = expert_collectives(m, d, tensor, attention_data, tokens)

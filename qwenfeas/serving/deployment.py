@@ -61,6 +61,8 @@ class Model(NamedTuple):
     draft_tokens: object
     accepted: object  # tokens per step per sequence
     graph_padding: bool = False  # decode batches padded to doubling CUDA-graph sizes (inference.graph_padding)
+    query_heads: object = 1.0  # attention query heads (model.heads)
+    per_query_head: bool = False  # decode attention reads each query head's KV apart (inference.decode_attention)
 
     @property
     def moe(self) -> bool:
@@ -137,7 +139,9 @@ def read_model(r, s: dict, layers: Layers) -> Model:
         prompt_kv_bytes=per_token * prompt, peak_kv_bytes=peak_kv, kernels=kernels,
         elementwise_replicated=replicated, elementwise_split=split, elementwise_permute=permute, prompt=prompt,
         input_tokens=s["inference.prompt_tokens"], output=output,
-        draft_tokens=draft, accepted=accepted, graph_padding=s.get("inference.graph_padding") == "doubling")
+        draft_tokens=draft, accepted=accepted, graph_padding=s.get("inference.graph_padding") == "doubling",
+        query_heads=s["model.heads"],
+        per_query_head=not mla and s.get("inference.decode_attention") == "per-query-head")
 
 
 def elementwise_bytes(s: dict, layers, moe_layers, top_k):

@@ -273,7 +273,9 @@ def _step_doc():
              + element-wise bytes at 0.85 of bandwidth + kernels x 4 us, plus d / L of it per draft token
     Convention: phases back to back; the busiest expert-parallel device sets the pace; KV heads
     replicated when the tensor degree exceeds them; MLA decode in its absorbed form; with
-    inference.graph_padding the batch computed is the next captured CUDA-graph size (tech blog 20).
+    inference.graph_padding the batch computed is the next captured CUDA-graph size (tech blog 20); with
+    inference.decode_attention per-query-head each query head re-reads its KV head's cache, n_q / n_kv times
+    the grouped read (TensorRT-LLM's masked multi-head attention before XQA: formulas.serving.decode_kv_read_share).
     Source: achievable fractions: DeepGEMM README @ a9967bc, FlashMLA README @ 066b5ba6,
     stas00/ml-engineering matmul table; B200: FP4 GEMMs deepseek-ai/DeepGEMM PR #348, decode attention
     flashinfer-ai/flashinfer PR #1415; collectives: NVIDIA/nccl tuning.cc, nccl-tests issue #212;
