@@ -357,10 +357,11 @@ INFERENCE = {
                               "(each KV head's cache read once for its group of query heads: TensorRT-LLM XQA, "
                               "FlashInfer, FlashAttention) or per-query-head (one thread block per query head, "
                               "each re-reading its KV head's cache: TensorRT-LLM's masked multi-head attention "
-                              "before XQA, v0.5-v0.6; g = heads / kv_heads times the KV traffic)",
+                              "before XQA, as in v0.5.0; XQA arrived in 0.7.0; g = heads / kv_heads times the "
+                              "KV traffic)",
                               minimum=None, choices=("grouped", "per-query-head"), default="grouped",
                               default_source="convention: today's engines group query heads per KV head "
-                              "(TensorRT-LLM XQA since v0.7, docs/source/blogs/XQA-kernel.md)"),
+                              "(TensorRT-LLM XQA since v0.7.0, docs/source/blogs/XQA-kernel.md)"),
     "prefix_cache_hit": Field("fraction", "share of each prompt found in the prefix cache (not prefilled again)",
                               strict=False, maximum=1.0, default=0.0,
                               default_source="convention: no prompt shared between requests"),
