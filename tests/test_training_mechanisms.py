@@ -51,10 +51,18 @@ def test_the_slowest_stage_over_arrays():
     (61, 16, 1, 3),       # DeepSeek-V3: 64 slots, 3 short, floor(3/2) = 1 from the first: 3 (even 3.8125)
     (127, 16, 1, 127 / 16),  # one short stage: the last; the first keeps the even share
     (4, 8, 1, 0.5),       # more stages than layers: the first chunk would empty, the even share stays
+    (6, 8, 1, 0.75),      # 8 slots, 2 short: giving one up would empty the first 1-layer chunk
     (61, 1, 2, 61),       # one stage holds every layer
 ])
 def test_the_first_stage_gives_up_its_share_of_the_missing_layers(layers, stages, virtual, expected):
     assert PL.first_stage_layers(layers, stages, virtual) == pytest.approx(expected)
+
+
+def test_without_virtual_stages_the_first_stage_is_one_chunk():
+    # 10 layers on 4 stages: chunks of 3, 2 short, the first gives up 1: 2 (with 2 chunks per device, 8
+    # chunks of 2 lack 6, which would empty the first chunk: the even 2.5)
+    assert PL.first_stage_layers(10, 4) == 2
+    assert PL.first_stage_layers(10, 4, 2) == 2.5
 
 
 def test_the_first_stage_over_arrays():
@@ -446,12 +454,12 @@ def test_ceilings_are_taken_at_the_depth_of_their_best_shape():
     # stas00/ml-engineering table: A100 best 1024 x 10240 x 5120 (M x N x K), H100's burst maximum
     # 2048 x 2048 x 13312; Hopper's sustained (MSMF) shapes: BF16 1536 x 2816 x 6144 with a BF16 output, FP8
     # 1536 x 2816 at K = 10240 with an FP8 output (1 B)
-    assert A.ceiling_shape("a100-sxm-80gb") == (5120, 2)
-    assert A.ceiling_shape("h100-sxm") == A.ceiling_shape("h200", "bf16") == (6144, 2)
+    assert A.ceiling_shape("a100-sxm-80gb", "bf16") == (5120, 2)
+    assert A.ceiling_shape("h100-sxm", "bf16") == A.ceiling_shape("h200", "fp16") == (6144, 2)
     assert A.ceiling_shape("h800", "fp8") == A.ceiling_shape("h100-sxm", "int8") == (10240, 1)
     assert A.ceiling_shape("a100-sxm-80gb", "fp8") == (5120, 2)  # no low-precision shape: the BF16 one
     assert A.ceiling_shape("b200", "fp8") == (13312, 2)  # best shape not listed: the H100 burst depth
-    assert A.ceiling_shape("tpu-v5p") == (13312, 2)
+    assert A.ceiling_shape("tpu-v5p", "bf16") == (13312, 2)
 
 
 def test_attention_time_on_a_b200_by_hand(run):

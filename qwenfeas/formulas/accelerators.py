@@ -106,7 +106,7 @@ def gemm_ceiling(preset, precision: str, fp8_recipe=None):
     return K.recipe_ceiling(ceiling, fp8_recipe, preset in BLACKWELL_PRESETS)
 
 
-def ceiling_shape(preset, precision="bf16"):
+def ceiling_shape(preset, precision):
     """Depth K and output bytes of the GEMM the preset's ceiling was measured at, for a precision.
 
     Formula: the low-precision measurement's (K, bytes) for FP8 and narrower where the family has one

@@ -149,7 +149,7 @@ class Work:
         self.measured_ceiling = gemm_ceiling(preset, compute, self.fp8_recipe)  # block-scaled FP8: its own rate
         self.ceiling = K.intrinsic_ceiling(self.measured_ceiling, self.peak, self.bandwidth, depth, written)
         self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth,
-                                             *ceiling_shape(preset))
+                                             *ceiling_shape(preset, "bf16"))
         self.sms = streaming_multiprocessors(preset)
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
         self.overlap_slowdown = C.OVERLAP_COMPUTE_SLOWDOWN  # of compute under a hidden collective
