@@ -448,33 +448,34 @@ def test_serving_formulas_by_hand():
 
 
 def test_dense_gemms_reach_the_measured_ceiling_of_their_accelerator_and_precision():
-    # stas00/ml-engineering max-achievable matmul table: H100 FP8 1403 of 1979 TFLOP/s, H200 FP8 1453,
-    # B200 BF16 1745 of 2250 and FP8 3433 of 4500; B200 FP4 5702 of 9000 (DeepGEMM PR #348, 8192^3,
+    # Hopper's sustained rates (stas00/ml-engineering mamf-finder v4 MSMF, benchmarks README, on H200; H100
+    # and H800 the same die at the same 700 W): FP8 1337 of 1979 TFLOP/s, BF16 745 of 989; the
+    # max-achievable table: B200 BF16 1745 of 2250 and FP8 3433 of 4500; B200 FP4 5702 of 9000 (DeepGEMM PR #348, 8192^3,
     # MXFP4; NVFP4 the same instruction); GB200 has no FP4 measurement: its FP8 3616 of 5000; none: 0.75
     from qwenfeas.formulas.accelerators import gemm_ceiling
 
-    assert gemm_ceiling("h100-sxm", "fp8") == pytest.approx(1403 / 1979)
-    assert gemm_ceiling("h800", "fp8") == pytest.approx(1403 / 1979)
-    assert gemm_ceiling("h200", "fp8") == pytest.approx(1453 / 1979)
+    assert gemm_ceiling("h100-sxm", "fp8") == pytest.approx(1337 / 1979)
+    assert gemm_ceiling("h800", "fp8") == pytest.approx(1337 / 1979)
+    assert gemm_ceiling("h200", "fp8") == pytest.approx(1337 / 1979)
     assert gemm_ceiling("b200", "bf16") == pytest.approx(1745 / 2250)
     assert gemm_ceiling("b200", "fp8") == pytest.approx(3433 / 4500)
     assert gemm_ceiling("b200", "fp4") == gemm_ceiling("b200", "mxfp4") == pytest.approx(5702 / 9000)
     assert gemm_ceiling("b200", "int4") == pytest.approx(3433 / 4500)  # not an FP4 tensor-core format
     assert gemm_ceiling("gb200", "fp4") == pytest.approx(3616 / 5000)
-    assert gemm_ceiling("h200", "fp4") == pytest.approx(1453 / 1979)
+    assert gemm_ceiling("h200", "fp4") == pytest.approx(1337 / 1979)
     assert gemm_ceiling("tpu-v5p", "bf16") == gemm_ceiling(None, "fp8") == 0.75
-    assert gemm_ceiling("h100-sxm", "int8") == gemm_ceiling("h100-sxm", "int4") == pytest.approx(1403 / 1979)
-    assert gemm_ceiling("h100-sxm", "bf16") == pytest.approx(794.5 / 989)
+    assert gemm_ceiling("h100-sxm", "int8") == gemm_ceiling("h100-sxm", "int4") == pytest.approx(1337 / 1979)
+    assert gemm_ceiling("h100-sxm", "bf16") == pytest.approx(745 / 989)
 
 
 def test_a_large_batch_decode_on_h200_runs_its_gemms_at_the_h200_fp8_ceiling(run):
-    # Llama 3.1 8B FP8 on one H200 at batch 512: 2 x 7.5e9 x 512 FLOPs take longer at 1453 TFLOP/s
+    # Llama 3.1 8B FP8 on one H200 at batch 512: 2 x 7.5e9 x 512 FLOPs take longer at 1337 TFLOP/s
     # than 7.5 GB at 0.76 x 4.8 TB/s, so the weight phase is compute-bound at the measured ceiling.
     r = run("model: {preset: llama-3.1-8b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
             "hardware: {preset: h200, count: 1}\ninference: {prompt_tokens: 1024, output_tokens: 1024, batch: 64}\n",
             "inference.batch=512", "serving_layout.tensor=1")
     dense = r["model.matmul_params"]
-    assert r.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / (1979e12 * 1453 / 1979),
+    assert r.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / (1979e12 * 1337 / 1979),
                                                                     rel=1e-9)
 
 
@@ -670,15 +671,15 @@ def test_an_all_to_all_of_two_pays_one_collective_start_and_one_nvlink_hop():
 
 def test_padding_to_a_cuda_graph_computes_the_empty_slots_but_reads_no_more_cache(run):
     # Llama 3.1 8B FP8 on one H200 at batch 300 with doubling graphs: the 512 graph runs, so the weight
-    # GEMMs (compute-bound at 1453 TFLOP/s: 2 x 7.5e9 x 512 FLOPs) and the element-wise work scale by
+    # GEMMs (compute-bound at 1337 TFLOP/s: 2 x 7.5e9 x 512 FLOPs) and the element-wise work scale by
     # 512 / 300, while the KV reads (the attention phase, memory-bound) stay those of 300 sequences.
     base = ("model: {preset: llama-3.1-8b}\ncontext: 2048\nprecision: {weights: fp8, kv_cache: fp8, compute: fp8}\n"
             "hardware: {preset: h200, count: 1}\nserving_layout: {tensor: 1, replicas: 1}\n"
             "inference: {prompt_tokens: 1024, output_tokens: 1024, batch: 300")
     plain, padded = run(base + "}\n"), run(base + ", graph_padding: doubling}\n")
     dense = padded["model.matmul_params"]
-    assert padded.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / 1453e12, rel=1e-9)
-    assert plain.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 300 / 1453e12, rel=1e-9)
+    assert padded.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 512 / 1337e12, rel=1e-9)
+    assert plain.terms["decode_weights_seconds"].value == pytest.approx(2 * dense * 300 / 1337e12, rel=1e-9)
     assert padded.terms["decode_elementwise_seconds"].value == pytest.approx(
         plain.terms["decode_elementwise_seconds"].value * 512 / 300, rel=1e-9)
     assert padded.terms["decode_attention_seconds"].value == plain.terms["decode_attention_seconds"].value

@@ -38,6 +38,54 @@ def test_the_slowest_stage_over_arrays():
     assert list(got) == [61, 31, 4, 1]
 
 
+# --- the first pipeline stage (Llama 3's short stages first and last) -----------------------------------
+
+
+@pytest.mark.parametrize(("layers", "stages", "virtual", "expected"), [
+    # Llama 3 405B, 126 layers on PP16 (Dubey et al. 2024, Tables 3-4; sec. 3.3.2 "we reduce one Transformer
+    # layer each from the first and the last stages"): 16 x 8 = 128 slots, 2 short, one each: 7, not 7.875
+    (126, 16, 1, 7),
+    (126, 16, 4, 7),      # 64 chunks of 2: the first chunk holds 1, the device's other three 2 each
+    (126, 8, 8, 15),      # 64 chunks of 2, 2 short: the first device holds 1 + 7 x 2 = 15 (even 15.75)
+    (96, 12, 1, 8),       # Nemotron-4 340B PP12: no short stage, 96/12
+    (61, 16, 1, 3),       # DeepSeek-V3: 64 slots, 3 short, floor(3/2) = 1 from the first: 3 (even 3.8125)
+    (127, 16, 1, 127 / 16),  # one short stage: the last; the first keeps the even share
+    (4, 8, 1, 0.5),       # more stages than layers: the first chunk would empty, the even share stays
+    (6, 8, 1, 0.75),      # 8 slots, 2 short: giving one up would empty the first 1-layer chunk
+    (61, 1, 2, 61),       # one stage holds every layer
+])
+def test_the_first_stage_gives_up_its_share_of_the_missing_layers(layers, stages, virtual, expected):
+    assert PL.first_stage_layers(layers, stages, virtual) == pytest.approx(expected)
+
+
+def test_without_virtual_stages_the_first_stage_is_one_chunk():
+    # 10 layers on 4 stages: chunks of 3, 2 short, the first gives up 1: 2 (with 2 chunks per device, 8
+    # chunks of 2 lack 6, which would empty the first chunk: the even 2.5)
+    assert PL.first_stage_layers(10, 4) == 2
+    assert PL.first_stage_layers(10, 4, 2) == 2.5
+
+
+def test_the_first_stage_over_arrays():
+    import numpy as np
+    got = PL.first_stage_layers(126.0, np.array([1.0, 2.0, 16.0]), np.array([1.0, 1.0, 1.0]))
+    assert list(got) == [126, 63, 7]  # 126 / 2 = 63 even: nothing short
+
+
+def test_llama3_first_stage_memory_holds_seven_of_the_layers(run):
+    # Llama 3 405B on PP16 (TP8, DP64, ZeRO-1): the first stage's BF16 weights are 7 of the 126 layers' weights
+    # plus the 128,256 x 16,384 embedding, over TP8 (an even share would be 7.875; Table 3: 126 layers, hidden 16,384, 128 query and 8 KV
+    # heads of 128, FFN 53,248, SwiGLU, untied)
+    h, heads, kv, head, ffn, vocab = 16384, 128, 8, 128, 53248, 128256
+    layer = h * head * (2 * heads + 2 * kv) + 3 * h * ffn + 2 * h
+    r = run("model: {preset: llama-3.1-405b}\ncontext: 8192\ntokens: 15.6T\n"
+            "training: {sequence: 8192, batch_tokens: 16777216, recompute: full}\n"
+            "hardware: {preset: h100-sxm, count: 8192}\n"
+            "parallel: {tensor: 8, pipeline: 16, context: 1, data: 64, zero: 1, schedule: 1f1b, micro_batch: 1}\n")
+    # (the final RMSNorm's h weights ride with the layers: 7/126 of them)
+    assert r["training_memory.weights_bytes"] == pytest.approx((7 * layer + 7 / 126 * h + vocab * h) * 2 / 8,
+                                                               rel=1e-12)
+
+
 # --- tile and wave quantization (NVIDIA "Matrix Multiplication Background", sec. 3) --------------------
 
 def test_wave_quantization_of_a_tile_aligned_gemm_on_an_a100():
@@ -336,14 +384,15 @@ def test_full_recompute_replays_every_forward_gemm_but_the_lm_head(run):
     layout = _layout(data=8, expert=8)
     selective = ST.evaluate(work, layout)["gemm_seconds"]
     full = ST.evaluate(work, {**layout, "recompute": 3.0})["gemm_seconds"]
-    # the LM head by hand: 6 T V h FLOPs in BF16 on an H100 at its 794.5/989 ceiling times the quantization
+    # the LM head by hand: 6 T V h FLOPs in BF16 on an H100 at its sustained 745/989 ceiling times the quantization
     # of its three GEMMs (4,096 tokens, h = 2,048, V = 32,000; 256 x 128 tiles on 132 SMs): forward
     # 16 x 250 = 4,000 tiles in 31 waves, input gradient 16 x 16 = 256 in 2, weight gradient 8 x 250 = 2,000 in 16
     quantization = 3 / (4092 / 4000 + 264 / 256 + 2112 / 2000)
-    # the ceiling less its best shape's output write (K = 13,312, 989 TFLOP/s over 0.8 x 3.35 TB/s per byte),
+    # the ceiling less its measured shape's output write (MSMF 1536 x 2816 x 6144: K = 6,144, 989 TFLOP/s over
+    # 0.8 x 3.35 TB/s per byte),
     # then the head's own writes: T x V and T x h in BF16, the h x V gradient in FP32
     ridge = 989e12 / (0.8 * 3.35e12)
-    main = 1 / (989 / 794.5 - ridge * 2 / (2 * 13312))
+    main = 1 / (989 / 745 - ridge * 2 / (2 * 6144))
     written = 2 * 4096 * (2048 + 32000) + 4 * 2048 * 32000
     head = 6 * 4096 * 32000 * 2048 / (989e12 * main * quantization) + written / (0.8 * 3.35e12)
     # every other GEMM (dense and expert) runs its forward once more: 8/6 of its time
@@ -402,11 +451,15 @@ def test_output_bytes_per_flop_of_a_layer_by_hand():
 
 
 def test_ceilings_are_taken_at_the_depth_of_their_best_shape():
-    # stas00/ml-engineering table: A100 best 1024 x 10240 x 5120, H100 2048 x 2048 x 13312 (M x N x K)
-    assert A.ceiling_depth("a100-sxm-80gb") == 5120
-    assert A.ceiling_depth("h100-sxm") == 13312
-    assert A.ceiling_depth("b200") == 13312  # best shape not listed: the H100 depth
-    assert A.ceiling_depth("tpu-v5p") == 13312
+    # stas00/ml-engineering table: A100 best 1024 x 10240 x 5120 (M x N x K), H100's burst maximum
+    # 2048 x 2048 x 13312; Hopper's sustained (MSMF) shapes: BF16 1536 x 2816 x 6144 with a BF16 output, FP8
+    # 1536 x 2816 at K = 10240 with an FP8 output (1 B)
+    assert A.ceiling_shape("a100-sxm-80gb", "bf16") == (5120, 2)
+    assert A.ceiling_shape("h100-sxm", "bf16") == A.ceiling_shape("h200", "fp16") == (6144, 2)
+    assert A.ceiling_shape("h800", "fp8") == A.ceiling_shape("h100-sxm", "int8") == (10240, 1)
+    assert A.ceiling_shape("a100-sxm-80gb", "fp8") == (5120, 2)  # no low-precision shape: the BF16 one
+    assert A.ceiling_shape("b200", "fp8") == (13312, 2)  # best shape not listed: the H100 burst depth
+    assert A.ceiling_shape("tpu-v5p", "bf16") == (13312, 2)
 
 
 def test_attention_time_on_a_b200_by_hand(run):

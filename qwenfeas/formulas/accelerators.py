@@ -89,8 +89,10 @@ def gemm_ceiling(preset, precision: str, fp8_recipe=None):
              (MXFP8, blockwise) on Blackwell x 0.951 (kernel_efficiency.recipe_ceiling)
     Convention: B200 FP4 reaches 5,702 of 9,000 TFLOP/s (0.634), a smaller share of its peak than FP8
     (0.763); an accelerator with no FP4 measurement keeps its FP8 share. `fp8_recipe` None (serving,
-    or a scenario without FP8 GEMMs) keeps the per-tensor figure.
-    Source: kernel_efficiency.GEMM_CEILING (stas00/ml-engineering max-achievable matmul table; AMD ROCm
+    or a scenario without FP8 GEMMs) keeps the per-tensor figure. Hopper (H100, H800, H200) takes the
+    rate it sustains at its 700 W power limit (BF16 745, FP8 about 1337 TFLOP/s), not a short burst's.
+    Source: kernel_efficiency.GEMM_CEILING (stas00/ml-engineering max-achievable matmul table and, for
+    Hopper, mamf-finder.py v4's sustainable MSMF on H200, benchmarks README; AMD ROCm
     blog "Measuring Max-Achievable FLOPs - Part 2"); FP4_GEMM_CEILING (deepseek-ai/DeepGEMM PR #348);
     kernel_efficiency.BLOCK_SCALED_GEMM_RATE (Transformer Engine docs, "GEMM Profiling Tutorial", B300).
     """
@@ -104,9 +106,19 @@ def gemm_ceiling(preset, precision: str, fp8_recipe=None):
     return K.recipe_ceiling(ceiling, fp8_recipe, preset in BLACKWELL_PRESETS)
 
 
-def ceiling_depth(preset):
-    """Depth K of the GEMM the preset's ceiling was measured at (kernel_efficiency.CEILING_DEPTH)."""
-    return K.CEILING_DEPTH.get(_FAMILY.get(preset), K.CEILING_DEPTH_DEFAULT)
+def ceiling_shape(preset, precision):
+    """Depth K and output bytes of the GEMM the preset's ceiling was measured at, for a precision.
+
+    Formula: the low-precision measurement's (K, bytes) for FP8 and narrower where the family has one
+             (kernel_efficiency.CEILING_DEPTH_LOW_PRECISION), else (the family's BF16 depth, 2 bytes)
+             (kernel_efficiency.CEILING_DEPTH; CEILING_DEPTH_DEFAULT without one)
+    Source: the measurements' shapes, kernel_efficiency.CEILING_DEPTH (stas00/ml-engineering tables and
+    mamf-finder.py v4's MSMF shapes).
+    """
+    family = _FAMILY.get(preset)
+    if precision in LOW_PRECISIONS and family in K.CEILING_DEPTH_LOW_PRECISION:
+        return K.CEILING_DEPTH_LOW_PRECISION[family]
+    return K.CEILING_DEPTH.get(family, K.CEILING_DEPTH_DEFAULT), 2.0
 
 
 def kv_bandwidth_efficiency(preset, default):

@@ -10,14 +10,24 @@ from ._array import ceil, maximum, minimum, where
 
 # Best achievable dense matmul, fraction of the datasheet peak, by accelerator family and precision.
 # stas00/ml-engineering, compute/accelerator/README.md, "Maximum Achievable Matmul FLOPS comparison
-# table" (brute-force shape sweeps, torch 2.6-2.10): A100 SXM BF16 271/312; H100 SXM BF16 794.5/989
-# (H200 the same), FP8 1403/1979, H200 FP8 1453/1979; B200 BF16 1745/2250, FP8 3433/4500; GB200 BF16
-# 1822/2500, FP8 3616/5000. MI300X: AMD ROCm blog "Measuring Max-Achievable FLOPs - Part 2", Table 1
-# (hipBLASLt, ROCm 6.3): BF16 708/1307, FP8 1273/2615.
+# table" (brute-force shape sweeps, torch 2.6-2.10): A100 SXM BF16 271/312; B200 BF16 1745/2250, FP8
+# 3433/4500; GB200 BF16 1822/2500, FP8 3616/5000. MI300X: AMD ROCm blog "Measuring Max-Achievable FLOPs -
+# Part 2", Table 1 (hipBLASLt, ROCm 6.3): BF16 708/1307, FP8 1273/2615. Those are short bursts (mean of
+# 100 iterations after 50 warm-up: 150 x 0.14 ms = 21 ms at H100's best shape), short of the power limit
+# (a boost burst draws 150-330 W, the same README's "What was measured").
+# Hopper (H100, H800, H200: one die, 132 SMs, 700 W) takes the SUSTAINED rate instead, as a training
+# step holds the GPU at its power limit for seconds: mamf-finder.py v4's MSMF, "the highest rate a
+# shape holds without falling" over a 2-4 s window after the clock has settled under full load
+# (stas00/ml-engineering compute/accelerator/benchmarks/README.md, "How MAMF and MSMF are defined" and
+# "What was measured"): H200 BF16 745 TFLOP/s at 1536x2816x6144 (GPU0, the slowest of its node, which a
+# synchronous run waits on; node median 755; SM clock 1835-1873 MHz against a 1980 MHz boost), beside
+# an MAMF burst of 848 on the same GPU; FP8 about 1337 at 1536x2816, K = 10240 (the K walk's
+# "1335-1372 at K=10240"). H100 SXM is taken at H200's figures (same SMs, clocks and 700 W; the burst
+# table gave both 794.5 BF16); the earlier burst figures were 794.5 (BF16) and 1403 (FP8, H100).
 GEMM_CEILING = {
     "a100": {"bf16": 271 / 312},
-    "hopper": {"bf16": 794.5 / 989, "fp8": 1403 / 1979},
-    "h200": {"bf16": 794.5 / 989, "fp8": 1453 / 1979},
+    "hopper": {"bf16": 745 / 989, "fp8": 1337 / 1979},
+    "h200": {"bf16": 745 / 989, "fp8": 1337 / 1979},
     "b200": {"bf16": 1745 / 2250, "fp8": 3433 / 4500},
     "gb200": {"bf16": 1822 / 2500, "fp8": 3616 / 5000},
     "mi300x": {"bf16": 708 / 1307, "fp8": 1273 / 2615},
@@ -70,11 +80,16 @@ def recipe_ceiling(ceiling, recipe, block_scaled_tensor_cores, rate=BLOCK_SCALED
 ELEMENTWISE_BANDWIDTH = 0.85
 GEMM_BANDWIDTH = 0.80
 
-# The depth K of the GEMM at which each ceiling above was measured: 13312 for H100 BF16 (best shape
-# 2048x2048x13312, M x N x K) and 5120 for A100 BF16 (1024x10240x5120), both from the same table; the
-# other families' best shapes are not listed beside their figures and are taken at the H100 depth (the
-# sweeps top out at deep K, where writing the output costs 1-3% of the time).
-CEILING_DEPTH = {"a100": 5120.0}
+# The depth K of the GEMM at which each ceiling above was measured: 5120 for A100 BF16 (best shape
+# 1024x10240x5120, from the same table) and 6144 for Hopper BF16 (the MSMF shape 1536x2816x6144), each
+# writing a BF16 output (2 bytes per value); the
+# other families' best shapes are not listed beside their figures and are taken at the depth of H100's
+# burst maximum, 2048x2048x13312 (the sweeps top out at deep K, where writing the output costs 1-3% of
+# the time). A low-precision ceiling has its own shape where the source gives one: Hopper FP8 at
+# K = 10240, its output written in FP8 (mamf-finder.py v4's prepare_gemm: torch._scaled_mm into an
+# float8_e4m3fn C), 1 byte per value.
+CEILING_DEPTH = {"a100": 5120.0, "hopper": 6144.0, "h200": 6144.0}
+CEILING_DEPTH_LOW_PRECISION = {"hopper": (10240.0, 1.0), "h200": (10240.0, 1.0)}  # (K, output bytes)
 CEILING_DEPTH_DEFAULT = 13312.0
 
 # cuBLAS's most efficient output tile, 256 x 128 (NVIDIA Deep Learning Performance Guide, "Matrix

@@ -92,3 +92,26 @@ def mtp_head_passes(depths, stages):
     sec. 2.2: MTP shares the output head on the last PP rank.
     """
     return 1.0 + depths / stages
+
+
+def first_stage_layers(layers, stages, virtual_stages=1.0):
+    """Transformer layers on the first pipeline stage, the one whose memory the training model checks.
+
+    Formula: min(L / p, v c - floor(d / 2)) when floor(d / 2) < c, else L / p;
+             c = ceil(L / (p v)) layers per full chunk, d = p v c - L the layers the chunks lack
+             (the short chunks are the first and the last, which also hold the embedding and the LM
+             head: the first gives up floor(d / 2) of its chunk's c layers, the last the rest)
+    Convention: L layers, p stages, v model chunks per device. L a multiple of p v (d = 0) and one
+    missing layer (d = 1) keep the even share L / p, the bound used when the split is not stated;
+    a deficit that would empty the first chunk keeps it too. Llama 3 405B, 126 layers on 16 stages:
+    c = 8, d = 2, 7 layers on the first stage (v = 4: c = 2, d = 2, chunks of 1 + 2 + 2 + 2 = 7),
+    against an even 7.875.
+    Source: Dubey et al. 2024, "The Llama 3 Herd of Models", sec. 3.3.2 (memory imbalance: "we reduce
+    one Transformer layer each from the first and the last stages"; 126 layers, Table 3, on PP16,
+    Table 4).
+    """
+    chunk = ceil(layers / (stages * virtual_stages))
+    short = (stages * virtual_stages * chunk - layers) // 2
+    even = layers / stages
+    return where(short < chunk, minimum(even, virtual_stages * chunk - short), even)
+

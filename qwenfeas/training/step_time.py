@@ -25,7 +25,7 @@ from ..formulas._array import any_true, ceil, maximum, minimum, where
 from ..formulas.accelerators import (
     BLACKWELL_PRESETS,
     DEFAULT_SCALE_UP,
-    ceiling_depth,
+    ceiling_shape,
     gemm_ceiling,
     sm_share,
     streaming_multiprocessors,
@@ -145,10 +145,11 @@ class Work:
         self.bandwidth = s["hardware.bandwidth"]
         # the main loop's rate: the measured ceiling less the output write of its own best shape; each
         # GEMM's writes are added back from its shape (_written)
-        depth = ceiling_depth(preset)
+        depth, written = ceiling_shape(preset, compute)
         self.measured_ceiling = gemm_ceiling(preset, compute, self.fp8_recipe)  # block-scaled FP8: its own rate
-        self.ceiling = K.intrinsic_ceiling(self.measured_ceiling, self.peak, self.bandwidth, depth)
-        self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth, depth)
+        self.ceiling = K.intrinsic_ceiling(self.measured_ceiling, self.peak, self.bandwidth, depth, written)
+        self.ceiling16 = K.intrinsic_ceiling(gemm_ceiling(preset, "bf16"), self.peak16, self.bandwidth,
+                                             *ceiling_shape(preset, "bf16"))
         self.sms = streaming_multiprocessors(preset)
         self.all_to_all_share = sm_share(preset, OVERLAP_ALL_TO_ALL_SMS)
         self.overlap_slowdown = C.OVERLAP_COMPUTE_SLOWDOWN  # of compute under a hidden collective
@@ -209,10 +210,10 @@ def evaluate(w: Work, lay: dict) -> dict:
     group spans t ranks, the context group t*c, the expert group t*c*e, the data group t*c*d; a
     group on the scale-up link when it stays in one domain; the two link classes run at once.
     Time is the slowest stage's, which holds v ceil(L/(p v)) layers (formulas.pipeline.slowest_stage_layers),
-    every layer type in proportion. Memory is the first stage's at an even L/p share: with the short
-    stages first and last (Llama 3, Dubey et al. 2024 sec. 3.3.2) the first stage holds no more than
-    that in weights and in-flight activations for the bundled runs, and charging it the slowest
-    stage's v ceil(L/(p v)) layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
+    every layer type in proportion. Memory is the first stage's, which holds
+    formulas.pipeline.first_stage_layers: the short stages first and last (Llama 3, Dubey et al. 2024
+    sec. 3.3.2), never more than an even L/p share; charging it the slowest stage's v ceil(L/(p v))
+    layers would overstate it (DeepSeek-V3's 61 layers on 16 stages).
     Multi-token prediction: L counts each MTP depth as one more layer of the last layer's kind, the
     head runs pipeline.mtp_head_passes times on the slowest stage, and the last stage's in-flight
     micro-batch adds the MTP blocks' activations and one more set of logits per depth.
@@ -386,17 +387,18 @@ def evaluate(w: Work, lay: dict) -> dict:
                tensor_seconds=m * tp_time, context_seconds=m * cp_time, expert_seconds=m * ep_time,
                data_seconds=dp_time)
 
-    # --- memory per accelerator: the first stage, at an even share of the layers (see the docstring)
-    even = 1.0 / p
+    # --- memory per accelerator: the first stage, at its share of the layers (see the docstring)
+    decoder = w.layers - w.mtp  # the first stage's share of the decoder layers (MTP blocks sit on the last)
+    first = PL.first_stage_layers(decoder, p, v) / decoder
     # the MTP blocks sit on the last stage in place of decoder layers (pipeline.mtp_head_passes' layouts), so
-    # the even share of the decoder layers stands for that stage too; without a pipeline the only
+    # the first stage's share of the decoder layers stands for that stage too; without a pipeline the only
     # stage holds them
     mtp_held = where(p == 1, 1.0, 0.0)
-    dense_params_even = ((w.shared - w.mtp_shared - w.tables * (2 - w.tied)) * even + tables
-                         + w.mtp_shared * mtp_held) / t * copies
-    weights, grads, opt = TM.model_state_bytes(dense_params_even, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c,
+    dense_params_first = ((w.shared - w.mtp_shared - w.tables * (2 - w.tied)) * first + tables
+                          + w.mtp_shared * mtp_held) / t * copies
+    weights, grads, opt = TM.model_state_bytes(dense_params_first, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c,
                                                zero)
-    ew, eg, eo = TM.model_state_bytes(((w.routed - w.mtp_routed) * even + w.mtp_routed * mtp_held) / (e * et) * copies, w.w_bytes, w.grad_bytes, w.optimizer_bytes,
+    ew, eg, eo = TM.model_state_bytes(((w.routed - w.mtp_routed) * first + w.mtp_routed * mtp_held) / (e * et) * copies, w.w_bytes, w.grad_bytes, w.optimizer_bytes,
                                       expert_group, zero)
     cached = 1.0 if w.low_precision else 2.0
 
@@ -408,7 +410,7 @@ def evaluate(w: Work, lay: dict) -> dict:
     dense_layer = per_layer(w.dense_ffn, 0.0, recompute) if has_dense else 0.0
     moe_layer = per_layer(w.moe_width, w.k, recompute) if w.moe else 0.0
     mtp_bytes = w.mtp_dense * dense_layer + w.mtp_moe * moe_layer  # the MTP blocks, on the last stage
-    stage_bytes = even * (w.dense_layers * dense_layer + w.moe_layers * moe_layer - mtp_bytes)
+    stage_bytes = first * (w.dense_layers * dense_layer + w.moe_layers * moe_layer - mtp_bytes)
     largest = maximum(per_layer(w.dense_ffn, 0.0, TM.SELECTIVE) if has_dense else 0.0,
                       per_layer(w.moe_width, w.k, TM.SELECTIVE) if w.moe else 0.0)
     stage_bytes = stage_bytes + where(full, largest, 0.0)  # the layer being replayed holds everything
