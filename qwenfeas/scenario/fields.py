@@ -27,6 +27,7 @@ RECOMPUTE = ("none", "selective", "modules", "full")
 ATTENTION_KERNELS = ("fused", "flash2", "unfused")
 EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
+PIPELINE_ENGINES = ("megatron", "deepspeed")  # training.step_time: what "deepspeed" charges
 FP8_RECIPES = ("delayed", "current", "mxfp8", "blockwise")
 # The deepest model.layers (and model.mtp_layers) accepted: see the layers field's maximum_source
 MAX_LAYERS = 10_000.0
@@ -304,6 +305,13 @@ PARALLEL = {
                       "or dualpipe (DeepSeek-V3; holds two copies of the weights and overlaps expert all-to-alls); "
                       "chosen by the layout search when left out", minimum=None, choices=SCHEDULES),
     "virtual_stages": _int("model chunks per pipeline rank under the interleaved schedule"),
+    "pipeline_engine": Field(
+        "choice", "the runtime that drives the pipeline: megatron (Megatron-LM's schedules) or deepspeed "
+        "(DeepSpeed's PipelineEngine, 2021: each micro-batch's four sends and receives block compute, the "
+        "1/t slices sent between stages are all-gathered again over the tensor group, 3 per micro-batch, and "
+        "gradients are reduced after the last micro-batch, none of it hidden)",
+        minimum=None, choices=PIPELINE_ENGINES, default="megatron",
+        default_source="Megatron-LM and Megatron-Core drive most bundled and published pipelined runs"),
     "tp_overlap": _flag("tensor-parallel collectives overlap the GEMMs (Transformer Engine userbuffers): not exposed; "
                         "the MoE dispatcher's gather of routed tokens over a split expert group stays exposed"),
     "expert_tensor": _int("tensor-parallel degree inside each expert: 1 (whole experts, Megatron-Core's "

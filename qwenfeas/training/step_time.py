@@ -168,6 +168,7 @@ class Work:
         self.tp_overlap = s["parallel.tp_overlap"]
         self.ep_overlap = s["parallel.ep_overlap"]
         self.cp_overlap = s["parallel.cp_overlap"]
+        self.deepspeed = s["parallel.pipeline_engine"] == "deepspeed"  # blocking p2p, gradients after the last
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
@@ -347,6 +348,8 @@ def evaluate(w: Work, lay: dict) -> dict:
         busy = busy + C.overlap_slowdown_seconds(minimum(tp_time - amax - token_gather, busy), w.overlap_slowdown)
     cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
     micro = busy + ep_exposed + tp_exposed + cp_exposed
+    if w.deepspeed and w.links:  # the 1/t slices sent between stages, all-gathered again over the tensor group
+        micro = micro + where((p > 1) & (t > 1), _reassembly_seconds(w, T, t), 0.0)
 
     # --- the step: pipeline, then what is exposed once per step
     bubble = PL.bubble_ratio(schedule, p, m, v) * where(p > 1, 1.0, 0.0)
@@ -368,9 +371,13 @@ def evaluate(w: Work, lay: dict) -> dict:
         sends = C.pipeline_bytes(T, w.h, 2.0, t) / _link(w, t * c * d * p) \
             + 2 * C.collective_latency(_is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p))  # forward, backward
         pp_exposed = where(p > 1, (p - 1) * sends, 0.0)  # pipeline fill and drain wait on each hop
+        if w.deepspeed:  # every transfer blocks, each a data send and its meta-data send (two latencies)
+            pp_exposed = PL.blocking_transfers(p, m) * (sends / 2 + C.collective_latency(
+                _is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p)))
     window = where(zero >= 2, m * compute, compute)  # what the gradient and weight traffic can hide under
     chunks = maximum(w.layers * stage * v, 1.0)  # one bucket per layer stays exposed
-    dp_exposed = maximum(dp_time / chunks, dp_time - window)
+    # DeepSpeed's PipelineEngine reduces gradients after the last micro-batch (ReduceGrads): nothing hidden
+    dp_exposed = dp_time if w.deepspeed else maximum(dp_time / chunks, dp_time - window)
     # the compute the hidden gradient and weight traffic overlaps runs slower while it runs
     dp_tax = C.overlap_slowdown_seconds(dp_time - dp_exposed, w.overlap_slowdown)
     updated = where(zero >= 1, dense_params / (d * c) + expert_params / expert_group, dense_params + expert_params)
@@ -429,6 +436,19 @@ def _ring_latency(w: Work, group, stride, passes):
     domains = ceil(group / per_domain)
     inside, across = C.ring_steps(group, domains)
     return C.collective_latency(passes * inside, passes * across)  # one start, `passes` trips around the ring
+
+
+def _reassembly_seconds(w: Work, tokens, t):
+    """DeepSpeed's PipelineEngine rebuilding the tensors it sends in 1/t slices, one micro-batch.
+
+    Formula: 3 * (T h 2 B (t - 1)/t / link(t) + ring latency)   (all-gathers over the tensor group of the
+             received input, the stage's own output and the received output gradient; a middle stage's
+             three, charged to the slowest stage)
+    Source: microsoft/DeepSpeed @ e2fdd25, runtime/pipe/engine.py (_exec_forward_pass,
+    _exec_backward_pass: PartitionedTensor.full()); formulas.pipeline.DEEPSPEED_REASSEMBLIES.
+    """
+    gathered = C.pipeline_bytes(tokens, w.h, 2.0, 1.0) / 2 * C.ring_factor(t) / 2
+    return PL.DEEPSPEED_REASSEMBLIES * (gathered / _link(w, t) + _ring_latency(w, t, 1.0, 1.0))
 
 
 def amax_reductions(w: Work):
