@@ -299,7 +299,9 @@ PARALLEL = {
     "zero": Field("integer", "ZeRO stage over the data-parallel group: 0 none, 1 optimizer states, 2 and "
                   "gradients, 3 and weights (FSDP)", strict=False, maximum=3.0, default=1.0,
                   default_source="Megatron-LM's distributed optimizer (--use-distributed-optimizer) is ZeRO-1"),
-    "sequence_parallel": _flag("shard layer-norm and dropout activations over the tensor-parallel group", True),
+    "sequence_parallel": _flag("shard layer-norm and dropout activations, and their element-wise work, over the "
+                               "tensor-parallel group (without it each rank runs them on the whole activation: "
+                               "Korthikanti et al. 2022, sec. 4.2.2)", True),
     "micro_batch": Field("integer", "sequences per micro-batch", default=1.0, default_source="convention"),
     "schedule": Field("choice", "pipeline schedule: 1f1b, interleaved (with virtual_stages), zero-bubble (ZB-H1) "
                       "or dualpipe (DeepSeek-V3; holds two copies of the weights and overlaps expert all-to-alls); "

@@ -201,7 +201,8 @@ def evaluate(w: Work, lay: dict) -> dict:
              kernel generation, layer kind by layer kind; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM; either kernel's forward
              replayed under selective (Megatron-Core's core_attn) or full recompute) + element-wise
-             bytes at 0.85 BW (FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
+             bytes at 0.85 BW (without sequence parallelism each tensor rank moves the norms' and
+             residual adds' bytes for the whole activation, Korthikanti et al. 2022 sec. 4.2.2; FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
              current scaling's amax all-reduces exposed with the tensor-parallel time,
              amax_reductions; an unfused expert epilogue's clamp and bias
              passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
@@ -287,6 +288,11 @@ def evaluate(w: Work, lay: dict) -> dict:
     out["fp8_cast_seconds"] = K.memory_bound_seconds(casts, w.bandwidth)  # within the element-wise work
     elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed + casts
                    + T / t * 24.0 * w.vocab * head_passes)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
+    # without sequence parallelism each tensor-parallel rank runs the norms, dropouts and residual adds on the
+    # whole activation, not its 1/t (Korthikanti et al. 2022, sec. 4.2.2): the t - 1 further shares
+    replicated = where(w.sequence_parallel, 0.0, t - 1) * T / t * stage * w.layers \
+        * K.elementwise_bytes_per_token_layer(w.h, 0.0, 0.0, 0.0, w.gated)
+    elementwise = elementwise + replicated * replayed
     if w.unfused_epilogue:  # the clamp replays with the activation (modules, full), the bias with the layer (full)
         elementwise = elementwise + T / t * stage * w.moe_layers * K.unfused_expert_epilogue_bytes(
             w.expert_ffn, w.h, w.k, where(full | modules, 2.0, 1.0), where(full, 2.0, 1.0))
