@@ -116,6 +116,15 @@ def test_every_send_of_every_micro_batch_waits_under_deepspeed(run):
     # DeepSpeed: 4 m + 2 p - 8 = 128 blocking transfers, each a data send and its meta-data send
     assert deepspeed["training.exposed_communication_seconds"] / steps == pytest.approx(
         (4 * m + 2 * 4 - 8) * (hop + 2 * SEND))
+    # with one rank per stage there is nothing to re-gather: the step differs by the transfers alone
+    assert deepspeed["training.step_seconds"] - megatron["training.step_seconds"] == pytest.approx(
+        (4 * m + 2 * 4 - 8) * (hop + 2 * SEND) - 3 * 2 * (hop + SEND), rel=1e-9)
+
+
+def test_without_a_pipeline_the_tensor_group_sends_and_gathers_nothing(run):
+    megatron, deepspeed = (run(SCENARIO.format(count=2, tensor=2, pipeline=1, engine=e))
+                           for e in ("megatron", "deepspeed"))
+    assert deepspeed["training.step_seconds"] == megatron["training.step_seconds"]
 
 
 def test_deepspeed_gathers_the_sliced_tensors_again_over_the_tensor_group(run):
