@@ -140,10 +140,15 @@ def test_deepspeed_gathers_the_sliced_tensors_again_over_the_tensor_group(run):
     assert deepspeed["training.step_seconds"] - megatron["training.step_seconds"] == pytest.approx(extra, rel=1e-9)
 
 
-def test_deepspeed_reduces_gradients_after_the_last_micro_batch(run):
-    """No pipeline, two data-parallel replicas: every byte of the gradient reduction is exposed."""
-    megatron, deepspeed = (run(SCENARIO.format(count=2, tensor=1, pipeline=1, engine=e).replace("data: 1", "data: 2"))
-                           for e in ("megatron", "deepspeed"))
-    data = deepspeed["communication.data_seconds"]
-    assert deepspeed["training.exposed_communication_seconds"] == pytest.approx(data, rel=1e-12)
-    assert megatron["training.exposed_communication_seconds"] < 0.5 * data  # hidden under the backward
+@pytest.mark.parametrize("engine, dp_overlap", [("deepspeed", "true"), ("megatron", "false")])
+def test_gradients_reduced_after_the_last_micro_batch_are_all_exposed(run, engine, dp_overlap):
+    """No pipeline, two data-parallel replicas: every byte of the gradient reduction is exposed, under
+    DeepSpeed's engine whatever dp_overlap says, and under Megatron-LM's 2021 local DDP (dp_overlap: false)."""
+    def layout(engine, overlap):
+        return SCENARIO.format(count=2, tensor=1, pipeline=1, engine=engine).replace(
+            "data: 1", f"data: 2, dp_overlap: {overlap}")
+    after, overlapped = run(layout(engine, dp_overlap)), run(layout("megatron", "true"))
+    data = after["communication.data_seconds"]
+    assert data == overlapped["communication.data_seconds"]  # the same bytes, only their exposure differs
+    assert after["training.exposed_communication_seconds"] == pytest.approx(data, rel=1e-12)
+    assert overlapped["training.exposed_communication_seconds"] < 0.5 * data  # hidden under the backward

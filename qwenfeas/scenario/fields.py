@@ -320,6 +320,11 @@ PARALLEL = {
                           "default) or parallel.tensor (experts split like the dense layers)"),
     "cp_overlap": _flag("context-parallel K/V exchange overlaps attention (ring, Megatron-Core's default); false for "
                         "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
+    "dp_overlap": _flag("data-parallel gradient reductions and weight all-gathers overlap the backward and forward "
+                        "(Megatron-Core --overlap-grad-reduce/--overlap-param-gather, PyTorch DDP and FSDP buckets), "
+                        "all but the last bucket hidden; false: all-reduced after the last micro-batch's backward, "
+                        "nothing hidden (Megatron-LM's local DDP in 2021, megatron/training.py train_step; DeepSpeed's "
+                        "pipeline engine always)", True),
     "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap, "
                         "--overlap-moe-expert-parallel-comm: the forward's under the paired backward, the "
                         "backward's under the forward; dualpipe always does)"),

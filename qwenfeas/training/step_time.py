@@ -169,6 +169,10 @@ class Work:
         self.ep_overlap = s["parallel.ep_overlap"]
         self.cp_overlap = s["parallel.cp_overlap"]
         self.deepspeed = s["parallel.pipeline_engine"] == "deepspeed"  # blocking p2p, gradients after the last
+        # gradients reduced after the last micro-batch's backward: Megatron-LM's local DDP before Megatron-Core
+        # (megatron/training.py @ 8e8d760, train_step: allreduce_gradients after forward_backward_func), and
+        # DeepSpeed's PipelineEngine (ReduceGrads after the last step)
+        self.dp_after_backward = self.deepspeed or not s["parallel.dp_overlap"]
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
@@ -382,8 +386,8 @@ def evaluate(w: Work, lay: dict) -> dict:
                 _is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p)))
     window = where(zero >= 2, m * compute, compute)  # what the gradient and weight traffic can hide under
     chunks = maximum(w.layers * stage * v, 1.0)  # one bucket per layer stays exposed
-    # DeepSpeed's PipelineEngine reduces gradients after the last micro-batch (ReduceGrads): nothing hidden
-    dp_exposed = dp_time if w.deepspeed else maximum(dp_time / chunks, dp_time - window)
+    # reduced after the last micro-batch (dp_overlap false, DeepSpeed's PipelineEngine): nothing hidden
+    dp_exposed = dp_time if w.dp_after_backward else maximum(dp_time / chunks, dp_time - window)
     # the compute the hidden gradient and weight traffic overlaps runs slower while it runs
     dp_tax = C.overlap_slowdown_seconds(dp_time - dp_exposed, w.overlap_slowdown)
     updated = where(zero >= 1, dense_params / (d * c) + expert_params / expert_group, dense_params + expert_params)
