@@ -115,3 +115,32 @@ def first_stage_layers(layers, stages, virtual_stages=1.0):
     even = layers / stages
     return where(short < chunk, minimum(even, virtual_stages * chunk - short), even)
 
+
+# Tensors DeepSpeed's PipelineEngine all-gathers over the tensor-parallel group per micro-batch to rebuild
+# what it sent in 1/t slices: the received input (forward), its own output and the received output
+# gradient (backward, before autograd). deepspeed/runtime/pipe/engine.py @ e2fdd25 (2021-09-29),
+# _exec_forward_pass and _exec_backward_pass, PartitionedTensor.full().
+DEEPSPEED_REASSEMBLIES = 3
+
+
+def blocking_transfers(stages, micro_batches):
+    """Point-to-point transfers on the critical path of one step of DeepSpeed's 1F1B TrainSchedule.
+
+    Formula: p = 1:  0
+             p = 2:  2 m
+             p >= 3: max(4 m + 2 p - 8, 2 (p - 1))
+             (each micro-batch's four blocking transfers, receive input, send input gradient, send
+             output, receive output gradient, run one after another between compute; with the fill and
+             drain, 2 (p - 1) alone when m = 1)
+    Convention: p stages, m micro-batches per step; each transfer a synchronous torch.distributed
+    send/recv that compute waits on (no overlap); counts from a step-by-step simulation of the schedule
+    with rendezvous sends (each transfer's time added to the simulated step over the transfer-free
+    one: p = 4, m = 8: 32; p = 35, m = 240: 1022; p = 2, m = 8: 16), which also shows the schedule's
+    bubble is 1F1B's (p - 1)/m.
+    Source: microsoft/DeepSpeed @ e2fdd25 (2021-09-29): runtime/pipe/schedule.py TrainSchedule.steps
+    (RecvActivation, SendGrad, SendActivation, RecvGrad around each pass; ReduceTiedGrads and ReduceGrads
+    after the last micro-batch), runtime/pipe/p2p.py send/recv (async_op unsupported: dist.send, dist.recv).
+    """
+    p, m = stages, micro_batches
+    steady = maximum(4 * m + 2 * p - 8, 2 * (p - 1))
+    return where(p >= 3, steady, where(p == 2, 2 * m, 0.0))

@@ -27,6 +27,7 @@ RECOMPUTE = ("none", "selective", "modules", "full")
 ATTENTION_KERNELS = ("fused", "flash2", "unfused")
 EXPERT_EPILOGUES = ("fused", "unfused")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble", "dualpipe")
+PIPELINE_ENGINES = ("megatron", "deepspeed")  # training.step_time: what "deepspeed" charges
 FP8_RECIPES = ("delayed", "current", "mxfp8", "blockwise")
 # The deepest model.layers (and model.mtp_layers) accepted: see the layers field's maximum_source
 MAX_LAYERS = 10_000.0
@@ -298,18 +299,32 @@ PARALLEL = {
     "zero": Field("integer", "ZeRO stage over the data-parallel group: 0 none, 1 optimizer states, 2 and "
                   "gradients, 3 and weights (FSDP)", strict=False, maximum=3.0, default=1.0,
                   default_source="Megatron-LM's distributed optimizer (--use-distributed-optimizer) is ZeRO-1"),
-    "sequence_parallel": _flag("shard layer-norm and dropout activations over the tensor-parallel group", True),
+    "sequence_parallel": _flag("shard layer-norm and dropout activations, and their element-wise work, over the "
+                               "tensor-parallel group (without it each rank runs them on the whole activation: "
+                               "Korthikanti et al. 2022, sec. 4.2.2)", True),
     "micro_batch": Field("integer", "sequences per micro-batch", default=1.0, default_source="convention"),
     "schedule": Field("choice", "pipeline schedule: 1f1b, interleaved (with virtual_stages), zero-bubble (ZB-H1) "
                       "or dualpipe (DeepSeek-V3; holds two copies of the weights and overlaps expert all-to-alls); "
                       "chosen by the layout search when left out", minimum=None, choices=SCHEDULES),
     "virtual_stages": _int("model chunks per pipeline rank under the interleaved schedule"),
+    "pipeline_engine": Field(
+        "choice", "the runtime that drives the pipeline: megatron (Megatron-LM's schedules) or deepspeed "
+        "(DeepSpeed's PipelineEngine, 2021: each micro-batch's four sends and receives block compute, the "
+        "1/t slices sent between stages are all-gathered again over the tensor group, 3 per micro-batch, and "
+        "gradients are reduced after the last micro-batch, none of it hidden)",
+        minimum=None, choices=PIPELINE_ENGINES, default="megatron",
+        default_source="Megatron-LM and Megatron-Core drive most bundled and published pipelined runs"),
     "tp_overlap": _flag("tensor-parallel collectives overlap the GEMMs (Transformer Engine userbuffers): not exposed; "
                         "the MoE dispatcher's gather of routed tokens over a split expert group stays exposed"),
     "expert_tensor": _int("tensor-parallel degree inside each expert: 1 (whole experts, Megatron-Core's "
                           "default) or parallel.tensor (experts split like the dense layers)"),
     "cp_overlap": _flag("context-parallel K/V exchange overlaps attention (ring, Megatron-Core's default); false for "
                         "all-gather context parallelism (Llama 3, sec. 3.3.2)", True),
+    "dp_overlap": _flag("data-parallel gradient reductions and weight all-gathers overlap the backward and forward "
+                        "(Megatron-Core --overlap-grad-reduce/--overlap-param-gather, PyTorch DDP and FSDP buckets), "
+                        "all but the last bucket hidden; false: all-reduced after the last micro-batch's backward, "
+                        "nothing hidden (Megatron-LM's local DDP in 2021, megatron/training.py train_step; DeepSpeed's "
+                        "pipeline engine always)", True),
     "ep_overlap": _flag("expert all-to-alls overlap another micro-batch's compute (1F1B A2A overlap, "
                         "--overlap-moe-expert-parallel-comm: the forward's under the paired backward, the "
                         "backward's under the forward; dualpipe always does)"),

@@ -181,7 +181,10 @@ def _time(b, s, work, layout, result, used) -> None:
           "bubble ratio × busy time / {training.step_seconds}", PL.bubble_ratio)
     b.put("training.exposed_communication_seconds", result["exposed_seconds"] * scale * steps, "s",
           "communication not hidden by compute, whole run",
-          "steps × (micro-batches × exposed TP/EP/CP + pipeline fill + DP last bucket)"
+          "steps × (micro-batches × exposed TP/EP/CP + "
+          + ("blocking pipeline transfers (DeepSpeed: pipeline.blocking_transfers)" if work.deepspeed
+             else "pipeline fill")
+          + (" + DP after the last micro-batch, all of it" if work.dp_after_backward else " + DP last bucket") + ")"
           + ("" if given else " = steps × {step_exposed_seconds}"))
     rate = R.INTERRUPTIONS_PER_ACCELERATOR_HOUR
     mtbf = 1.0 / (used * rate) * 3600.0

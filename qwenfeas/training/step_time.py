@@ -169,6 +169,11 @@ class Work:
         self.tp_overlap = s["parallel.tp_overlap"]
         self.ep_overlap = s["parallel.ep_overlap"]
         self.cp_overlap = s["parallel.cp_overlap"]
+        self.deepspeed = s["parallel.pipeline_engine"] == "deepspeed"  # blocking p2p, gradients after the last
+        # gradients reduced after the last micro-batch's backward: Megatron-LM's local DDP before Megatron-Core
+        # (megatron/training.py @ 8e8d760, train_step: allreduce_gradients after forward_backward_func), and
+        # DeepSpeed's PipelineEngine (ReduceGrads after the last step)
+        self.dp_after_backward = self.deepspeed or not s["parallel.dp_overlap"]
         self.expert_tensor_split = "parallel.expert_tensor" in s and s["parallel.expert_tensor"] > 1
         self.usable = s["hardware.memory"] - TM.TRAINING_RESERVE_BYTES
         self.sequence_parallel = s["parallel.sequence_parallel"]
@@ -201,7 +206,8 @@ def evaluate(w: Work, lay: dict) -> dict:
              kernel generation, layer kind by layer kind; an unfused kernel: the whole square's batched
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM; either kernel's forward
              replayed under selective (Megatron-Core's core_attn) or full recompute) + element-wise
-             bytes at 0.85 BW (FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
+             bytes at 0.85 BW (without sequence parallelism each tensor rank moves the norms' and
+             residual adds' bytes for the whole activation, Korthikanti et al. 2022 sec. 4.2.2; FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
              current scaling's amax all-reduces exposed with the tensor-parallel time,
              amax_reductions; an unfused expert epilogue's clamp and bias
              passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
@@ -287,6 +293,11 @@ def evaluate(w: Work, lay: dict) -> dict:
     out["fp8_cast_seconds"] = K.memory_bound_seconds(casts, w.bandwidth)  # within the element-wise work
     elementwise = (T / t * stage * (w.dense_layers * bytes_dense + w.moe_layers * bytes_moe) * replayed + casts
                    + T / t * 24.0 * w.vocab * head_passes)  # FP32 logits: three 8 B write-and-read round trips (logits, softmax, gradient)
+    # without sequence parallelism each tensor-parallel rank runs the norms, dropouts and residual adds on the
+    # whole activation, not its 1/t (Korthikanti et al. 2022, sec. 4.2.2): the t - 1 further shares
+    replicated = where(w.sequence_parallel, 0.0, t - 1) * T / t * stage * w.layers \
+        * K.elementwise_bytes_per_token_layer(w.h, 0.0, 0.0, 0.0, w.gated)
+    elementwise = elementwise + replicated * replayed
     if w.unfused_epilogue:  # the clamp replays with the activation (modules, full), the bias with the layer (full)
         elementwise = elementwise + T / t * stage * w.moe_layers * K.unfused_expert_epilogue_bytes(
             w.expert_ffn, w.h, w.k, where(full | modules, 2.0, 1.0), where(full, 2.0, 1.0))
@@ -348,6 +359,8 @@ def evaluate(w: Work, lay: dict) -> dict:
         busy = busy + C.overlap_slowdown_seconds(minimum(tp_time - amax - token_gather, busy), w.overlap_slowdown)
     cp_exposed = maximum(cp_time - attention, 0.0) if w.cp_overlap else cp_time
     micro = busy + ep_exposed + tp_exposed + cp_exposed
+    if w.deepspeed and w.links:  # the 1/t slices sent between stages, all-gathered again over the tensor group
+        micro = micro + where((p > 1) & (t > 1), _reassembly_seconds(w, T, t), 0.0)
 
     # --- the step: pipeline, then what is exposed once per step
     bubble = PL.bubble_ratio(schedule, p, m, v) * where(p > 1, 1.0, 0.0)
@@ -369,9 +382,13 @@ def evaluate(w: Work, lay: dict) -> dict:
         sends = C.pipeline_bytes(T, w.h, 2.0, t) / _link(w, t * c * d * p) \
             + 2 * C.collective_latency(_is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p))  # forward, backward
         pp_exposed = where(p > 1, (p - 1) * sends, 0.0)  # pipeline fill and drain wait on each hop
+        if w.deepspeed:  # every transfer blocks, each a data send and its meta-data send (two latencies)
+            pp_exposed = PL.blocking_transfers(p, m) * (sends / 2 + C.collective_latency(
+                _is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p)))
     window = where(zero >= 2, m * compute, compute)  # what the gradient and weight traffic can hide under
     chunks = maximum(w.layers * stage * v, 1.0)  # one bucket per layer stays exposed
-    dp_exposed = maximum(dp_time / chunks, dp_time - window)
+    # reduced after the last micro-batch (dp_overlap false, DeepSpeed's PipelineEngine): nothing hidden
+    dp_exposed = dp_time if w.dp_after_backward else maximum(dp_time / chunks, dp_time - window)
     # the compute the hidden gradient and weight traffic overlaps runs slower while it runs
     dp_tax = C.overlap_slowdown_seconds(dp_time - dp_exposed, w.overlap_slowdown)
     updated = where(zero >= 1, dense_params / (d * c) + expert_params / expert_group, dense_params + expert_params)
@@ -431,6 +448,19 @@ def _ring_latency(w: Work, group, stride, passes):
     domains = ceil(group / per_domain)
     inside, across = C.ring_steps(group, domains)
     return C.collective_latency(passes * inside, passes * across)  # one start, `passes` trips around the ring
+
+
+def _reassembly_seconds(w: Work, tokens, t):
+    """DeepSpeed's PipelineEngine rebuilding the tensors it sends in 1/t slices, one micro-batch.
+
+    Formula: 3 * (T h 2 B (t - 1)/t / link(t) + ring latency)   (all-gathers over the tensor group of the
+             received input, the stage's own output and the received output gradient; a middle stage's
+             three, charged to the slowest stage)
+    Source: microsoft/DeepSpeed @ e2fdd25, runtime/pipe/engine.py (_exec_forward_pass,
+    _exec_backward_pass: PartitionedTensor.full()); formulas.pipeline.DEEPSPEED_REASSEMBLIES.
+    """
+    gathered = C.pipeline_bytes(tokens, w.h, 2.0, 1.0) / 2 * C.ring_factor(t) / 2
+    return PL.DEEPSPEED_REASSEMBLIES * (gathered / _link(w, t) + _ring_latency(w, t, 1.0, 1.0))
 
 
 def amax_reductions(w: Work):
