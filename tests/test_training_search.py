@@ -110,7 +110,7 @@ def test_an_overflowing_stated_layout_searches_the_users_count_once(work, monkey
     report, _ = work(MOE_1T % (", recompute: selective", stated))
     assert report["layout.searched"] is False and report["training_memory.fill"] > 1
     judge(report)
-    assert calls == [(20000, {})]
+    assert calls == [(20000, {}, "")]  # no utilisation given: the predicted step ranks
 
 
 def test_why_slower_names_the_part_that_grew_most_not_the_largest():

@@ -184,6 +184,28 @@ def test_the_runner_up_is_the_next_fastest_layout(work, monkeypatch):
     assert (choice.candidates, choice.fitting) == (every, 3)
 
 
+def test_a_given_utilisation_ranks_by_the_accelerators_used_the_predicted_step_breaking_ties(work, monkeypatch):
+    """Under a given MFU the time is FLOPs / (used x peak x MFU): PP8 with 3 replicas (24 used) beats TP2
+    with 4 (8 used) although its predicted step is twice as long; with no MFU given, TP2 wins."""
+    w = llama(work, sequences=4)
+    monkeypatch.setattr(LS, "evaluate", _steps({(1, 8, 1): 2.0, (2, 1, 1): 1.0}))
+    assert _shape(LS.search(w, 24.0, ONE_WAY).layout) == (2, 1, 1, 4)
+    assert _shape(LS.search(w, 24.0, ONE_WAY, "mfu").layout) == (1, 8, 1, 3)
+    # PP8 and PP4 x CP2 both run min(24 / 8, 4) = 3 replicas (24 used): the shorter predicted step wins
+    monkeypatch.setattr(LS, "evaluate", _steps({(1, 8, 1): 2.0, (1, 4, 2): 1.5}))
+    assert _shape(LS.search(w, 24.0, ONE_WAY, "mfu").layout) == (1, 4, 2, 3)
+
+
+def test_given_time_falls_with_the_accelerators_and_under_a_given_hfu_rises_with_full_recomputation():
+    full, selective = float(TM.RECOMPUTE.index("full")), float(TM.RECOMPUTE.index("selective"))
+    assert LS.given_time(992.0, full, "mfu") == pytest.approx(1 / 992)  # MFU counts model FLOPs only
+    assert LS.given_time(1000.0, selective, "hfu") == pytest.approx(1 / 1000)
+    # HFU counts the replayed forward: 8N instead of 6N per token (Narayanan et al. 2021, sec. 5.1)
+    assert LS.given_time(1000.0, full, "hfu") == pytest.approx(8 / 6 / 1000)
+    grid = np.array([992.0, 1000.0])
+    np.testing.assert_allclose(LS.given_time(grid, np.array([selective, full]), "hfu"), [1 / 992, 4 / 3 / 1000])
+
+
 # --- the fewest accelerators that fit, at any count
 
 
@@ -384,3 +406,23 @@ def test_a_default_batch_too_small_for_the_cluster_is_named():
     fixed = qwenfeas.estimate(qwenfeas.loads(text % (4096, "selective", "80GB") + "parallel: {tensor: 8}\n",
                                              "p.yaml")).notes
     assert not [n for n in fixed if n.startswith("training.batch_tokens")]
+
+
+def test_an_estimate_at_a_given_mfu_uses_the_most_accelerators_that_fit_and_times_them():
+    """Llama 2 7B, 1,024 sequences of 4,096 on 1,000 H100 at a given MFU of 0.4: the layout uses the most
+    accelerators any fitting candidate uses, and the time is FLOPs / (used x 989 TFLOP/s x 0.4)."""
+    from qwenfeas.training.step_time import Work, attention_forward_per_token
+
+    text = LLAMA2_7B.replace("count: 64", "count: 1000, mfu: 0.4") % (4096, 1024 * 4096, "selective", "80GB")
+    scenario = qwenfeas.loads(text, "p.yaml")
+    report = qwenfeas.estimate(scenario)
+    used = 1000 - report["layout.idle_accelerators"]
+    w = Work(report, scenario.values, attention_forward_per_token(report, scenario.values, None))
+    grid = LS.candidates(w, 1000.0, {})
+    fits = LS.evaluate(w, grid)["fill"] <= 1
+    most = (grid["tensor"] * grid["pipeline"] * grid["context"] * grid["data"])[fits].max()
+    assert used == most
+    assert report["training.seconds"] == pytest.approx(report["training.flops"] / (used * 989e12 * 0.4))
+    assert report["training.mfu"] == pytest.approx(0.4)
+    assert any(n.startswith("layout search:") and "fastest at the given MFU (the most accelerators used)" in n
+               for n in report.notes)

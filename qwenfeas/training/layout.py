@@ -35,6 +35,11 @@ def written(s, key: str) -> bool:
     return key in s and not (origin.startswith("default:") or origin.startswith("= "))
 
 
+def given_utilisation(s) -> str:
+    """"hfu" or "mfu" when the scenario gives that utilisation (the time then follows it), else ""."""
+    return next((key for key in ("hfu", "mfu") if written(s, f"hardware.{key}")), "")
+
+
 def stated(s) -> dict:
     """The layout the scenario's values give, defaults filled: 1F1B, one virtual stage."""
     layout = {key: s[f"parallel.{key}"] for key in (*_DEGREES, "micro_batch", "zero")}
@@ -66,7 +71,7 @@ def choose_layout(b, s, work) -> Chosen:
         b.report.notes.append("a sweep is estimated on the stated layout (defaults where it is silent): the layout "
                               "search runs on one scenario at a time")
         return Chosen(layout, False, None)
-    choice = LS.search(work, s["hardware.count"], fixed)
+    choice = LS.search(work, s["hardware.count"], fixed, given_utilisation(scenario))
     if choice is None:
         b.report.notes.append("no layout of the accelerators fits memory: the stated layout is shown")
         return Chosen(layout, False, None)

@@ -82,8 +82,25 @@ def candidates(w: Work, count, fixed: dict) -> dict:
     return {key: value[valid] for key, value in layout.items()}
 
 
-def search(w: Work, count, fixed: dict) -> Choice | None:
-    """The layout with the shortest step x steps that fits memory; None when nothing fits."""
+def given_time(used, recompute, given: str):
+    """Training time under a given utilisation, relative: FLOPs / (used x peak x the given figure).
+
+    Formula: 1 / used for a given MFU (model FLOPs); (4/3 under full recomputation, else 1) / used for
+             a given HFU (hardware FLOPs count the replayed forward: formulas.flops.hardware_flops).
+    Convention: the given figure holds whatever the layout, so the time falls only with the
+    accelerators used and, under a given HFU, with the FLOPs the recomputation adds.
+    """
+    full = recompute == float(TM.RECOMPUTE.index("full"))
+    return (1.0 + full * (given == "hfu") / 3.0) / used
+
+
+def search(w: Work, count, fixed: dict, given: str = "") -> Choice | None:
+    """The layout that fits memory with the shortest training time; None when nothing fits.
+
+    The time is steps x the predicted step; under a given utilisation (`given` "mfu" or "hfu") it is
+    the given figure's time (given_time), the predicted step breaking its ties, since that is the
+    time the estimate reports for the layout.
+    """
     import numpy as np
 
     grid = candidates(w, count, fixed)
@@ -96,7 +113,9 @@ def search(w: Work, count, fixed: dict) -> Choice | None:
         return None
     score = np.where(fits, run, np.inf)
     used = grid["tensor"] * grid["pipeline"] * grid["context"] * grid["data"]
-    order = np.lexsort((grid["recompute"], grid["pipeline"], -used, score))  # fastest; ties: more used, fewer stages
+    first = np.where(fits, given_time(used, grid["recompute"], given), np.inf) if given else score
+    # fastest; ties: more used, fewer stages
+    order = np.lexsort((grid["recompute"], grid["pipeline"], -used, score, first))
     best = int(order[0])
     shape = ("tensor", "pipeline", "expert", "context")
     other = np.zeros(score.shape, dtype=bool)

@@ -14,7 +14,7 @@ from ..formulas.communication import fp8_gather_bytes
 from ..formulas.grouped_gemm import expert_gemm_seconds
 from ..formulas.kernel_efficiency import BLOCK_SCALED_GEMM_RATE, fp8_cast_bytes, recipe_ceiling
 from . import layout_search as LS
-from .layout import written
+from .layout import given_utilisation, written
 from .step_time import OVERLAP_ALL_TO_ALL_SMS, amax_reductions, evaluate
 
 # Storage bandwidth per accelerator for checkpoints: Llama 3's Tectonic sustained 2 TB/s for a
@@ -73,14 +73,28 @@ def _layout(b, s, layout, chosen):
     if chosen.searched and chosen.choice is not None and not any(
             written(b.report.scenario, f"parallel.{k}") for k in ("tensor", "pipeline", "expert", "context", "data")):
         c = chosen.choice
+        given = given_utilisation(b.report.scenario)
         b.report.notes.append(f"layout search: {c.fitting:,} of {c.candidates:,} layouts fit memory; fastest "
-                              f"{describe(c.layout)}")
-        if c.runner_up is not None:
+                              + (f"at the given {given.upper()} (the most accelerators used) " if given else "")
+                              + describe(c.layout))
+        if c.runner_up is not None and given:
+            slower = _given_time(c.runner_up, given) / _given_time(c.layout, given) - 1
+            predicted = c.runner_up_result["step_seconds"] / c.result["step_seconds"] - 1
+            b.report.notes.append(f"runner-up {describe(c.runner_up)}: " + (
+                f"{slower:+.1%} training time at the given {given.upper()}" if slower >= 0.0005 else
+                f"as long at the given {given.upper()}; the predicted step ({predicted:+.1%}) breaks the tie"))
+        elif c.runner_up is not None:
             slower = c.runner_up_result["step_seconds"] / c.result["step_seconds"] - 1
             why = (LS.why_slower(c.result, c.runner_up_result) if slower >= 0.0005
                    else "as fast (ties go to more accelerators used, then fewer pipeline stages)")
             b.report.notes.append(f"runner-up {describe(c.runner_up)}: {slower:+.1%} step time, {why}")
     return used
+
+
+def _given_time(layout: dict, given: str) -> float:
+    """A layout's relative training time under the given utilisation (layout_search.given_time)."""
+    used = layout["tensor"] * layout["pipeline"] * layout["context"] * layout["data"]
+    return LS.given_time(used, layout["recompute"], given)
 
 
 def describe(layout: dict) -> str:
@@ -283,7 +297,8 @@ def _search_on_count(report, work):
     """The layout search over the user's own hardware.count, run once per report (the overflow
     remedy and the verdict's faster layout both ask for it)."""
     if not hasattr(report, "training_search_on_count"):
-        report.training_search_on_count = LS.search(work, report.scenario["hardware.count"], {})
+        report.training_search_on_count = LS.search(work, report.scenario["hardware.count"], {},
+                                                    given_utilisation(report.scenario))
     return report.training_search_on_count
 
 
@@ -291,10 +306,17 @@ def _what_fits(b, s, work, chosen) -> None:
     """When the layout overflows: the fastest layout that fits the user's own count, then the fewest
     accelerators that fit at all (any count)."""
     count = s["hardware.count"]
+    given = given_utilisation(b.report.scenario)
+
+    def seconds(layout, result):  # at the given utilisation when there is one, like the estimate's own time
+        if given:
+            return b.report["training.seconds"] * _given_time(layout, given) / _given_time(chosen.layout, given)
+        return result["step_seconds"] * work.steps
+
     if not chosen.searched:
         choice = _search_on_count(b.report, work)
         if choice is not None:
-            days = choice.result["step_seconds"] * work.steps / 86400
+            days = seconds(choice.layout, choice.result) / 86400
             b.term("training_layout_on_count", days * 86400, "s",
                    f"on your {count:,.0f}: {describe(choice.layout)} fits, {days:,.1f} days",
                    "layout search over hardware.count")
@@ -311,8 +333,9 @@ def _what_fits(b, s, work, chosen) -> None:
     for key in ("tensor", "pipeline", "context", "data"):
         b.put(f"training_memory.min_{key}_parallel", layout[key], "count", f"  {key}-parallel degree",
               f"the layout of training_memory.min_accelerators ({key})")
-    b.put("training_memory.min_seconds", result["step_seconds"] * work.steps, "s",
-          f"training time on them ({describe(layout)})", "predicted step × steps")
+    b.put("training_memory.min_seconds", seconds(layout, result), "s", f"training time on them ({describe(layout)})",
+          f"{{training.seconds}} at the given {given.upper()}, scaled to the accelerators this layout uses"
+          + (" and its recomputation" if given == "hfu" else "") if given else "predicted step × steps")
 
 
 def _communication(b, work, result) -> None:
