@@ -42,6 +42,9 @@ def test_zero3_gathers_cross_between_domains_once_per_micro_batch():
     inside, between = hierarchical_data_parallel_bytes(1e9, 4.0, 2.0, 16, 4, 3, 3.0)
     assert inside == pytest.approx(3 * 1e9 * 8 * 3 / 4, rel=1e-12)
     assert between == pytest.approx(3 * 1e9 / 4 * 8 * 3 / 4, rel=1e-12)
+    # one micro-batch unless told: a third of that
+    assert hierarchical_data_parallel_bytes(1e9, 4.0, 2.0, 16, 4, 3) == (pytest.approx(inside / 3),
+                                                                          pytest.approx(between / 3))
 
 
 def test_without_a_scale_out_bandwidth_the_traffic_inside_a_domain_is_still_timed(run):
@@ -61,7 +64,33 @@ def test_without_a_scale_out_bandwidth_the_traffic_inside_a_domain_is_still_time
     note = next(n for n in r.notes if "between scale-up domains is not estimated" in n)
     assert f"data-parallel {share * (4 + 2) * 7 / 8 / 1e9:,.3g} GB" in note
     assert "tensor-parallel" not in note  # TP stays inside its domain
+    # the pipeline's sends cross too (stages are 32 ranks apart): per step the replica's 1M / 8 tokens'
+    # activations forward and gradients backward, 2 B each, the rank's 1/4 slice (Narayanan et al. 2021)
+    assert f"pipeline {2 * 1e6 / 8 * 1024 * 2 / 4 / 1e9:,.3g} GB" in note
     assert "not estimated" in r.metrics["communication.scale_out_seconds"].label
+
+
+def test_without_a_scale_out_bandwidth_the_expert_copies_that_leave_the_node_are_reported(run):
+    # EP4 x TP4 = 16 ranks over two 8-way nodes: of k = 2 copies, k (1 - 2/4) = 1 crosses the network
+    # (test_communication.test_expert_all_to_all_leaves_the_node_when_the_group_is_bigger_than_it);
+    # per step the replica's 1M / 8 tokens over the tensor group, dispatch + combine at 2 + 2 B,
+    # forward and backward, 2 MoE layers on the stage
+    moe = ", moe: {experts: 16, top_k: 2, expert_ffn_hidden: 512}"
+    r = run(SCENARIO.replace("  scale_out_bandwidth: 400Gb/s\n", "") % (moe, 4))
+    note = next(n for n in r.notes if "between scale-up domains is not estimated" in n)
+    assert f"expert all-to-all {2 * 2 * 1e6 / 8 / 4 * 1 * 1024 * (2 + 2) / 1e9:,.3g} GB" in note
+
+
+def test_without_a_scale_out_bandwidth_the_context_ring_that_leaves_the_node_is_reported(run):
+    # TP4 x CP4 = 16 ranks over two 8-way nodes, DP 64 / (4 x 2 x 4) = 2: each rank's K and V visit the
+    # 3 others forward, and K, V and their gradients backward (3 (c - 1) sends); per step the replica's
+    # 1M / 2 tokens over 4 context ranks, 2 layers on the stage, K and V of 8 heads x 128 at 2 B over t = 4
+    text = SCENARIO.replace("  scale_out_bandwidth: 400Gb/s\n", "").replace("expert: %d}", "expert: %d, context: 4}")
+    note = next(n for n in run(text % ("", 1)).notes if "between scale-up domains is not estimated" in n)
+    assert f"context-parallel {3 * 2 * 1e6 / 2 / 4 * (2 * 1024 * 2 / 4) * 3 / 1e9:,.3g} GB" in note
+    # TP2 x CP4 = 8 ranks: the ring stays in the node, timed, not reported
+    inside = run(text.replace("tensor: 4", "tensor: 2") % ("", 1))
+    assert not any("context-parallel" in n for n in inside.notes)
 
 
 TPU = """
@@ -88,6 +117,53 @@ def test_tpu_data_parallelism_runs_in_two_levels_over_slices(run):
     between = share / 16 * (4 + 2) * 1 / 2 / dcn
     latency = 4 * 2 * (BASE + 30 * HOP_UP + 1 * HOP_OUT)
     assert r["communication.data_seconds"] == pytest.approx(STEPS * (max(inside, between) + latency), rel=1e-12)
+
+
+def test_tpu_slices_that_split_the_data_group_unevenly_keep_the_flat_ring(run):
+    # TP4 DP24 = 96 chips on 64-chip slices: the group does not cover whole slices, so the ring over the
+    # 24 replicas crosses the network (23/24 of the share); latency: 16 replicas in the first slice,
+    # 24 - 2 = 22 ICI steps and 1 network step per pass
+    r = run(TPU.replace("count: 128", "count: 96").replace("data: 32", "data: 24") % "tpu-v4")
+    share = r["model.params"] / 4
+    latency = 4 * 2 * (BASE + 22 * HOP_UP + 1 * HOP_OUT)
+    assert r["communication.data_seconds"] == pytest.approx(
+        STEPS * (share * (4 + 2) * 23 / 24 / (100e9 / 8 * 0.90) + latency), rel=1e-12)
+
+
+def test_tpu_slices_that_split_the_tensor_group_keep_the_flat_ring(run):
+    # TP16 DP3 = 48 chips on 24-chip slices: 24 is no multiple of 16, so groups straddle slices and the
+    # ring over the 3 replicas crosses the network (2/3 of the share); latency: 1.5 replicas per slice,
+    # 2 slices, 3 - 2 = 1 ICI step and 1 network step per pass
+    text = TPU.replace("heads: 8", "heads: 16").replace("tensor: 4", "tensor: 16").replace("data: 32", "data: 3")
+    r = run(text.replace("count: 128, scale_up_size: 64", "count: 48, scale_up_size: 24") % "tpu-v4")
+    share = r["model.params"] / 16
+    latency = 4 * 2 * (BASE + 1 * HOP_UP + 1 * HOP_OUT)
+    assert r["communication.data_seconds"] == pytest.approx(
+        STEPS * (share * (4 + 2) * 2 / 3 / (100e9 / 8 * 0.90) + latency), rel=1e-12)
+
+
+def test_tpu_expert_shards_run_their_own_two_levels(run):
+    # 16 experts over EP4 in TP4 DP32 on 64-chip slices, experts not split over the tensor group: an
+    # expert shard has d c t / e = 32 replicas (Megatron's expert data-parallel group) over the 128 ranks,
+    # 4 apart, 16 per slice; the dense weights' replicas 16 per slice of 32 too. Both groups' levels add
+    # up on their links, and the slower link sets the time.
+    moe = "vocab: 1000, moe: {experts: 16, top_k: 2, expert_ffn_hidden: 512}"
+    # at 10 Gb/s the network is the slower level
+    text = TPU.replace("vocab: 1000", moe).replace("data: 32,", "data: 32, expert: 4,")
+    r = run(text.replace("100Gb/s", "10Gb/s") % "tpu-v4")
+    routed = r.terms["routed_expert_params"].value
+    dense, experts = (r["model.params"] - routed) / 4, routed / 4
+    ici, dcn = 270e9 * 370 / 450, 10e9 / 8 * 0.90
+    inside = (dense + experts) * 15 / 16 * (4 + 2)
+    between = (dense + experts) / 16 * (4 + 2) / 2
+    latency = 4 * 2 * (BASE + 30 * HOP_UP + 1 * HOP_OUT)
+    assert between / dcn > inside / ici
+    assert r["communication.data_seconds"] == pytest.approx(
+        STEPS * (max(inside / ici, between / dcn) + latency), rel=1e-12)
+    # without the network figure the between-slice bytes, dense and expert, are what the note reports
+    unknown = run(text.replace(", scale_out_bandwidth: 100Gb/s", "") % "tpu-v4")
+    note = next(n for n in unknown.notes if "between scale-up domains is not estimated" in n)
+    assert f"data-parallel {between / 1e9:,.3g} GB" in note
 
 
 def test_tpu_v3_keeps_the_flat_ring(run):

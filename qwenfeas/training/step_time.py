@@ -375,7 +375,7 @@ def evaluate(w: Work, lay: dict) -> dict:
             dense_params, w.grad_bytes, w.gather_bytes, d * c, _members_per_domain(w, dp_span, t, d * c), zero, m)
         expert_in, expert_out = C.hierarchical_data_parallel_bytes(
             expert_params, w.grad_bytes, w.gather_bytes, expert_group,
-            _members_per_domain(w, dp_span, t * c * e, expert_group), zero, m)
+            _members_per_domain(w, dp_span, dp_span / expert_group, expert_group), zero, m)
         buckets = maximum(w.layers * stage * v, 1.0)  # one bucket per layer chunk (see `chunks` below)
         # per bucket a reduce-scatter and an all-gather (ZeRO >= 1), or one all-reduce (two ring passes)
         dp_alpha = where(zero >= 1, 2 * _ring_latency(w, d * c, t, 1.0), _ring_latency(w, d * c, t, 2.0))
@@ -499,7 +499,7 @@ def _members_per_domain(w: Work, span, stride, group):
     the group covers whole domains and the domain holds whole strides (PaLM: 3,072-chip pods, 12-way
     model parallelism, 256 replicas per pod); else 1 (a flat collective over the network)."""
     tiled = (span % w.domain == 0) & (w.domain % stride == 0) & w.two_level
-    return where(_is_up(w, span) > 0, group, where(tiled, minimum(maximum(w.domain / stride, 1.0), group), 1.0))
+    return where(_is_up(w, span) > 0, group, where(tiled, w.domain / stride, 1.0))
 
 
 def _is_up(w: Work, span):
