@@ -84,7 +84,8 @@ def test_expert_all_to_all_leaves_the_node_when_the_group_is_bigger_than_it(run)
 
 
 def test_no_link_figures_no_communication_section(run):
-    r = run(SCENARIO.replace("  scale_out_bandwidth: 400Gb/s\n", "") % ("", 1))
+    r = run(SCENARIO.replace("  scale_out_bandwidth: 400Gb/s\n", "").replace("  scale_up_bandwidth: 400GB/s\n", "")
+            % ("", 1))
     assert not any(name.startswith("communication.") for name in r.metrics)
     assert any("communication is not estimated" in note for note in r.notes)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from qwenfeas.formulas.pipeline import bubble_ratio, blocking_transfers
+from qwenfeas.formulas.pipeline import blocking_transfers, bubble_ratio
 
 
 def _deepspeed_steps(stage, stages, micro_batches):

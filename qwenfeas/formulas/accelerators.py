@@ -38,6 +38,12 @@ NVIDIA_PRESETS = frozenset(_NVIDIA_SMS)
 # CDNA 4 architecture whitepaper, 2025: MX formats); CDNA 3 and NVIDIA before Blackwell do not.
 BLACKWELL_PRESETS = frozenset({"b200", "gb200", "b300", "gb300"})
 MXFP8_PRESETS = BLACKWELL_PRESETS | {"mi355x"}
+# TPUs whose data parallelism across ICI slices runs in two levels: the chips of a slice talk over ICI,
+# chips of different slices through their hosts over the data-centre network, and XLA generates the
+# cross-slice transfers (Google Cloud TPU docs, "Cloud TPU Multislice overview": v4 and later; PaLM,
+# Chowdhery et al. 2022 sec. 4: in-pod sharded data parallelism, then 1:1 gradient transfers between
+# corresponding hosts of two pods). GPU clusters keep the flat collective at the per-GPU network rate.
+TWO_LEVEL_DATA_PARALLEL_PRESETS = frozenset({"tpu-v4", "tpu-v5p", "tpu-v6e", "tpu-ironwood"})
 # SMs the H100-class reference GPU has (the unit the collective SM budgets below are given in).
 _REFERENCE_SMS = 132
 

@@ -126,6 +126,33 @@ def data_parallel_bytes(params, gradient_bytes, weight_bytes, steps, group, zero
     return steps * per_step * share
 
 
+def hierarchical_data_parallel_bytes(params, gradient_bytes, weight_bytes, group, per_domain, zero_stage,
+                                     micro_batches=1.0):
+    """Bytes one accelerator sends per step to keep a data-parallel group in step when the group spans
+    several scale-up domains: (inside a domain, between domains).
+
+    Formula: inside  = data_parallel_bytes(P, b_g, b_w, 1, g_in, stage, m)
+             between = data_parallel_bytes(P / g_in, b_g, b_w, 1, g / g_in, stage, m)
+             (each collective runs in two levels: over the g_in members in the accelerator's own
+             domain on the scale-up link, then over the g / g_in domains on the scale-out network
+             with the 1/g_in share the first level left on this accelerator; an all-gather runs
+             the levels in the other order with the same bytes)
+    Convention: g_in members of the group per domain (1: every member in its own domain, the flat
+    collective over the network; g: the group inside one domain); the ZeRO stage applies at both
+    levels, so the weight gathers of ZeRO-3 and the gradient reduce-scatters of ZeRO-2 cross the
+    network once per micro-batch with the between-domain share. A run that keeps a full copy of the
+    weights in every domain (PaLM's pods, PyTorch's hybrid sharding) sends less between domains:
+    the gradients only.
+    Source: Patarasuk and Yuan 2009 (ring collectives, per level); Chowdhery et al. 2022 (PaLM,
+    arXiv 2204.02311) sec. 4: a two-level exchange, in-pod sharded data parallelism over ICI and
+    1:1 gradient transfers between corresponding hosts of the two pods over the data-centre network.
+    """
+    inside = data_parallel_bytes(params, gradient_bytes, weight_bytes, 1.0, per_domain, zero_stage, micro_batches)
+    between = data_parallel_bytes(params / per_domain, gradient_bytes, weight_bytes, 1.0, group / per_domain,
+                                  zero_stage, micro_batches)
+    return inside, between
+
+
 # Scale bytes an FP8 weight all-gather carries per parameter, by recipe: per-tensor scaling (delayed,
 # current) sends one FP32 scale per weight tensor, nothing per parameter at the first order; MXFP8 one
 # E8M0 byte per block of 32 values (OCP Microscaling Formats (MX) Specification v1.0, sec. 5: k = 32,

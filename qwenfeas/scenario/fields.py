@@ -186,9 +186,11 @@ HARDWARE = {
         "arXiv 2412.08602, abstract; performance.md 8.3)"),
     "scale_up_bandwidth": Field("byte_rate", "scale-up link bandwidth per accelerator (NVLink, Infinity Fabric, "
                                 "ICI, HCCS/UB), one direction"),
-    "scale_up_size": _int("accelerators in one scale-up domain (8 for an HGX board, 72 for NVL72)"),
+    "scale_up_size": _int("accelerators in one scale-up domain (8 for an HGX board, 72 for NVL72, a TPU "
+                          "slice)"),
     "scale_out_bandwidth": Field("byte_rate", "scale-out network bandwidth per accelerator (InfiniBand, "
-                                 "Ethernet), one direction"),
+                                 "Ethernet, a TPU data-centre network), one direction; without it the traffic "
+                                 "between scale-up domains is reported in bytes, not timed"),
     "memory_reserve": Field(
         "fraction", "share of each accelerator's memory kept for the runtime's workspace, buffers and "
         "fragmentation (training activations are counted separately)", strict=False, maximum=0.99, default=0.10,

@@ -343,9 +343,11 @@ def _what_fits(b, s, work, chosen) -> None:
 
 def _communication(b, work, result) -> None:
     if not work.links:
-        b.report.notes.append("communication is not estimated: the accelerator has no scale_up_bandwidth and "
-                              "scale_out_bandwidth (set them under hardware:)")
+        b.report.notes.append("communication is not estimated: the accelerator has no scale_up_bandwidth "
+                              "(set it, and scale_out_bandwidth, under hardware:)")
         return
+    if not work.out_known:
+        _unestimated_scale_out(b, result)
     steps = work.steps
     gathered = ""
     if work.gather_bytes != work.w_bytes:  # training.fp8_param_gather
@@ -362,7 +364,9 @@ def _communication(b, work, result) -> None:
     up = b.put("communication.scale_up_seconds", result["scale_up_seconds"] * steps, "s",
                "busy time of the scale-up link (NVLink, ICI)", "sum of the traffic that stays in the domain")
     out = b.put("communication.scale_out_seconds", result["scale_out_seconds"] * steps, "s",
-                "busy time of the scale-out network (InfiniBand, Ethernet)", "sum of the traffic between domains")
+                "busy time of the scale-out network (InfiniBand, Ethernet)" if work.out_known else
+                "busy time of the scale-out network: not estimated (no scale_out_bandwidth), latency only",
+                "sum of the traffic between domains")
     compute = result["compute_seconds"] * steps
     b.put("communication.fraction_of_compute", maximum(up, out) / compute, "fraction",
           "busiest link over compute time (the link classes run at the same time)",
@@ -370,3 +374,20 @@ def _communication(b, work, result) -> None:
     b.put("communication.exposed_fraction", result["exposed_seconds"] / result["step_seconds"], "fraction",
           "exposed communication over step time", "{training.exposed_communication_seconds} / "
           "({training.step_seconds} × steps)")
+
+
+_CLASSES = {"tensor": "tensor-parallel", "context": "context-parallel", "expert": "expert all-to-all",
+            "data": "data-parallel", "pipeline": "pipeline"}
+
+
+def _unestimated_scale_out(b, result) -> None:
+    """The note for traffic between scale-up domains when the scale-out bandwidth is unknown: which
+    classes cross and how many bytes per step each accelerator would send."""
+    crossing = {key: result.get(f"scale_out_bytes_{key}", 0.0) for key in _CLASSES}
+    if any(is_array(value) for value in crossing.values()):
+        return  # a sweep: no single-scenario note
+    parts = [f"{_CLASSES[key]} {value / 1e9:,.3g} GB" for key, value in crossing.items() if value > 0]
+    if parts:
+        b.report.notes.append("communication between scale-up domains is not estimated (no scale_out_bandwidth): "
+                              "per step each accelerator would send " + ", ".join(parts) + " over the scale-out "
+                              "network; the traffic inside a domain is timed (set hardware.scale_out_bandwidth)")

@@ -25,6 +25,7 @@ from ..formulas._array import any_true, ceil, maximum, minimum, where
 from ..formulas.accelerators import (
     BLACKWELL_PRESETS,
     DEFAULT_SCALE_UP,
+    TWO_LEVEL_DATA_PARALLEL_PRESETS,
     ceiling_shape,
     gemm_ceiling,
     sm_share,
@@ -158,9 +159,14 @@ class Work:
         self.expert_ffn = s["model.moe.expert_ffn_hidden"] if self.moe else 0.0
         # host time of one expert GEMM launch; none when the experts run as one fused launch
         self.expert_dispatch = 0.0 if s["parallel.fused_grouped_gemm"] else G.dispatch_seconds(preset)
-        self.links = "hardware.scale_up_bandwidth" in s and "hardware.scale_out_bandwidth" in s
+        # communication is estimated per link class whose bandwidth is known: without a scale-out
+        # bandwidth the traffic between domains takes no time here and is reported in bytes instead
+        # (the scale_out_bytes_* results), the traffic inside a domain is still timed
+        self.links = "hardware.scale_up_bandwidth" in s
+        self.out_known = "hardware.scale_out_bandwidth" in s
         self.up = s.get("hardware.scale_up_bandwidth", 1.0) * SCALE_UP_EFFICIENCY
-        self.out = s.get("hardware.scale_out_bandwidth", 1.0) * SCALE_OUT_EFFICIENCY
+        self.out = s["hardware.scale_out_bandwidth"] * SCALE_OUT_EFFICIENCY if self.out_known else float("inf")
+        self.two_level = preset in TWO_LEVEL_DATA_PARALLEL_PRESETS  # data parallelism over slices (_members_per_domain)
         self.domain = s.get("hardware.scale_up_size", DEFAULT_SCALE_UP)
         self.count = s["hardware.count"]
         self.node_limit = s.get("model.moe.node_limit", self.k)
@@ -308,19 +314,23 @@ def evaluate(w: Work, lay: dict) -> dict:
     # --- communication of one micro-batch, per link class
     zeros = 0.0 * compute
     tp_time = ep_up = ep_out = cp_time = amax = token_gather = zeros
+    out_bytes = {}  # bytes per step between domains, per class (reported when the scale-out bandwidth is unknown)
     if w.links:
         tp_collectives = (TP_FORWARD_ALL_REDUCES + TP_BACKWARD_ALL_REDUCES) * where(w.sequence_parallel, 2.0, 1.0)
         passes = where(w.sequence_parallel, 1.0, 2.0)  # ring passes of one collective (all-reduce: two)
         tp_alpha = tp_collectives * _ring_latency(w, t, 1.0, passes) * where(t > 1, 1.0, 0.0)
-        tp_time = tp_replay_factor(full) * w.layers * stage * tp_alpha \
-            + tp_replay_factor(full) * C.tensor_parallel_bytes(w.layers * stage, T, w.h, 2.0, t) / _link(w, t)
+        tp_bytes = tp_replay_factor(full) * C.tensor_parallel_bytes(w.layers * stage, T, w.h, 2.0, t)
+        tp_time = tp_replay_factor(full) * w.layers * stage * tp_alpha + tp_bytes / _link(w, t)
         if w.amax_reductions:  # current scaling: each gathered tensor's amax, all-reduced before its cast
             amax = where(w.sequence_parallel & (t > 1), 1.0, 0.0) * tp_replay_factor(full) * stage \
                 * amax_reductions(w) * _ring_latency(w, t, 1.0, 2.0)
             out["amax_reduction_seconds"] = amax
             tp_time = tp_time + amax
         kv_layer = 2 * w.kv_dim * 2.0
-        cp_time = C.context_parallel_bytes(w.full_layers * stage, T, kv_layer / t, c) / _link(w, t * c)
+        cp_bytes = C.context_parallel_bytes(w.full_layers * stage, T, kv_layer / t, c)
+        cp_time = cp_bytes / _link(w, t * c)
+        out_bytes["tensor"] = m * tp_bytes * (1 - _is_up(w, t))
+        out_bytes["context"] = m * cp_bytes * (1 - _is_up(w, t * c))
         if w.moe:
             span = t * c * e
             inside = _is_up(w, span) > 0
@@ -335,7 +345,9 @@ def evaluate(w: Work, lay: dict) -> dict:
             copies_out = where(inside, 0.0, remote)
             copies_up = where(inside, w.k * (e - 1) / e, forwarded)
             moe_layers = w.moe_layers * stage
-            ep_out = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_out, w.dispatch_bytes, 2.0) / w.out
+            ep_out_bytes = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_out, w.dispatch_bytes, 2.0)
+            out_bytes["expert"] = m * where(e > 1, ep_out_bytes, 0.0)
+            ep_out = ep_out_bytes / w.out
             ep_up = C.all_to_all_bytes(moe_layers, T / t, w.h, copies_up, w.dispatch_bytes, 2.0) / w.up
             # all-to-alls send to every peer at once: one step of latency each
             ep_alpha = EP_ALL_TO_ALLS * moe_layers * C.collective_latency(where(inside, 1.0, 0.0),
@@ -370,16 +382,25 @@ def evaluate(w: Work, lay: dict) -> dict:
     dense_params = ((w.shared - w.tables * (2 - w.tied)) * stage + tables) / t * copies
     expert_params = w.routed * stage / (e * et) * copies
     expert_group = d * c * t / (e * et)  # replicas of one expert shard (Megatron's expert data-parallel group)
-    dp_time = pp_exposed = zeros
+    dp_time = dp_up = dp_out = dp_alpha_time = pp_exposed = zeros
     if w.links:
-        dp_bytes = (C.data_parallel_bytes(dense_params, w.grad_bytes, w.gather_bytes, 1.0, d * c, zero, m)
-                    + C.data_parallel_bytes(expert_params, w.grad_bytes, w.gather_bytes, 1.0, expert_group, zero, m))
         dp_span = t * c * d
+        dense_in, dense_out = C.hierarchical_data_parallel_bytes(
+            dense_params, w.grad_bytes, w.gather_bytes, d * c, _members_per_domain(w, dp_span, t, d * c), zero, m)
+        expert_in, expert_out = C.hierarchical_data_parallel_bytes(
+            expert_params, w.grad_bytes, w.gather_bytes, expert_group,
+            _members_per_domain(w, dp_span, dp_span / expert_group, expert_group), zero, m)
         buckets = maximum(w.layers * stage * v, 1.0)  # one bucket per layer chunk (see `chunks` below)
         # per bucket a reduce-scatter and an all-gather (ZeRO >= 1), or one all-reduce (two ring passes)
         dp_alpha = where(zero >= 1, 2 * _ring_latency(w, d * c, t, 1.0), _ring_latency(w, d * c, t, 2.0))
-        dp_time = dp_bytes / _link(w, dp_span) + where(d * c > 1, buckets * dp_alpha, 0.0)
-        sends = C.pipeline_bytes(T, w.h, 2.0, t) / _link(w, t * c * d * p) \
+        dp_alpha_time = where(d * c > 1, buckets * dp_alpha, 0.0)
+        # the two levels run at once, bucket after bucket, each on its own link class
+        dp_up, dp_out = (dense_in + expert_in) / w.up, (dense_out + expert_out) / w.out
+        dp_time = maximum(dp_up, dp_out) + dp_alpha_time
+        out_bytes["data"] = dense_out + expert_out
+        pp_bytes = C.pipeline_bytes(T, w.h, 2.0, t)
+        out_bytes["pipeline"] = where(p > 1, m * pp_bytes * (1 - _is_up(w, t * c * d * p)), 0.0)
+        sends = pp_bytes / _link(w, t * c * d * p) \
             + 2 * C.collective_latency(_is_up(w, t * c * d * p), 1 - _is_up(w, t * c * d * p))  # forward, backward
         pp_exposed = where(p > 1, (p - 1) * sends, 0.0)  # pipeline fill and drain wait on each hop
         if w.deepspeed:  # every transfer blocks, each a data send and its meta-data send (two latencies)
@@ -398,11 +419,12 @@ def evaluate(w: Work, lay: dict) -> dict:
                exposed_seconds=m * (ep_exposed + tp_exposed + cp_exposed) + pp_exposed + dp_exposed,
                compute_seconds=m * busy + dp_tax,
                scale_up_seconds=m * (tp_time * _is_up(w, t) + cp_time * _is_up(w, t * c) + ep_up)
-               + dp_time * _is_up(w, t * c * d),
+               + (dp_up + dp_alpha_time * _is_up(w, t * c * d)),
                scale_out_seconds=m * (tp_time * (1 - _is_up(w, t)) + cp_time * (1 - _is_up(w, t * c)) + ep_out)
-               + dp_time * (1 - _is_up(w, t * c * d)) + pp_exposed,
+               + (dp_out + dp_alpha_time * (1 - _is_up(w, t * c * d))) + pp_exposed,
                tensor_seconds=m * tp_time, context_seconds=m * cp_time, expert_seconds=m * ep_time,
                data_seconds=dp_time)
+    out.update({f"scale_out_bytes_{key}": value for key, value in out_bytes.items()})
 
     # --- memory per accelerator: the first stage, at its share of the layers (see the docstring)
     decoder = w.layers - w.mtp  # the first stage's share of the decoder layers (MTP blocks sit on the last)
@@ -500,6 +522,16 @@ def _written(w: Work, flops, tokens, shapes):
     layer_output_bytes_per_flop), at the GEMM's achievable bandwidth."""
     written = flops * K.layer_output_bytes_per_flop(tokens, shapes, 2.0, w.grad_bytes)
     return K.memory_bound_seconds(written, w.bandwidth, K.GEMM_BANDWIDTH)
+
+
+def _members_per_domain(w: Work, span, stride, group):
+    """Members of a data-parallel group (`group` ranks `stride` apart, spanning `span` ranks) that
+    share one scale-up domain: the whole group when it stays in one domain (see `_is_up`); on TPUs
+    whose data parallelism runs in two levels (TWO_LEVEL_DATA_PARALLEL_PRESETS), domain / stride when
+    the group covers whole domains and the domain holds whole strides (PaLM: 3,072-chip pods, 12-way
+    model parallelism, 256 replicas per pod); else 1 (a flat collective over the network)."""
+    tiled = (span % w.domain == 0) & (w.domain % stride == 0) & w.two_level
+    return where(_is_up(w, span) > 0, group, where(tiled, w.domain / stride, 1.0))
 
 
 def _is_up(w: Work, span):
