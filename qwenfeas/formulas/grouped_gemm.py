@@ -14,6 +14,7 @@ is empty when the expert GEMMs are issued.
 
 from __future__ import annotations
 
+from . import kernel_efficiency as K
 from ._array import maximum
 from .accelerators import NVIDIA_PRESETS
 
@@ -44,6 +45,31 @@ def expert_weight_shares(gated):
     Source: Shazeer 2020, "GLU Variants Improve Transformer" (the gated FFN's three matrices).
     """
     return (1.0 + gated) / (2.0 + gated), 1.0 / (2.0 + gated)
+
+
+def expert_device_seconds(flops, rows, hidden, width, gated, local_experts, bytes_per_weight, peak_flops,
+                          bandwidth, ceiling, sms, gradient_bytes):
+    """Device time of the routed experts' GEMMs on one accelerator, before any launch floor.
+
+    Formula: F / (peak * eta(M) * q) + F * w / (0.8 BW)
+             eta(M) = kernel_efficiency.gemm_efficiency: the weight-stream roofline at M rows per expert,
+             capped by the GEMM ceiling; q = kernel_efficiency.layer_quantization of the two expert weights
+             (h x (1 + g) f up and gate, f x h down) over the G local experts launched together; w the
+             bytes the GEMMs write after their main loops per FLOP (layer_output_bytes_per_flop: BF16
+             activations, gradients at b_g bytes)
+    Convention: F the expert GEMM FLOPs of this accelerator (forward and backward), M the tokens each
+    local expert receives, f the expert width on this accelerator, g = 1 for a gated FFN.
+    Source: the sources of those kernel_efficiency functions (Roofline, NVIDIA's tile and wave
+    quantization guide, CUTLASS epilogues). Checked against a measurement at narrow widths: SonicMoE
+    (Guo et al. 2025, arXiv 2512.14080, Figure 14) times Megatron-Core's MoE layer on one H100 at expert
+    widths 256 to 2048; this device time plus the layer's permutation bytes falls with the width as
+    the measured layer does (tests/test_narrow_experts.py), while the measured level is lower (see there).
+    """
+    shapes = ((hidden, (1.0 + gated) * width, 1.0), (width, hidden, 1.0))
+    efficiency = K.gemm_efficiency(rows, bytes_per_weight, peak_flops, bandwidth, ceiling) \
+        * K.layer_quantization(rows, shapes, sms, local_experts)
+    written = flops * K.layer_output_bytes_per_flop(rows, shapes, 2.0, gradient_bytes)
+    return flops / (peak_flops * efficiency) + K.memory_bound_seconds(written, bandwidth, K.GEMM_BANDWIDTH)
 
 
 def expert_gemm_seconds(device_seconds, shares, calls, local_experts, layers, dispatch):

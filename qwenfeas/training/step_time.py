@@ -261,12 +261,9 @@ def evaluate(w: Work, lay: dict) -> dict:
     et = t if w.expert_tensor_split else 1.0  # expert tensor parallelism: 1 or the tensor degree
     if w.moe:
         rows = T / t * et * w.k * e / w.experts  # tokens each local expert receives (gathered over et)
-        expert_eff = K.gemm_efficiency(rows, w.compute_bytes, w.peak, w.bandwidth, w.ceiling)
-        width = w.expert_ffn / et
-        expert_shapes = ((w.h, (1.0 + w.gated) * width, 1.0), (width, w.h, 1.0))
-        expert_eff = expert_eff * K.layer_quantization(rows, expert_shapes, w.sms, w.experts / e)
         expert_flops = 6 * T / t * w.routed_active * stage * replay
-        device = expert_flops / (w.peak * expert_eff) + _written(w, expert_flops, rows, expert_shapes)
+        device = G.expert_device_seconds(expert_flops, rows, w.h, w.expert_ffn / et, w.gated, w.experts / e,
+                                         w.compute_bytes, w.peak, w.bandwidth, w.ceiling, w.sms, w.grad_bytes)
         # each local expert is its own GEMM launch (formulas.grouped_gemm): a floor under every grouped GEMM
         experts = G.expert_gemm_seconds(device, G.expert_weight_shares(w.gated), where(full, 4.0, 3.0),
                                         w.experts / e, w.moe_layers * stage, w.expert_dispatch)
