@@ -146,6 +146,33 @@ def test_no_amax_all_reduce_without_sequence_parallelism_or_with_overlap_hiding_
     assert exposed == pytest.approx(steps * micro_batches * 16 * one, rel=1e-6)
 
 
+def test_explain_names_the_recipes_terms_and_where_they_sit_in_the_step(run):
+    """--explain shows the casts and, under current scaling, the amax all-reduces: seconds, what each
+    is, the formula and the function that holds the convention; the step's formula says where they go."""
+    from qwenfeas.formulas.kernel_efficiency import fp8_cast_bytes
+    from qwenfeas.training.step_time import amax_reductions
+
+    current = _run(run, "current")
+    cast, amax = current.terms["step_fp8_cast_seconds"], current.terms["step_amax_reduction_seconds"]
+    assert (cast.unit, amax.unit) == ("s", "s")
+    assert cast.label == "casts to FP8 (current scaling), one micro-batch (in the element-wise work)"
+    assert cast.formula.startswith("tokens × layers × 6 B × (forward passes × (2 h + q + f)")  # 2 + 2 + 1 + 1
+    assert cast.function is fp8_cast_bytes and amax.function is amax_reductions
+    assert amax.label == ("amax all-reduces of current scaling, one micro-batch (exposed, in the "
+                          "tensor-parallel time)")
+    assert amax.formula == ("(attention blocks + split FFNs) × 2 × one all-reduce's latency over the "
+                            "tensor-parallel group, when sequence-parallel")
+    step = current.metrics["training.step_seconds"].formula
+    assert step.endswith("; compute holds micro-batches × {step_fp8_cast_seconds} of casts to FP8 (current "
+                         "scaling), exposed holds micro-batches × {step_amax_reduction_seconds} of amax all-reduces")
+    delayed = _run(run, "delayed")
+    assert "step_amax_reduction_seconds" not in delayed.terms
+    assert delayed.metrics["training.step_seconds"].formula.endswith(
+        "; compute holds micro-batches × {step_fp8_cast_seconds} of casts to FP8 (delayed scaling)")
+    bf16 = _run(run, None, "h100-sxm", "precision.compute=bf16")
+    assert "FP8" not in bf16.metrics["training.step_seconds"].formula
+
+
 def test_mxfp8_before_blackwell_is_a_clear_error(run):
     with pytest.raises(QwenfeasError) as error:
         _run(run, "mxfp8", "h100-sxm")

@@ -426,3 +426,88 @@ def test_an_estimate_at_a_given_mfu_uses_the_most_accelerators_that_fit_and_time
     assert report["training.mfu"] == pytest.approx(0.4)
     assert any(n.startswith("layout search:") and "fastest at the given MFU (the most accelerators used)" in n
                for n in report.notes)
+
+
+# Llama 2 7B stated as 64 plain replicas (ZeRO-0, no recomputation) on 40 GB: 18 B x 6.74B parameters of
+# state per GPU overflow, so the estimate offers a layout on the user's 64 and the fewest that fit.
+OVERFLOWING = (LLAMA2_7B % (4096, 1024 * 4096, "none", "40GB")
+               + "parallel: {tensor: 1, pipeline: 1, data: 64, zero: 0}\n")
+
+
+def _overflowing(given=""):
+    text = OVERFLOWING.replace("count: 64", "count: 64" + (", " + given if given else ""))
+    scenario = qwenfeas.loads(text, "p.yaml")
+    report = qwenfeas.estimate(scenario)
+    from qwenfeas.training.step_time import Work, attention_forward_per_token
+    return report, Work(report, scenario.values, attention_forward_per_token(report, scenario.values, None))
+
+
+def _used(layout):
+    return layout["tensor"] * layout["pipeline"] * layout["context"] * layout["data"]
+
+
+@pytest.mark.parametrize("given", ["mfu: 0.4", "hfu: 0.5"])
+def test_overflow_remedies_at_a_given_utilisation_take_its_time(given):
+    """Under a given MFU the time on u accelerators is FLOPs / (u x peak x MFU), so a layout's time is
+    the stated layout's x 64 / u; under a given HFU, x 4/3 more when it recomputes in full (8N per token
+    against 6N, Narayanan et al. 2021 sec. 5.1) and the stated layout does not."""
+    report, w = _overflowing(given)
+    assert report["layout.searched"] is False and report["training_memory.fill"] > 1
+    stated = report["training.seconds"]
+    full = TM.RECOMPUTE.index("full")
+    hfu = given.startswith("hfu")
+
+    def expected(layout):
+        return stated * 64 / _used(layout) * (4 / 3 if hfu and layout["recompute"] == full else 1.0)
+
+    fewest, _ = LS.fewest(w, {})
+    assert report["training_memory.min_seconds"] == pytest.approx(expected(fewest))
+    formula = report.metrics["training_memory.min_seconds"].formula
+    assert formula == ("{training.seconds} at the given " + given[:3].upper()
+                       + ", scaled to the accelerators this layout uses" + (" and its recomputation" if hfu else ""))
+    on_count = LS.search(w, 64.0, {}, given[:3])
+    assert report.terms["training_layout_on_count"].value == pytest.approx(expected(on_count.layout))
+
+
+def test_overflow_remedies_without_a_given_utilisation_take_the_predicted_step():
+    report, w = _overflowing()
+    fewest, result = LS.fewest(w, {})
+    assert report["training_memory.min_seconds"] == pytest.approx(result["step_seconds"] * w.steps)
+    assert report.metrics["training_memory.min_seconds"].formula == "predicted step × steps"
+    assert report["training_memory.min_accelerators"] == _used(fewest)
+
+
+def test_the_runner_up_note_at_a_given_mfu_compares_the_accelerators_used():
+    """Llama 2 7B on 1,000 H100 at a given MFU, selective recomputation stated: the chosen layout and the
+    runner-up both use all 1,000 (TP8 x 125 replicas and the like), so the given MFU gives them the same
+    time and the note says the predicted step broke the tie."""
+    from qwenfeas.training.step import describe
+    from qwenfeas.training.step_time import Work, attention_forward_per_token
+
+    text = LLAMA2_7B.replace("count: 64", "count: 1000, mfu: 0.4") % (4096, 1024 * 4096, "selective", "80GB")
+    scenario = qwenfeas.loads(text, "p.yaml")
+    report = qwenfeas.estimate(scenario)
+    w = Work(report, scenario.values, attention_forward_per_token(report, scenario.values, None))
+    choice = LS.search(w, 1000.0, {"recompute": float(TM.SELECTIVE)}, "mfu")
+    assert _used(choice.layout) == _used(choice.runner_up) == 1000
+    predicted = choice.runner_up_result["step_seconds"] / choice.result["step_seconds"] - 1
+    note = next(n for n in report.notes if n.startswith("runner-up "))
+    assert note == (f"runner-up {describe(choice.runner_up)}: as long at the given MFU; the predicted step "
+                    f"({predicted:+.1%}) breaks the tie")
+
+
+@pytest.mark.parametrize(("given", "expected"), [("mfu", 1 / 128), ("hfu", 4 / 3 / 128)])
+def test_a_layouts_time_at_a_given_utilisation_counts_every_degree(given, expected):
+    # TP2 PP4 CP2 DP8 = 128 accelerators, full recomputation: 1/128 at a given MFU, (8N/6N)/128 at an HFU
+    from qwenfeas.training.step import _given_time
+
+    layout = {"tensor": 2.0, "pipeline": 4.0, "context": 2.0, "data": 8.0, "recompute": float(TM.FULL)}
+    assert _given_time(layout, given) == pytest.approx(expected)
+
+
+def test_a_stated_batch_under_one_sequence_per_accelerator_gets_no_default_batch_note():
+    # the same 4M tokens (977 sequences of 4,096 on 2,048 H100), but written by the user: the layout search
+    # still spends accelerators on model parallelism, and the note about the default batch stays silent
+    text = LLAMA2_7B.replace("count: 64", "count: 2048") % (4096, 4_000_000, "selective", "80GB")
+    notes = qwenfeas.estimate(qwenfeas.loads(text, "p.yaml")).notes
+    assert not [n for n in notes if n.startswith("training.batch_tokens")]
