@@ -43,9 +43,9 @@ def _plain_terminal(monkeypatch):
 
 @pytest.fixture
 def work(write):
-    """work(text) -> (Report, training.step_time.Work) for a scenario written from text: what the
+    """work(text) -> (Report, training.step_inputs.Work) for a scenario written from text: what the
     layout search and the step model read."""
-    from qwenfeas.training.step_time import Work, attention_forward_per_token
+    from qwenfeas.training.step_inputs import Work, attention_forward_per_token
 
     def _work(text: str):
         scenario = qwenfeas.load(write(text))

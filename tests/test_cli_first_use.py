@@ -217,7 +217,7 @@ def test_a_listed_row_puts_a_cell_that_does_not_fit_on_its_own_line():
 
 
 def test_an_absurd_mtp_depth_is_refused_like_an_absurd_layer_count(write):
-    # each MTP depth is one more layer of the layout search (step_time.Work.layers = L + D), so
+    # each MTP depth is one more layer of the layout search (step_inputs.Work.layers = L + D), so
     # a billion depths made the same slow search model.layers' limit prevents
     import qwenfeas
     from qwenfeas.errors import QwenfeasError

@@ -156,7 +156,7 @@ def test_the_step_s_attention_counts_sliding_window_layers_within_their_window(w
     # keys on average, the 18 banded ones min(p, 128) summed over p = 1..4096, over 4096 tokens
     import qwenfeas
     from qwenfeas.architecture import attention_layers
-    from qwenfeas.training.step_time import attention_forward_per_token
+    from qwenfeas.training.step_inputs import attention_forward_per_token
 
     scenario = qwenfeas.load(write("model: {preset: gpt-oss-120b}\ncontext: 4096\ntokens: 1T\n"
                                    "training: {sequence: 4096}\nhardware: {preset: h100-sxm, count: 8}\n"))

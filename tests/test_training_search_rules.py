@@ -411,7 +411,7 @@ def test_a_default_batch_too_small_for_the_cluster_is_named():
 def test_an_estimate_at_a_given_mfu_uses_the_most_accelerators_that_fit_and_times_them():
     """Llama 2 7B, 1,024 sequences of 4,096 on 1,000 H100 at a given MFU of 0.4: the layout uses the most
     accelerators any fitting candidate uses, and the time is FLOPs / (used x 989 TFLOP/s x 0.4)."""
-    from qwenfeas.training.step_time import Work, attention_forward_per_token
+    from qwenfeas.training.step_inputs import Work, attention_forward_per_token
 
     text = LLAMA2_7B.replace("count: 64", "count: 1000, mfu: 0.4") % (4096, 1024 * 4096, "selective", "80GB")
     scenario = qwenfeas.loads(text, "p.yaml")

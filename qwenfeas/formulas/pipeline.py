@@ -84,7 +84,7 @@ def mtp_head_passes(depths, stages):
     Formula: 1 + D / p   (the model's own head on the last stage; the D further passes of the MTP
              depths on the last stage too, which the layout offsets by giving that stage fewer
              decoder layers, so the pipeline's pace carries their average share over p stages)
-    Convention: the MTP blocks themselves take layer slots of the split (training.step_time.Work.layers
+    Convention: the MTP blocks themselves take layer slots of the split (training.step_inputs.Work.layers
     = L + D); the head's logits are held on the last stage whole (Work.head_passes, for memory).
     Source: Megatron-Bridge DeepSeek-V3 recipes (recipes/deepseek/h100/deepseek_v3.py @ 067f987,
     _get_deepseek_v3_pipeline_layout): PP16 gives the last stage ["decoder", "mtp", "loss"] against 4

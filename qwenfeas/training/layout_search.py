@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
-from .step_time import Work, evaluate
+from .step_inputs import Work
+from .step_time import evaluate
 
 # Degrees searched. Tensor parallelism stays inside one scale-up domain and divides the query heads
 # (Narayanan et al. 2021, sec. 3.3: tensor parallelism across nodes is slow); context parallelism

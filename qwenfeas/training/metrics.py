@@ -6,7 +6,7 @@ from ..formulas import flops as F
 from ..formulas._array import any_true, maximum
 from .layout import choose_layout
 from .step import add_step
-from .step_time import Work, attention_forward_per_token
+from .step_inputs import Work, attention_forward_per_token
 
 
 def add_training(b, s: dict, layers) -> None:

@@ -15,7 +15,8 @@ from ..formulas.grouped_gemm import expert_gemm_seconds
 from ..formulas.kernel_efficiency import BLOCK_SCALED_GEMM_RATE, fp8_cast_bytes, recipe_ceiling
 from . import layout_search as LS
 from .layout import given_utilisation, written
-from .step_time import OVERLAP_ALL_TO_ALL_SMS, amax_reductions, evaluate
+from .step_inputs import OVERLAP_ALL_TO_ALL_SMS
+from .step_time import amax_reductions, evaluate
 
 # Storage bandwidth per accelerator for checkpoints: Llama 3's Tectonic sustained 2 TB/s for a
 # 16,384-GPU job (Dubey et al. 2024, sec. 3.3.1).

@@ -18,7 +18,7 @@ def main(repeats: int = 5) -> None:
     import qwenfeas
     from qwenfeas.scenario.load import loads
     from qwenfeas.training import layout_search as LS
-    from qwenfeas.training.step_time import Work, attention_forward_per_token
+    from qwenfeas.training.step_inputs import Work, attention_forward_per_token
 
     text = (ROOT / "configs" / "default.yaml").read_text(encoding="utf-8")
     text = re.sub(r"\nparallel:.*?\n(?=datacenter:)", "\n", text, flags=re.S).replace("count: 20480", "count: 20000")
