@@ -438,7 +438,7 @@ def _overflowing(given=""):
     text = OVERFLOWING.replace("count: 64", "count: 64" + (", " + given if given else ""))
     scenario = qwenfeas.loads(text, "p.yaml")
     report = qwenfeas.estimate(scenario)
-    from qwenfeas.training.step_time import Work, attention_forward_per_token
+    from qwenfeas.training.step_inputs import Work, attention_forward_per_token
     return report, Work(report, scenario.values, attention_forward_per_token(report, scenario.values, None))
 
 
@@ -482,7 +482,7 @@ def test_the_runner_up_note_at_a_given_mfu_compares_the_accelerators_used():
     runner-up both use all 1,000 (TP8 x 125 replicas and the like), so the given MFU gives them the same
     time and the note says the predicted step broke the tie."""
     from qwenfeas.training.step import describe
-    from qwenfeas.training.step_time import Work, attention_forward_per_token
+    from qwenfeas.training.step_inputs import Work, attention_forward_per_token
 
     text = LLAMA2_7B.replace("count: 64", "count: 1000, mfu: 0.4") % (4096, 1024 * 4096, "selective", "80GB")
     scenario = qwenfeas.loads(text, "p.yaml")
