@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..formulas import flops as F
 from ..formulas import pipeline as PL
 from ..formulas import training_memory as TM
+from ..formulas._array import where
 from .step_inputs import Work
 from .step_time import evaluate
 
@@ -83,16 +85,21 @@ def candidates(w: Work, count, fixed: dict) -> dict:
     return {key: value[valid] for key, value in layout.items()}
 
 
+def used_accelerators(layout: dict):
+    """Accelerators a layout (or a grid of them) runs on: tensor x pipeline x context x data."""
+    return layout["tensor"] * layout["pipeline"] * layout["context"] * layout["data"]
+
+
 def given_time(used, recompute, given: str):
     """Training time under a given utilisation, relative: FLOPs / (used x peak x the given figure).
 
-    Formula: 1 / used for a given MFU (model FLOPs); (4/3 under full recomputation, else 1) / used for
-             a given HFU (hardware FLOPs count the replayed forward: formulas.flops.hardware_flops).
+    Formula: 1 / used for a given MFU (model FLOPs); hardware FLOPs over model FLOPs / used for a
+             given HFU (4/3 under full recomputation, else 1: formulas.flops.hardware_flops).
     Convention: the given figure holds whatever the layout, so the time falls only with the
     accelerators used and, under a given HFU, with the FLOPs the recomputation adds.
     """
-    full = recompute == float(TM.RECOMPUTE.index("full"))
-    return (1.0 + full * (given == "hfu") / 3.0) / used
+    replayed = F.hardware_flops(1.0, "full") if given == "hfu" else 1.0
+    return where(recompute == TM.FULL, replayed, 1.0) / used
 
 
 def search(w: Work, count, fixed: dict, given: str = "") -> Choice | None:
@@ -113,7 +120,7 @@ def search(w: Work, count, fixed: dict, given: str = "") -> Choice | None:
     if not fits.any():
         return None
     score = np.where(fits, run, np.inf)
-    used = grid["tensor"] * grid["pipeline"] * grid["context"] * grid["data"]
+    used = used_accelerators(grid)
     first = np.where(fits, given_time(used, grid["recompute"], given), np.inf) if given else score
     # fastest; ties: more used, fewer stages
     order = np.lexsort((grid["recompute"], grid["pipeline"], -used, score, first))

@@ -67,7 +67,7 @@ def _layout(b, s, layout, chosen):
     b.put("layout.schedule", _text(PL.SCHEDULES, layout["schedule"]), "", "pipeline schedule", src)
     b.put("layout.zero", layout["zero"], "count", "ZeRO stage", src)
     b.put("layout.recompute", _text(TM.RECOMPUTE, layout["recompute"]), "", "activation recomputation", src)
-    used = layout["tensor"] * layout["pipeline"] * layout["context"] * layout["data"]
+    used = LS.used_accelerators(layout)
     b.put("layout.idle_accelerators", s["hardware.count"] - used, "count", "accelerators left idle",
           "{hardware.count} - tensor × pipeline × context × data")
     b.put("layout.searched", chosen.searched, "", "qwenfeas chose the layout", src)
@@ -94,8 +94,7 @@ def _layout(b, s, layout, chosen):
 
 def _given_time(layout: dict, given: str) -> float:
     """A layout's relative training time under the given utilisation (layout_search.given_time)."""
-    used = layout["tensor"] * layout["pipeline"] * layout["context"] * layout["data"]
-    return LS.given_time(used, layout["recompute"], given)
+    return LS.given_time(LS.used_accelerators(layout), layout["recompute"], given)
 
 
 def describe(layout: dict) -> str:
@@ -330,8 +329,7 @@ def _what_fits(b, s, work, chosen) -> None:
                               "count: shard more of the model state, recompute more or shrink the micro-batch")
         return
     layout, result = found
-    b.put("training_memory.min_accelerators", layout["tensor"] * layout["pipeline"] * layout["context"]
-              * layout["data"], "count", "fewest accelerators that fit",
+    b.put("training_memory.min_accelerators", LS.used_accelerators(layout), "count", "fewest accelerators that fit",
               "searched over tensor × pipeline × expert × context and the way they run, with the fewest "
               "data-parallel replicas that fit", TM.smallest_data_parallel)
     for key in ("tensor", "pipeline", "context", "data"):

@@ -72,7 +72,8 @@ def evaluate(w: Work, lay: dict) -> dict:
              GEMMs at the BF16 ceiling and 13 + 19 B per score through HBM; either kernel's forward
              replayed under selective (Megatron-Core's core_attn) or full recompute) + element-wise
              bytes at 0.85 BW (without sequence parallelism each tensor rank moves the norms' and
-             residual adds' bytes for the whole activation, Korthikanti et al. 2022 sec. 4.2.2; FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
+             residual adds' bytes for the whole activation, Korthikanti et al. 2022 sec. 4.2.2;
+             FP8 casts at the recipe's bytes, kernel_efficiency.fp8_cast_bytes;
              current scaling's amax all-reduces exposed with the tensor-parallel time,
              amax_reductions; an unfused expert epilogue's clamp and bias
              passes added: kernel_efficiency.unfused_expert_epilogue_bytes), on the slowest
@@ -293,8 +294,8 @@ def evaluate(w: Work, lay: dict) -> dict:
                           + w.mtp_shared * mtp_held) / t * copies
     weights, grads, opt = TM.model_state_bytes(dense_params_first, w.w_bytes, w.grad_bytes, w.optimizer_bytes, d * c,
                                                zero)
-    ew, eg, eo = TM.model_state_bytes(((w.routed - w.mtp_routed) * first + w.mtp_routed * mtp_held) / (e * et) * copies, w.w_bytes, w.grad_bytes, w.optimizer_bytes,
-                                      expert_group, zero)
+    routed_first = ((w.routed - w.mtp_routed) * first + w.mtp_routed * mtp_held) / (e * et) * copies
+    ew, eg, eo = TM.model_state_bytes(routed_first, w.w_bytes, w.grad_bytes, w.optimizer_bytes, expert_group, zero)
     cached = 1.0 if w.low_precision else 2.0
 
     def per_layer(width, top_k, code):
